@@ -1,0 +1,3 @@
+from odibi_dagster.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""Config rows to Dagster assets: one asset per bronze source, one per transformation output.
+
+A transformation with several outputs is one subsettable ``multi_asset``. Every output carries
+``odibi/*`` definition metadata telling the IO manager where and how to store its table.
+"""
+
+import json
+from typing import Any, Iterator
+
+import dagster as dg
+import pandas as pd
+
+from odibi_dagster.assets.naming import asset_key, identifier, op_name, owners, tag_value
+from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
+from odibi_dagster.engines.metadata import table_metadata
+from odibi_dagster.engines.pandas_tables import describe_stored
+from odibi_dagster.engines.readers import read_query, read_source
+from odibi_dagster.engines.resource import OdibiEngine
+from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.functions.calling import (
+    ExecutionContext,
+    TransformationError,
+    call_transformation,
+    tables_from_result,
+)
+from odibi_dagster.functions.registry import resolve_function
+
+ENGINE_RESOURCE = "odibi_engine"
+IO_MANAGER = "odibi_io_manager"
+
+
+def retry_policy(project: Project) -> dg.RetryPolicy | None:
+    retry = project.manifest.retry
+    if retry.max_retries == 0:
+        return None
+    backoff = {"exponential": dg.Backoff.EXPONENTIAL, "linear": dg.Backoff.LINEAR}.get(retry.backoff)
+    return dg.RetryPolicy(max_retries=retry.max_retries, delay=retry.delay, backoff=backoff)
+
+
+def _storage_format(output: OutputSpec, engine: str) -> str:
+    if output.format:
+        return output.format
+    return "delta" if engine == "spark" or output.mode == "merge" or output.partition_by else "parquet"
+
+
+def _project_tags(project: Project) -> dict[str, str]:
+    tags = project.manifest.tags
+    items = tags.items() if isinstance(tags, dict) else ((tag, "") for tag in tags)
+    return {tag_value(key): tag_value(value) for key, value in items}
+
+
+def _asset_out(project: Project, layer: str, output: OutputSpec, engine: str, tags: dict[str, str],
+               description: str, extra_metadata: dict[str, Any]) -> dg.AssetOut:
+    storage_format = _storage_format(output, engine)
+    return dg.AssetOut(
+        key=asset_key(project.slug, output.table),
+        group_name=layer,
+        description=description,
+        io_manager_key=IO_MANAGER,
+        is_required=False,
+        kinds={engine, storage_format},
+        tags=tags,
+        owners=owners(project.manifest.owner),
+        metadata={
+            "odibi/project": project.slug,
+            "odibi/env": project.env,
+            "odibi/layer": layer,
+            "odibi/table": output.table,
+            "odibi/mode": output.mode,
+            "odibi/format": output.format or "",
+            "odibi/merge_keys": json.dumps(output.merge_keys),
+            "odibi/partition_by": json.dumps(output.partition_by),
+            "odibi/schema_evolution": output.schema_evolution,
+            **extra_metadata,
+        },
+    )
+
+
+def _location(project: Project, resource: OdibiEngine, table: str) -> TableLocation:
+    return TableLocation(resource.root, project.env, project.slug, project.table_layers[table], table)
+
+
+def build_source_asset(project: Project, source: Source, default_engine: str) -> dg.AssetsDefinition:
+    layer = project.manifest.bronze_layer
+    tags = {**_project_tags(project), "layer": tag_value(layer), "source_id": tag_value(source.source_id)}
+    description = source.description or f"Bronze source `{source.source_id}`: {source.file_format} from " \
+                                        f"`{source.source_path_or_query}`"
+    out_name = identifier(source.table)
+    out = _asset_out(project, layer, source.output, default_engine, tags, description, {
+        "odibi/source_id": source.source_id, "odibi/file_format": source.file_format})
+
+    @dg.multi_asset(
+        name=op_name(project.slug, source.source_id, "source__"),
+        outs={out_name: out},
+        required_resource_keys={ENGINE_RESOURCE},
+        retry_policy=retry_policy(project),
+        op_tags={"odibi/layer": layer},
+    )
+    def _source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+        resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
+        resource.require(resource.engine_name)
+        frame = read_source(source, project.root)
+        yield dg.Output(frame, output_name=out_name, metadata={"source_id": source.source_id,
+                                                               "rows_read": dg.MetadataValue.int(len(frame))})
+
+    return _source
+
+
+def build_transformation_asset(project: Project, row: Transformation, default_engine: str) -> dg.AssetsDefinition:
+    """One (multi-)asset running ``row``'s function with its inputs loaded by the IO manager."""
+    engine = row.engine_override or default_engine
+    labels = row.entity_labels(project.manifest.entity_labels)
+    tags = {
+        **_project_tags(project),
+        "layer": tag_value(row.layer),
+        "transformation_id": tag_value(row.transformation_id),
+        **{tag_value(label): tag_value(value) for label, value in labels.items()},
+    }
+    extra = {"odibi/transformation_id": row.transformation_id, "odibi/module": row.module,
+             "odibi/function": row.function, "odibi/io": row.io}
+    out_names = {output.table: identifier(output.table) for output in row.outputs}
+    outs = {
+        out_names[output.table]: _asset_out(project, row.layer, output, engine, tags,
+                                            output.description or row.description or _describe(row, labels), extra)
+        for output in row.outputs
+    }
+    arg_names = {table: f"in_{index}_{identifier(table)}"[:60] for index, table in enumerate(row.input_tables)}
+    ins = {
+        arg: dg.AssetIn(key=asset_key(project.slug, table), metadata={"odibi/engine": row.engine_override or ""})
+        for table, arg in arg_names.items()
+    }
+
+    @dg.multi_asset(
+        name=op_name(project.slug, row.transformation_id),
+        outs=outs,
+        ins=ins,
+        can_subset=len(outs) > 1,
+        required_resource_keys={ENGINE_RESOURCE},
+        retry_policy=retry_policy(project),
+        op_tags={"odibi/layer": row.layer},
+    )
+    def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
+        resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
+        run_engine = resource.engine_for(row.engine_override)
+        resource.require(run_engine)
+        inputs: dict[str, Any] = {}
+        for item in row.inputs:
+            if isinstance(item, str) or item.type == "table":
+                table = item if isinstance(item, str) else item.table
+                inputs[table] = loaded[arg_names[table]]
+            else:
+                inputs[item.key] = read_query(item.sql, item.connection, project.root,
+                                              f"transformation '{row.transformation_id}' input '{item.key}'")
+        fn = resolve_function(row.module, row.function, run_engine)
+        execution_context = ExecutionContext(
+            engine=run_engine, project=project.name, env=project.env, layer=row.layer,
+            transformation_id=row.transformation_id, logger=context.log, extras={**labels, "layer": row.layer},
+            table_path=lambda table: str(_location(project, resource, table).path),
+        )
+        available = {
+            "inputs": inputs, "constants": dict(row.constants),
+            "outputs": [output.model_dump() for output in row.outputs], "spark": None, "env": project.env,
+            "engine": run_engine, "context": execution_context,
+        }
+        try:
+            result = call_transformation(fn, row.transformation_id, available)
+        except TransformationError:
+            raise
+        except Exception as exc:
+            raise TransformationError(
+                f"transformation '{row.transformation_id}' failed: {type(exc).__name__}: {exc}") from exc
+
+        selected = context.selected_asset_keys
+        if row.io == "self_managed":
+            yield from _observe_self_managed(project, row, resource, selected)
+            return
+        tables = tables_from_result(result, row.output_tables, row.transformation_id,
+                                    lambda obj: isinstance(obj, pd.DataFrame))
+        for table, frame in tables.items():
+            if asset_key(project.slug, table) in selected:
+                yield dg.Output(frame, output_name=out_names[table])
+
+    return _transformation
+
+
+def _observe_self_managed(project: Project, row: Transformation, resource: OdibiEngine,
+                          selected: set[dg.AssetKey]) -> Iterator[dg.MaterializeResult]:
+    """A self-managed function wrote its tables itself: report what can be seen of them."""
+    for output in row.outputs:
+        key = asset_key(project.slug, output.table)
+        if key not in selected:
+            continue
+        location = _location(project, resource, output.table)
+        stored = describe_stored(location)
+        metadata: dict[str, Any] = {"odibi/io": "self_managed"}
+        if stored is not None:
+            metadata.update(table_metadata(location, engine=resource.engine_for(row.engine_override),
+                                           format=stored.format, schema=stored.schema, row_count=stored.row_count,
+                                           delta_version=stored.delta_version))
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+
+
+def _describe(row: Transformation, labels: dict[str, str]) -> str:
+    lines = [f"Transformation `{row.transformation_id}` ({row.layer}): `{row.module}.{row.function}`"]
+    if row.input_keys:
+        lines.append("Inputs: " + ", ".join(f"`{key}`" for key in row.input_keys))
+    if labels:
+        lines.append("Entities: " + ", ".join(f"{label} = {value}" for label, value in labels.items()))
+    return "\n\n".join(lines)
+
+
+def build_assets(project: Project, default_engine: str) -> list[dg.AssetsDefinition]:
+    return [build_source_asset(project, source, default_engine) for source in project.sources] + [
+        build_transformation_asset(project, row, default_engine) for row in project.transformations
+    ]

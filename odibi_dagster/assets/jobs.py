@@ -1,0 +1,67 @@
+"""Jobs, schedules and the executor of a project's code location.
+
+One job for the whole project (named after its slug), one per layer, and the manifest's
+schedules. The executor runs steps in one process by default: a process per step costs ~2 s on
+small machines (and a JVM per Spark step far more). ``executor: multiprocess`` in the manifest
+runs steps in parallel, with each layer's ``max_workers`` enforced as a tag concurrency limit.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from odibi_dagster.config.model import Project
+
+
+def project_selection(project: Project) -> dg.AssetSelection:
+    return dg.AssetSelection.key_prefixes([project.slug])
+
+
+def layer_selection(project: Project, layers: list[str]) -> dg.AssetSelection:
+    return project_selection(project) & dg.AssetSelection.groups(*layers)
+
+
+def project_job_name(project: Project) -> str:
+    return project.slug
+
+
+def layer_job_name(project: Project, layer: str) -> str:
+    return f"{project.slug}__{layer}"
+
+
+def build_jobs(project: Project) -> list[dg.UnresolvedAssetJobDefinition]:
+    jobs = [dg.define_asset_job(project_job_name(project), selection=project_selection(project),
+                                description=f"Every asset of project '{project.name}' ({project.env})")]
+    for layer in project.layers_in_use():
+        jobs.append(dg.define_asset_job(layer_job_name(project, layer), selection=layer_selection(project, [layer]),
+                                        description=f"Layer {layer} of project '{project.name}'"))
+    return jobs
+
+
+def build_schedules(project: Project) -> list[dg.ScheduleDefinition]:
+    schedules = []
+    for schedule in project.manifest.schedules:
+        if schedule.layers:
+            selection = layer_selection(project, schedule.layers)
+        elif schedule.selection:
+            selection = dg.AssetSelection.from_string(schedule.selection)
+        else:
+            selection = project_selection(project)
+        job = dg.define_asset_job(f"{project.slug}__{schedule.name}_job", selection=selection)
+        schedules.append(dg.ScheduleDefinition(
+            name=schedule.name, cron_schedule=schedule.cron, job=job, execution_timezone=schedule.timezone,
+            description=schedule.description or None,
+            default_status=dg.DefaultScheduleStatus.RUNNING if schedule.default_status == "running"
+            else dg.DefaultScheduleStatus.STOPPED,
+        ))
+    return schedules
+
+
+def build_executor(project: Project) -> dg.ExecutorDefinition:
+    if project.manifest.executor == "in_process":
+        return dg.in_process_executor
+    limits = [
+        {"key": "odibi/layer", "value": layer, "limit": config.max_workers}
+        for layer, config in project.manifest.layers.items() if config.max_workers
+    ]
+    return dg.multiprocess_executor.configured({"tag_concurrency_limits": limits}, name="odibi_multiprocess")

@@ -1,0 +1,1 @@
+"""The package command: ``python -m odibi_dagster`` / ``odibi-dagster``."""

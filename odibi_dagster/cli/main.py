@@ -1,0 +1,77 @@
+"""``odibi-dagster validate | export``: check a project, copy a folder project into SQL tables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+from typing import Sequence
+
+from odibi_dagster.config import ConfigError, Project, export_project, load_project
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project-dir", help="project folder (default: ODIBI_PROJECT_DIR, else the demo)")
+    parser.add_argument("--config-db", help="SQLAlchemy URL of the config tables (default: ODIBI_CONFIG_DB)")
+    parser.add_argument("--project", help="project name in the config tables (default: ODIBI_PROJECT)")
+    parser.add_argument("--env", help="environment (default: ODIBI_ENV, else the manifest's default_env)")
+
+
+def _load(args: argparse.Namespace) -> Project:
+    return load_project(
+        project_dir=args.project_dir or os.environ.get("ODIBI_PROJECT_DIR") or None,
+        config_db=args.config_db or os.environ.get("ODIBI_CONFIG_DB") or None,
+        project=args.project or os.environ.get("ODIBI_PROJECT") or None,
+        env=args.env or os.environ.get("ODIBI_ENV") or None,
+    )
+
+
+def summary(project: Project) -> str:
+    per_layer = Counter(project.table_layers.values())
+    lines = [f"project '{project.name}' (env {project.env}) from {project.origin}: {len(project.table_layers)} "
+             f"assets from {len(project.sources)} sources and {len(project.transformations)} transformations"]
+    lines += [f"  {layer}: {per_layer[layer]} assets" for layer in project.manifest.layer_order]
+    return "\n".join(lines)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    project = _load(args)
+    print(summary(project))
+    print("OK")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    project = export_project(args.project_dir, args.config_db)
+    print(f"exported project '{project.name}' from {args.project_dir} into the config tables; load it with\n"
+          f"  ODIBI_CONFIG_DB='<url>' ODIBI_PROJECT='{project.name}'")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="odibi-dagster", description="Config-driven medallion projects on Dagster")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="load and validate a project; exit 1 listing every error")
+    _add_source_arguments(validate)
+    validate.set_defaults(run=cmd_validate)
+
+    export = commands.add_parser("export", help="write a folder project into the SQL config tables")
+    export.add_argument("--project-dir", required=True, help="the folder project to export")
+    export.add_argument("--config-db", required=True, help="SQLAlchemy URL of the config database")
+    export.set_defaults(run=cmd_export)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

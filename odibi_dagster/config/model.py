@@ -1,0 +1,391 @@
+"""The validated project model: manifest, bronze sources and transformations.
+
+Field names follow the original odibi_de_v2 tables (``TransformationRegistry``,
+``IngestionSourceConfig``, ``manifest.json``) so that a user of the original recognises them.
+Each model checks one row on its own; rules that span rows live in ``validation.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+ENGINES = ("pandas", "spark")
+WRITE_MODES = ("overwrite", "append", "merge")
+FILE_FORMATS = ("csv", "json", "parquet", "delta", "sql", "api")
+
+# Table names become asset key parts and storage folders: keep them to identifiers joined by dots,
+# so a table name can never climb out of the storage root.
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
+LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+# Audit / bookkeeping columns of the original tables: accepted and ignored.
+LEGACY_COLUMNS = frozenset(
+    {"created_at", "updated_at", "created_by", "updated_by", "transformation_group_id", "secret_config_id"}
+)
+
+Engine = Literal["pandas", "spark"]
+WriteMode = Literal["overwrite", "append", "merge"]
+
+
+def slugify(name: str) -> str:
+    """``"Energy Efficiency"`` -> ``"energy_efficiency"`` (the original's project slug, made key-safe)."""
+    slug = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lower()).strip("_")
+    return slug or "project"
+
+
+def _json_text(value: Any) -> Any:
+    """SQL tables (and hand-written YAML) may hold JSON as text; parse it with a clear error."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    return value
+
+
+def _check_table_name(table: str) -> str:
+    if not TABLE_NAME.match(table):
+        raise ValueError(
+            f"table name '{table}' must be identifiers (letters, digits, _) joined by dots, e.g. 'silver.boilers'"
+        )
+    return table
+
+
+class _Row(BaseModel):
+    """Base of every config row: unknown keys are errors, and the row remembers where it came from."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+    _where: str = PrivateAttr(default="")
+    _line: int | None = PrivateAttr(default=None)
+
+    def located(self, where: str, line: int | None) -> "_Row":
+        self._where, self._line = where, line
+        return self
+
+    @property
+    def where(self) -> str:
+        return self._where
+
+    @property
+    def line(self) -> int | None:
+        return self._line
+
+
+class LayerConfig(_Row):
+    name: str | None = None
+    description: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    max_workers: int | None = Field(default=None, ge=1)
+    cache_tables: list[str] = Field(default_factory=list)
+
+
+class RetryConfig(_Row):
+    max_retries: int = Field(default=3, ge=0)
+    delay: float = Field(default=2.0, ge=0)
+    backoff: Literal["exponential", "linear", "none"] = "exponential"
+
+
+class ScheduleConfig(_Row):
+    name: str
+    cron: str
+    layers: list[str] | None = None
+    selection: str | None = None
+    timezone: str = "UTC"
+    default_status: Literal["running", "stopped"] = "stopped"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "ScheduleConfig":
+        if self.layers and self.selection:
+            raise ValueError("give either 'layers' or 'selection', not both")
+        return self
+
+
+class Manifest(_Row):
+    project_name: str
+    project_type: str = "custom"
+    description: str = ""
+    version: str = "1.0.0"
+    layer_order: list[str] = Field(default_factory=lambda: ["Bronze", "Silver_1", "Gold_1"], min_length=1)
+    layers: dict[str, LayerConfig] = Field(default_factory=dict)
+    environments: list[str] = Field(default_factory=lambda: ["qat", "prod"], min_length=1)
+    default_env: str = "qat"
+    default_engine: Engine | None = None
+    entity_labels: dict[str, str] = Field(
+        default_factory=lambda: {"entity_1": "plant", "entity_2": "asset", "entity_3": "equipment"}
+    )
+    transformation_modules: list[str] = Field(default_factory=list)
+    cache_plan: dict[str, list[str]] = Field(default_factory=dict)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    owner: str | None = None
+    tags: list[str] | dict[str, str] = Field(default_factory=list)
+    log_sink: dict[str, Any] | None = None
+    hooks_module: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    # Not in the original: how Dagster runs the steps (see assets/jobs.py).
+    executor: Literal["in_process", "multiprocess"] = "in_process"
+
+    @field_validator("default_engine", mode="before")
+    @classmethod
+    def _lower_engine(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("layer_order")
+    @classmethod
+    def _layer_names(cls, value: list[str]) -> list[str]:
+        for layer in value:
+            if not LAYER_NAME.match(layer):
+                raise ValueError(f"layer name '{layer}' may hold only letters, digits and _")
+        if len(set(value)) != len(value):
+            raise ValueError("layer_order lists a layer twice")
+        return value
+
+    @property
+    def slug(self) -> str:
+        return slugify(self.project_name)
+
+    @property
+    def bronze_layer(self) -> str:
+        """Bronze sources belong to the first layer of ``layer_order``."""
+        return self.layer_order[0]
+
+
+class InputSpec(_Row):
+    """An input that is not a plain table name: ``{table: ...}`` or ``{type: query, sql: ...}``."""
+
+    table: str | None = None
+    type: Literal["table", "query"] = "table"
+    sql: str | None = None
+    name: str | None = None
+    connection: str | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> "InputSpec":
+        if self.type == "query":
+            if not self.sql:
+                raise ValueError("a query input needs 'sql'")
+        elif not self.table:
+            raise ValueError("a table input needs 'table'")
+        else:
+            _check_table_name(self.table)
+        return self
+
+    @property
+    def key(self) -> str:
+        """The name under which the function sees this input in ``inputs``."""
+        return self.table if self.type == "table" else (self.name or "query")
+
+
+class OutputSpec(_Row):
+    table: str
+    mode: WriteMode = "overwrite"
+    merge_keys: list[str] = Field(default_factory=list)
+    partition_by: list[str] = Field(default_factory=list)
+    format: Literal["parquet", "delta"] | None = None
+    schema_evolution: bool = False
+    description: str = ""
+
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        return _check_table_name(value)
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _lower_mode(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _merge_needs_keys(self) -> "OutputSpec":
+        if self.mode == "merge" and not self.merge_keys:
+            raise ValueError(f"output '{self.table}' has mode 'merge' but no 'merge_keys'")
+        return self
+
+
+class Source(_Row):
+    source_id: str
+    source_name: str
+    source_type: str = "local"
+    file_format: str
+    source_path_or_query: str
+    source_options: dict[str, Any] = Field(default_factory=dict)
+    connection_config: dict[str, Any] = Field(default_factory=dict)
+    environment: str | None = None
+    enabled: bool = True
+    write_mode: WriteMode = "overwrite"
+    merge_config: dict[str, Any] = Field(default_factory=dict)
+    description: str = ""
+    project: str | None = None
+    is_autoloader: bool = False
+
+    @field_validator("source_options", "connection_config", "merge_config", mode="before")
+    @classmethod
+    def _json_dict(cls, value: Any) -> Any:
+        return _json_text(value) or {}
+
+    @field_validator("source_name")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        return _check_table_name(value)
+
+    @field_validator("file_format", "write_mode", "source_type", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("file_format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if value not in FILE_FORMATS:
+            raise ValueError(f"unknown file_format '{value}'; choose one of {', '.join(FILE_FORMATS)}")
+        return value
+
+    @field_validator("is_autoloader")
+    @classmethod
+    def _no_streaming(cls, value: bool) -> bool:
+        if value:
+            raise ValueError("streaming (Auto Loader) sources are not supported; load them in batch")
+        return value
+
+    @model_validator(mode="after")
+    def _merge_needs_keys(self) -> "Source":
+        if self.write_mode == "merge" and not self.merge_keys:
+            raise ValueError("write_mode 'merge' needs merge_config.merge_keys")
+        return self
+
+    @property
+    def table(self) -> str:
+        return self.source_name
+
+    @property
+    def merge_keys(self) -> list[str]:
+        return list(self.merge_config.get("merge_keys") or [])
+
+    @property
+    def output(self) -> OutputSpec:
+        """The source's bronze table, described like a transformation output."""
+        return OutputSpec(table=self.source_name, mode=self.write_mode, merge_keys=self.merge_keys)
+
+
+class Transformation(_Row):
+    transformation_id: str
+    project: str | None = None
+    environment: str | None = None
+    layer: str
+    step: int = 1
+    enabled: bool = True
+    entity_1: str | None = None
+    entity_2: str | None = None
+    entity_3: str | None = None
+    module: str
+    function: str
+    inputs: list[str | InputSpec] = Field(default_factory=list)
+    constants: dict[str, Any] = Field(default_factory=dict)
+    outputs: list[OutputSpec] = Field(default_factory=list)
+    description: str = ""
+    io: Literal["managed", "self_managed"] = "managed"
+
+    @field_validator("inputs", "outputs", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        value = _json_text(value)
+        return [] if value is None else value
+
+    @field_validator("constants", mode="before")
+    @classmethod
+    def _json_dict(cls, value: Any) -> Any:
+        return _json_text(value) or {}
+
+    @field_validator("inputs")
+    @classmethod
+    def _input_tables(cls, value: list[str | InputSpec]) -> list[str | InputSpec]:
+        for item in value:
+            if isinstance(item, str):
+                _check_table_name(item)
+        return value
+
+    @field_validator("constants")
+    @classmethod
+    def _engine_override(cls, value: dict[str, Any]) -> dict[str, Any]:
+        engine = value.get("engine")
+        if engine is not None and str(engine).lower() not in ENGINES:
+            raise ValueError(f"constants.engine '{engine}' is not an engine; choose one of {', '.join(ENGINES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _needs_outputs(self) -> "Transformation":
+        if not self.outputs:
+            raise ValueError("a transformation needs at least one entry in 'outputs'")
+        return self
+
+    @property
+    def engine_override(self) -> str | None:
+        engine = self.constants.get("engine")
+        return str(engine).lower() if engine else None
+
+    @property
+    def input_keys(self) -> list[str]:
+        return [item if isinstance(item, str) else item.key for item in self.inputs]
+
+    @property
+    def input_tables(self) -> list[str]:
+        """Tables this row reads (its lineage); query inputs are not tables."""
+        return [
+            item if isinstance(item, str) else item.table
+            for item in self.inputs
+            if isinstance(item, str) or item.type == "table"
+        ]
+
+    @property
+    def output_tables(self) -> list[str]:
+        return [output.table for output in self.outputs]
+
+    def entity_labels(self, labels: dict[str, str]) -> dict[str, str]:
+        """``{"plant": "Argo", "asset": "Boiler 6"}`` from entity_1..3 and the manifest's labels."""
+        values = {"entity_1": self.entity_1, "entity_2": self.entity_2, "entity_3": self.entity_3}
+        return {labels.get(key, key): value for key, value in values.items() if value}
+
+
+@dataclass
+class Project:
+    """A loaded, validated project for one environment: only enabled rows of that environment."""
+
+    manifest: Manifest
+    sources: list[Source]
+    transformations: list[Transformation]
+    env: str
+    root: Path | None = None  # the project folder; relative source paths resolve against it
+    origin: str = ""  # where the config came from, for messages
+    table_layers: dict[str, str] = field(default_factory=dict)  # table -> layer of its producer
+
+    def __post_init__(self) -> None:
+        if not self.table_layers:
+            for source in self.sources:
+                self.table_layers[source.table] = self.manifest.bronze_layer
+            for row in self.transformations:
+                for table in row.output_tables:
+                    self.table_layers[table] = row.layer
+
+    @property
+    def name(self) -> str:
+        return self.manifest.project_name
+
+    @property
+    def slug(self) -> str:
+        return self.manifest.slug
+
+    def layers_in_use(self) -> list[str]:
+        """Layers of ``layer_order`` that hold at least one asset, in order."""
+        used = set(self.table_layers.values())
+        return [layer for layer in self.manifest.layer_order if layer in used]

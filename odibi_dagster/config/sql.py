@@ -1,0 +1,214 @@
+"""Load a project from SQL config tables through SQLAlchemy, and export a folder project into them.
+
+Tables keep the original odibi_de_v2 names and columns: ``TransformationRegistry``,
+``IngestionSourceConfig`` and ``ProjectManifest`` (one row per project). JSON columns hold text.
+Every statement uses bound parameters; ``function`` is quoted by SQLAlchemy where it is reserved.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from odibi_dagster.config.assemble import assemble_project
+from odibi_dagster.config.errors import ConfigError, ConfigIssue
+from odibi_dagster.config.folder import find_config_file, load_project_folder, read_config_file, rows_of
+from odibi_dagster.config.model import Project
+
+metadata = sa.MetaData()
+
+TRANSFORMATIONS = sa.Table(
+    "TransformationRegistry", metadata,
+    sa.Column("transformation_id", sa.String(100), nullable=False, index=True),
+    sa.Column("transformation_group_id", sa.String(100)),
+    sa.Column("project", sa.String(100), nullable=False, index=True),
+    sa.Column("environment", sa.String(20)),
+    sa.Column("layer", sa.String(50), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False, default=1),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("entity_1", sa.String(100)),
+    sa.Column("entity_2", sa.String(100)),
+    sa.Column("entity_3", sa.String(100)),
+    sa.Column("module", sa.String(255), nullable=False),
+    sa.Column("function", sa.String(255), nullable=False),
+    sa.Column("inputs", sa.Text),
+    sa.Column("constants", sa.Text),
+    sa.Column("outputs", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("io", sa.String(20)),
+)
+
+SOURCES = sa.Table(
+    "IngestionSourceConfig", metadata,
+    sa.Column("source_id", sa.String(100), nullable=False, index=True),
+    sa.Column("project", sa.String(100), nullable=False, index=True),
+    sa.Column("source_name", sa.String(255), nullable=False),
+    sa.Column("source_type", sa.String(50)),
+    sa.Column("file_format", sa.String(20)),
+    sa.Column("source_path_or_query", sa.Text),
+    sa.Column("source_options", sa.Text),
+    sa.Column("connection_config", sa.Text),
+    sa.Column("environment", sa.String(20)),
+    sa.Column("enabled", sa.Boolean, nullable=False, default=True),
+    sa.Column("write_mode", sa.String(20)),
+    sa.Column("merge_config", sa.Text),
+    sa.Column("description", sa.Text),
+    sa.Column("is_autoloader", sa.Boolean, default=False),
+)
+
+MANIFEST_JSON_COLUMNS = (
+    "layer_order", "layers", "environments", "entity_labels", "transformation_modules", "cache_plan",
+    "schedules", "retry", "tags", "log_sink", "metadata",
+)
+MANIFESTS = sa.Table(
+    "ProjectManifest", metadata,
+    sa.Column("project_name", sa.String(100), primary_key=True),
+    sa.Column("project_type", sa.String(50)),
+    sa.Column("description", sa.Text),
+    sa.Column("version", sa.String(20)),
+    sa.Column("default_env", sa.String(20)),
+    sa.Column("default_engine", sa.String(20)),
+    sa.Column("owner", sa.String(255)),
+    sa.Column("hooks_module", sa.String(255)),
+    sa.Column("executor", sa.String(20)),
+    # Folder holding the project's function modules and relative source paths (not in the original).
+    sa.Column("project_root", sa.Text),
+    *(sa.Column(name, sa.Text) for name in MANIFEST_JSON_COLUMNS),
+)
+
+
+def _where(engine: sa.Engine, table: sa.Table) -> str:
+    return f"{engine.url.render_as_string(hide_password=True)} table {table.name}"
+
+
+def load_project_sql(
+    url: str,
+    project: str,
+    env: str | None = None,
+    *,
+    manifest_path: str | Path | None = None,
+    project_root: str | Path | None = None,
+    check_imports: bool = True,
+) -> Project:
+    """Load ``project`` (matched case-insensitively, as the original did) from the config tables."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            manifest_raw, manifest_where, root = _read_manifest(conn, engine, project, manifest_path)
+            name = manifest_raw.get("project_name", project) if isinstance(manifest_raw, dict) else project
+            sources = _read_rows(conn, SOURCES, name)
+            transformations = _read_rows(conn, TRANSFORMATIONS, name)
+    except sa.exc.SQLAlchemyError as exc:
+        raise ConfigError([ConfigIssue(engine.url.render_as_string(hide_password=True),
+                                       f"cannot read config tables: {type(exc).__name__}: {exc.orig or exc}")],
+                          project) from None
+    finally:
+        engine.dispose()
+    root = Path(project_root).resolve() if project_root else root
+    return assemble_project(
+        manifest_raw, sources, transformations,
+        manifest_where=manifest_where, sources_where=_where(engine, SOURCES),
+        transformations_where=_where(engine, TRANSFORMATIONS), env=env, root=root,
+        origin=engine.url.render_as_string(hide_password=True), check_imports=check_imports,
+    )
+
+
+def _read_manifest(conn, engine, project: str, manifest_path) -> tuple[Any, str, Path | None]:
+    if manifest_path is not None:
+        path = Path(manifest_path).resolve()
+        return read_config_file(path), str(path), path.parent
+    where = _where(engine, MANIFESTS)
+    row = conn.execute(
+        sa.select(MANIFESTS).where(sa.func.lower(MANIFESTS.c.project_name) == project.lower())
+    ).mappings().first()
+    if row is None:
+        raise ConfigError([ConfigIssue(where, f"no manifest row for project '{project}'", project, "project_name")])
+    raw: dict[str, Any] = {}
+    issues = []
+    for key, value in row.items():
+        if value is None or key == "project_root":
+            continue
+        if key in MANIFEST_JSON_COLUMNS and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                issues.append(ConfigIssue(where, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                                          project, key))
+                continue
+        raw[key] = value
+    if issues:
+        raise ConfigError(issues, project)
+    root = Path(row["project_root"]) if row.get("project_root") else None
+    return raw, where, root
+
+
+def _read_rows(conn, table: sa.Table, project: str) -> list[dict[str, Any]]:
+    query = sa.select(table).where(sa.func.lower(table.c.project) == project.lower())
+    rows = []
+    for row in conn.execute(query).mappings():
+        rows.append({key: value for key, value in row.items() if value is not None})
+    return rows
+
+
+def create_config_tables(url: str) -> None:
+    engine = sa.create_engine(url)
+    try:
+        metadata.create_all(engine)
+    finally:
+        engine.dispose()
+
+
+def export_project(project_dir: str | Path, url: str) -> Project:
+    """Write a folder project into the SQL tables (creating them), replacing that project's rows.
+
+    Every row is exported, disabled rows and other environments' rows included, so the tables
+    hold the same project as the folder. The folder is validated first: a broken project is not
+    exported. One transaction: on any failure the tables keep what they held.
+    """
+    project = load_project_folder(project_dir)
+    root = Path(project_dir).resolve()
+    name = project.name
+
+    manifest_raw = read_config_file(find_config_file(root, "manifest"))
+    manifest_row = {key: value for key, value in manifest_raw.items() if key in MANIFESTS.c}
+    for key in MANIFEST_JSON_COLUMNS:
+        if key in manifest_row:
+            manifest_row[key] = json.dumps(manifest_row[key])
+    manifest_row["project_root"] = str(root)
+
+    def rows(stem: str, table: sa.Table) -> list[dict[str, Any]]:
+        path = find_config_file(root, stem)
+        raw = rows_of(read_config_file(path), stem) if path else []
+        out = []
+        for row in raw:
+            # executemany needs the same keys in every record: fill absent columns with their defaults
+            record = {column.name: _column_value(row.get(column.name, _DEFAULTS.get(column.name)))
+                      for column in table.c}
+            record["project"] = row.get("project") or name
+            out.append(record)
+        return out
+
+    engine = sa.create_engine(url)
+    try:
+        metadata.create_all(engine)
+        with engine.begin() as conn:
+            conn.execute(sa.delete(MANIFESTS).where(sa.func.lower(MANIFESTS.c.project_name) == name.lower()))
+            conn.execute(sa.insert(MANIFESTS), [manifest_row])
+            for stem, table in (("sources", SOURCES), ("transformations", TRANSFORMATIONS)):
+                conn.execute(sa.delete(table).where(sa.func.lower(table.c.project) == name.lower()))
+                records = rows(stem, table)
+                if records:
+                    conn.execute(sa.insert(table), records)
+    finally:
+        engine.dispose()
+    return project
+
+
+_DEFAULTS = {"enabled": True, "step": 1, "is_autoloader": False}
+
+
+def _column_value(value: Any) -> Any:
+    return json.dumps(value) if isinstance(value, (dict, list)) else value

@@ -1,0 +1,205 @@
+"""Rules that span rows: layers, tables, lineage, cycles, environments, importable functions.
+
+Each rule appends ``ConfigIssue`` objects; nothing stops at the first problem.
+"""
+
+from __future__ import annotations
+
+import glob
+import sys
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Iterable
+
+from odibi_dagster.config.errors import ConfigIssue, did_you_mean
+from odibi_dagster.config.model import Manifest, Source, Transformation
+from odibi_dagster.functions.registry import FunctionNotFound, resolve_function
+
+FILE_SOURCE_FORMATS = ("csv", "json", "parquet", "delta")
+
+
+
+def validate_manifest(manifest: Manifest, env: str) -> list[ConfigIssue]:
+    where, issues = manifest.where, []
+    layers = manifest.layer_order
+
+    def check_layer(layer: str, field: str) -> None:
+        if layer not in layers:
+            issues.append(ConfigIssue(where, f"layer '{layer}' is not in layer_order{did_you_mean(layer, layers)}",
+                                      None, field))
+
+    if env not in manifest.environments:
+        issues.append(ConfigIssue(where, f"environment '{env}' is not in environments {manifest.environments}",
+                                  None, "environments"))
+    if manifest.default_env not in manifest.environments:
+        issues.append(ConfigIssue(where, f"default_env '{manifest.default_env}' is not in environments "
+                                         f"{manifest.environments}", None, "default_env"))
+    for name, layer in manifest.layers.items():
+        check_layer(name, f"layers.{name}")
+        for dep in layer.depends_on:
+            check_layer(dep, f"layers.{name}.depends_on")
+    for name in manifest.cache_plan:
+        check_layer(name, f"cache_plan.{name}")
+    for index, schedule in enumerate(manifest.schedules):
+        for layer in schedule.layers or []:
+            check_layer(layer, f"schedules.{index}.layers")
+    return issues
+
+
+def select_rows(
+    rows: list[dict], *, where: str, id_field: str, env: str, environments: list[str]
+) -> tuple[list[tuple[int, dict]], list[ConfigIssue]]:
+    """Keep the enabled rows of ``env`` (before full parsing: a broken disabled row never stops loading).
+
+    Returns ``(index, row)`` pairs so messages can still name the row's position.
+    """
+    kept, issues = [], []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            kept.append((index, row))  # parse_row reports it
+            continue
+        if not _truthy(row.get("enabled", True)):
+            continue
+        row_env = row.get("environment")
+        if row_env in (None, ""):
+            kept.append((index, row))
+        elif row_env == env:
+            kept.append((index, row))
+        elif row_env not in environments:
+            row_id = row.get(id_field) or f"#{index + 1}"
+            issues.append(ConfigIssue(where, f"environment '{row_env}' is not in the manifest's environments "
+                                             f"{environments}", str(row_id), "environment"))
+    return kept, issues
+
+
+def _truthy(value: object) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in {"0", "false", "no", "off", ""}
+    return bool(value)
+
+
+def validate_rows(
+    manifest: Manifest,
+    sources: list[Source],
+    transformations: list[Transformation],
+    *,
+    root: Path | None,
+    check_imports: bool = True,
+) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    layers = manifest.layer_order
+    bronze = manifest.bronze_layer
+
+    # unique ids
+    for rows, id_field in ((sources, "source_id"), (transformations, "transformation_id")):
+        seen: dict[str, object] = {}
+        for row in rows:
+            row_id = getattr(row, id_field)
+            if row_id in seen:
+                issues.append(ConfigIssue(row.where, f"{id_field} '{row_id}' is used by two rows", row_id, id_field))
+            seen[row_id] = row
+
+    # layers
+    for row in transformations:
+        if row.layer not in layers:
+            issues.append(ConfigIssue(row.where, f"layer '{row.layer}' is not in layer_order {layers}"
+                                                 f"{did_you_mean(row.layer, layers)}", row.transformation_id, "layer"))
+
+    # one producer per table
+    producers: dict[str, tuple[str, str]] = {}  # table -> (row id, layer)
+    for source in sources:
+        _claim(producers, issues, source.table, source.source_id, bronze, source, "source_name")
+    for row in transformations:
+        for index, table in enumerate(row.output_tables):
+            _claim(producers, issues, table, row.transformation_id, row.layer, row, f"outputs.{index}.table")
+
+    # inputs: provided, not from a later layer, not twice
+    graph: dict[str, set[str]] = {}
+    for row in transformations:
+        row_id = row.transformation_id
+        keys = row.input_keys
+        for key in {k for k in keys if keys.count(k) > 1}:
+            issues.append(ConfigIssue(row.where, f"input '{key}' is listed twice", row_id, "inputs"))
+        deps = graph.setdefault(row_id, set())
+        for table in row.input_tables:
+            producer = producers.get(table)
+            if producer is None:
+                issues.append(ConfigIssue(
+                    row.where,
+                    f"input '{table}' is not provided by any source or enabled transformation output"
+                    f"{did_you_mean(table, producers)}", row_id, "inputs"))
+                continue
+            producer_id, producer_layer = producer
+            if producer_id == row_id:
+                issues.append(ConfigIssue(row.where, f"input '{table}' is this row's own output", row_id, "inputs"))
+            elif producer_layer in layers and row.layer in layers and \
+                    layers.index(producer_layer) > layers.index(row.layer):
+                issues.append(ConfigIssue(
+                    row.where, f"input '{table}' comes from layer '{producer_layer}', which runs after "
+                               f"'{row.layer}'", row_id, "inputs"))
+            deps.add(producer_id)
+
+    # cycles among transformations
+    try:
+        TopologicalSorter({k: {d for d in v if d in graph} for k, v in graph.items()}).prepare()
+    except CycleError as exc:
+        cycle = exc.args[1]
+        where = next((row.where for row in transformations if row.transformation_id == cycle[0]), "")
+        issues.append(ConfigIssue(where, "dependency cycle: " + " -> ".join(cycle), cycle[0], "inputs"))
+
+    # functions
+    if check_imports:
+        for module in manifest.transformation_modules:
+            try:
+                __import__(module)
+            except Exception as exc:  # noqa: BLE001 - any import failure is a config error here
+                issues.append(ConfigIssue(manifest.where, f"cannot import module '{module}': {exc}",
+                                          None, "transformation_modules"))
+        for row in transformations:
+            try:
+                resolve_function(row.module, row.function, row.engine_override)
+            except FunctionNotFound as exc:
+                issues.append(ConfigIssue(row.where, str(exc), row.transformation_id, "function"))
+            except Exception as exc:  # noqa: BLE001 - ImportError, SyntaxError, errors at import time
+                issues.append(ConfigIssue(row.where, f"cannot import module '{row.module}': "
+                                                     f"{type(exc).__name__}: {exc}", row.transformation_id, "module"))
+
+    # local source paths outside the project must exist
+    for source in sources:
+        if source.file_format in FILE_SOURCE_FORMATS and source.source_type == "local":
+            path = resolve_source_path(source.source_path_or_query, root)
+            outside = root is None or not _is_within(path, root)
+            if outside and not glob.glob(str(path)):
+                issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
+                                          "source_path_or_query"))
+    return issues
+
+
+def _claim(producers: dict, issues: list, table: str, row_id: str, layer: str, row, field: str) -> None:
+    if table in producers:
+        issues.append(ConfigIssue(row.where, f"table '{table}' is already written by '{producers[table][0]}'",
+                                  row_id, field))
+    else:
+        producers[table] = (row_id, layer)
+
+
+def resolve_source_path(path: str, root: Path | None) -> Path:
+    """A source path: absolute as given, relative to the project folder otherwise."""
+    candidate = Path(path).expanduser()
+    if candidate.is_absolute() or root is None:
+        return candidate
+    return root / candidate
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    try:
+        Path(path).resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def ensure_importable(root: Path | None) -> None:
+    """Put the project folder on sys.path so ``module: my_functions`` finds ``my_functions.py``."""
+    if root is not None and str(root) not in sys.path:
+        sys.path.insert(0, str(root))

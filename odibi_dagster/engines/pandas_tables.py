@@ -1,0 +1,234 @@
+"""Reading and writing tables with pandas: parquet files (pyarrow) and Delta tables (deltalake).
+
+Writes never leave a half-written table: parquet goes to a hidden temporary file that replaces
+the old one in one ``os.replace``; Delta commits are atomic by design. A failed write (a schema
+mismatch, duplicate merge keys) raises before anything is replaced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.fs as pa_fs
+import pyarrow.parquet as pq
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import DeltaError, SchemaMismatchError
+
+from odibi_dagster.engines.storage import PARQUET_FILE, StoredFormat, TableLocation
+
+
+class TableWriteError(RuntimeError):
+    """A write was refused; the stored table is unchanged."""
+
+
+@dataclass
+class WriteResult:
+    """What a write produced: enough for the materialization metadata without a second pass."""
+
+    format: StoredFormat
+    schema: pa.Schema
+    row_count: int  # rows in the table after the write
+    rows_written: int
+    delta_version: int | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame, preserve_index=False)
+
+
+def read_delta(path: Path) -> pa.Table:
+    """A local Delta table as Arrow (never read a Delta folder as plain parquet: old versions count)."""
+    # An explicit filesystem avoids deltalake aborting the interpreter at exit (ENVIRONMENT.md).
+    filesystem = pa_fs.SubTreeFileSystem(str(path), pa_fs.LocalFileSystem())
+    return DeltaTable(str(path)).to_pyarrow_table(filesystem=filesystem)
+
+
+def read_arrow(location: TableLocation) -> pa.Table:
+    stored = location.stored_format()
+    if stored == "delta":
+        return read_delta(location.path)
+    if stored == "parquet":
+        return pq.read_table(location.parquet_file)
+    raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
+
+
+def read_frame(location: TableLocation) -> pd.DataFrame:
+    return read_arrow(location).to_pandas()
+
+
+def write_frame(
+    location: TableLocation,
+    frame: pd.DataFrame,
+    *,
+    mode: str = "overwrite",
+    format: StoredFormat | None = None,
+    merge_keys: Sequence[str] = (),
+    partition_by: Sequence[str] = (),
+    schema_evolution: bool = False,
+) -> WriteResult:
+    """Write ``frame`` to ``location``.
+
+    The format is the output's ``format``, Delta for ``merge``, else parquet; an append or merge
+    into an existing table keeps that table's format.
+    """
+    stored = location.stored_format()
+    if mode in ("append", "merge") and stored is not None:
+        target = "delta" if mode == "merge" else stored
+    else:
+        target = format or ("delta" if mode == "merge" or partition_by else "parquet")
+    if mode == "merge" and stored == "parquet":
+        raise TableWriteError(
+            f"table '{location.table}' is stored as parquet; merge needs Delta (set format: delta and overwrite once)")
+    data = to_arrow(frame)
+    if target == "delta":
+        result = _write_delta(location, data, mode, merge_keys, partition_by, schema_evolution)
+    else:
+        result = _write_parquet(location, data, mode, schema_evolution)
+    if stored is not None and stored != target:
+        _remove_format(location, stored)
+    return result
+
+
+# -- parquet -------------------------------------------------------------------------------------
+
+def _write_parquet(location: TableLocation, data: pa.Table, mode: str, schema_evolution: bool) -> WriteResult:
+    location.path.mkdir(parents=True, exist_ok=True)
+    final = location.parquet_file
+    tmp = location.path / f".{PARQUET_FILE}.{uuid.uuid4().hex}.tmp"
+    existing = pq.ParquetFile(final) if mode == "append" and final.is_file() else None
+    try:
+        if existing is None:
+            pq.write_table(data, tmp)
+            row_count, schema = data.num_rows, data.schema
+        else:
+            schema = _append_schema(location, existing.schema_arrow, data.schema, schema_evolution)
+            with pq.ParquetWriter(tmp, schema) as writer:
+                for batch in existing.iter_batches():
+                    writer.write_table(_conform(pa.Table.from_batches([batch]), schema))
+                writer.write_table(_conform(data, schema))
+            row_count = existing.metadata.num_rows + data.num_rows
+        os.replace(tmp, final)
+    finally:
+        if existing is not None:
+            existing.close()
+        tmp.unlink(missing_ok=True)
+    return WriteResult("parquet", schema, row_count, data.num_rows)
+
+
+def _append_schema(location: TableLocation, stored: pa.Schema, new: pa.Schema, schema_evolution: bool) -> pa.Schema:
+    stored, new = stored.remove_metadata(), new.remove_metadata()
+    if stored.equals(new):
+        return stored
+    if schema_evolution:
+        try:
+            return pa.unify_schemas([stored, new], promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise TableWriteError(f"append to '{location.table}': schemas cannot be merged: {exc}") from None
+    raise TableWriteError(
+        f"append to '{location.table}' refused: {describe_schema_difference(stored, new)}; the stored table is "
+        f"unchanged (set schema_evolution: true on the output to allow new columns)")
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = [
+        table.column(name).cast(schema.field(name).type) if name in table.column_names
+        else pa.nulls(table.num_rows, schema.field(name).type)
+        for name in schema.names
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def describe_schema_difference(stored: pa.Schema, new: pa.Schema) -> str:
+    stored_types = {f.name: f.type for f in stored}
+    new_types = {f.name: f.type for f in new}
+    parts = []
+    if added := [name for name in new_types if name not in stored_types]:
+        parts.append(f"new columns {added}")
+    if missing := [name for name in stored_types if name not in new_types]:
+        parts.append(f"missing columns {missing}")
+    changed = [f"{name} {stored_types[name]} -> {new_types[name]}" for name in new_types
+               if name in stored_types and stored_types[name] != new_types[name]]
+    if changed:
+        parts.append(f"changed types {changed}")
+    return "schema differs from the stored table: " + ("; ".join(parts) or "column order differs")
+
+
+# -- Delta ---------------------------------------------------------------------------------------
+
+def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys: Sequence[str],
+                 partition_by: Sequence[str], schema_evolution: bool) -> WriteResult:
+    path = str(location.path)
+    exists = location.stored_format() == "delta"
+    try:
+        if mode == "merge" and exists:
+            check_merge_keys(location.table, data.column_names, merge_keys, data.select(list(merge_keys)).to_pandas())
+            table = DeltaTable(path)
+            predicate = " AND ".join(f't."{key}" = s."{key}"' for key in merge_keys)
+            (table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=schema_evolution)
+                  .when_matched_update_all().when_not_matched_insert_all().execute())
+        else:
+            if mode == "merge":
+                check_merge_keys(location.table, data.column_names, merge_keys,
+                                 data.select(list(merge_keys)).to_pandas())
+            write_mode = "append" if mode == "append" and exists else "overwrite"
+            schema_mode = "merge" if write_mode == "append" and schema_evolution else (
+                "overwrite" if write_mode == "overwrite" and exists else None)
+            location.path.mkdir(parents=True, exist_ok=True)
+            write_deltalake(path, data, mode=write_mode, schema_mode=schema_mode,
+                            partition_by=list(partition_by) or None)
+    except SchemaMismatchError as exc:
+        raise TableWriteError(f"{mode} into '{location.table}' refused: {exc}; the stored table is unchanged "
+                              f"(set schema_evolution: true on the output to allow new columns)") from None
+    except DeltaError as exc:
+        raise TableWriteError(f"{mode} into '{location.table}' failed: {exc}; the stored table is unchanged") from None
+    table = DeltaTable(path)
+    return WriteResult("delta", table.schema().to_arrow(), table.count(), data.num_rows, delta_version=table.version())
+
+
+def check_merge_keys(table: str, columns: Sequence[str], merge_keys: Sequence[str], keys: pd.DataFrame | None) -> None:
+    """A merge needs its keys as columns, and unique in the new data (else rows would be duplicated)."""
+    if not merge_keys:
+        raise TableWriteError(f"merge into '{table}' needs merge_keys")
+    if missing := [key for key in merge_keys if key not in columns]:
+        raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
+    if keys is not None and keys.duplicated().any():
+        sample = keys[keys.duplicated(keep=False)].head(3).to_dict("records")
+        raise TableWriteError(f"merge into '{table}': merge_keys {list(merge_keys)} are not unique in the new data "
+                              f"(e.g. {sample}); the stored table is unchanged")
+
+
+def _remove_format(location: TableLocation, stored: StoredFormat) -> None:
+    """After a committed write in the other format, drop the old one's files."""
+    if stored == "parquet":
+        location.parquet_file.unlink(missing_ok=True)
+        return
+    shutil.rmtree(location.delta_log, ignore_errors=True)
+    for part in location.path.iterdir():
+        if part.name != PARQUET_FILE and not part.name.startswith("."):
+            if part.is_dir():
+                shutil.rmtree(part, ignore_errors=True)
+            else:
+                part.unlink(missing_ok=True)
+
+
+def describe_stored(location: TableLocation) -> WriteResult | None:
+    """Schema and row count of a stored table, from its metadata (no data scan); None if absent."""
+    stored = location.stored_format()
+    if stored == "delta":
+        table = DeltaTable(str(location.path))
+        return WriteResult("delta", table.schema().to_arrow(), table.count(), 0, delta_version=table.version())
+    if stored == "parquet":
+        meta = pq.ParquetFile(location.parquet_file)
+        try:
+            return WriteResult("parquet", meta.schema_arrow, meta.metadata.num_rows, 0)
+        finally:
+            meta.close()
+    return None

@@ -1,0 +1,177 @@
+"""Bronze readers on pandas: csv, json (records or lines), parquet, delta and sql sources.
+
+Portable ``source_options`` (header, delimiter, encoding, null_values, schema, multiline) mean
+the same on both engines; ``pandas:`` options go to the pandas reader as they are.
+"""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import sqlalchemy as sa
+
+from odibi_dagster.config.model import Source
+from odibi_dagster.config.validation import resolve_source_path
+from odibi_dagster.engines.connections import make_sql_url, redact, safe_url, substitute_env
+from odibi_dagster.engines.pandas_tables import read_delta
+
+# Portable schema type names -> pandas dtypes (nullable where pandas has them).
+PANDAS_TYPES = {
+    "string": "object", "str": "object",
+    "int": "Int64", "integer": "Int64", "long": "Int64", "bigint": "Int64",
+    "double": "float64", "float": "float64",
+    "boolean": "boolean", "bool": "boolean",
+    "date": "date", "timestamp": "timestamp",
+}
+
+
+class SourceReadError(RuntimeError):
+    """A bronze source could not be read; the message names the source and the path or URL."""
+
+
+def read_source(source: Source, root: Path | None) -> pd.DataFrame:
+    reader = _READERS.get(source.file_format)
+    if reader is None:
+        raise SourceReadError(f"source '{source.source_id}': file_format '{source.file_format}' cannot be read "
+                              f"on pandas (supported: {', '.join(sorted(_READERS))})")
+    frame = reader(source, root)
+    return _apply_schema(frame, source)
+
+
+def _files(source: Source, root: Path | None) -> list[str]:
+    pattern = str(resolve_source_path(source.source_path_or_query, root))
+    if "://" in source.source_path_or_query:  # fsspec URL: pandas opens it itself
+        return [source.source_path_or_query]
+    matches = sorted(glob.glob(pattern))
+    if not matches:
+        raise SourceReadError(f"source '{source.source_id}': no file found at '{pattern}'")
+    return matches
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _options(source: Source) -> tuple[dict[str, Any], dict[str, Any]]:
+    options = dict(source.source_options)
+    return options, dict(options.get("pandas") or {})
+
+
+def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
+    options, extra = _options(source)
+    header = options.get("header", True)
+    schema = options.get("schema") or {}
+    dtypes = {col: ("object" if PANDAS_TYPES.get(str(t).lower(), "object") in ("date", "timestamp")
+                    else PANDAS_TYPES.get(str(t).lower(), "object")) for col, t in schema.items()}
+    kwargs: dict[str, Any] = {
+        "sep": options.get("delimiter", ","),
+        "header": 0 if header else None,
+        "encoding": options.get("encoding", "utf-8"),
+        # Like Spark: only the listed strings are null (default: the empty string).
+        "na_values": list(options.get("null_values") or [""]),
+        "keep_default_na": False,
+    }
+    if dtypes:
+        kwargs["dtype"] = dtypes
+    kwargs.update(extra)
+    frames = []
+    for path in _files(source, root):
+        frame = pd.read_csv(path, **kwargs)
+        if not header:
+            frame.columns = [f"_c{i}" for i in range(len(frame.columns))]  # Spark's names
+        frames.append(frame)
+    return _concat(frames)
+
+
+def _read_json(source: Source, root: Path | None) -> pd.DataFrame:
+    options, extra = _options(source)
+    frames = []
+    for path in _files(source, root):
+        multiline = options.get("multiline")
+        if multiline is None:  # sniff: a JSON array is records, anything else JSON lines
+            with open(path, encoding=options.get("encoding", "utf-8")) as handle:
+                multiline = handle.read(4096).lstrip().startswith("[")
+        kwargs = {"lines": not multiline, "convert_dates": False, "encoding": options.get("encoding", "utf-8")}
+        kwargs.update(extra)
+        frames.append(pd.read_json(path, **kwargs))
+    return _concat(frames)
+
+
+def _read_parquet(source: Source, root: Path | None) -> pd.DataFrame:
+    _, extra = _options(source)
+    return _concat([pd.read_parquet(path, **extra) for path in _files(source, root)])
+
+
+def _read_delta(source: Source, root: Path | None) -> pd.DataFrame:
+    path = resolve_source_path(source.source_path_or_query, root)
+    if not (path / "_delta_log").is_dir():
+        raise SourceReadError(f"source '{source.source_id}': no Delta table at '{path}'")
+    return read_delta(path).to_pandas()
+
+
+def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
+    where = f"source '{source.source_id}' connection_config"
+    config = substitute_env(source.connection_config, where)
+    raw_url = config.get("url") or config.get("connection_string")
+    if not raw_url:
+        raise SourceReadError(f"source '{source.source_id}': connection_config needs 'url' (a SQLAlchemy URL)")
+    url = make_sql_url(raw_url, root)
+    secrets = [url.password, raw_url, *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
+    text = source.source_path_or_query.strip()
+    engine = sa.create_engine(url, **dict(config.get("engine_options") or {}))
+    try:
+        with engine.connect() as conn:
+            if text.lower().startswith(("select", "with")):
+                return pd.read_sql_query(sa.text(text), conn)
+            schema, _, table = text.rpartition(".")
+            return pd.read_sql_table(table, conn, schema=schema or None)
+    except Exception as exc:  # noqa: BLE001 - driver errors vary; re-raise one clear, redacted error
+        message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", *secrets)
+        raise SourceReadError(f"source '{source.source_id}': cannot read '{text}' from {safe_url(url)}: "
+                              f"{message}") from None
+    finally:
+        engine.dispose()
+
+
+def _apply_schema(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
+    schema = source.source_options.get("schema") or {}
+    for column, type_name in schema.items():
+        if column not in frame.columns:
+            raise SourceReadError(f"source '{source.source_id}': schema names column '{column}', which the data "
+                                  f"does not have (columns: {list(frame.columns)})")
+        target = PANDAS_TYPES.get(str(type_name).lower())
+        if target is None:
+            raise SourceReadError(f"source '{source.source_id}': unknown type '{type_name}' for column '{column}' "
+                                  f"(choose from {', '.join(sorted(PANDAS_TYPES))})")
+        if target == "date":
+            frame[column] = pd.to_datetime(frame[column]).dt.normalize()
+        elif target == "timestamp":
+            frame[column] = pd.to_datetime(frame[column])
+        elif str(frame[column].dtype) != target:
+            frame[column] = frame[column].astype(target)
+    return frame
+
+
+_READERS: dict[str, Callable[[Source, Path | None], pd.DataFrame]] = {
+    "csv": _read_csv, "json": _read_json, "parquet": _read_parquet, "delta": _read_delta, "sql": _read_sql,
+}
+
+
+def read_query(sql: str, connection: str | None, root: Path | None, where: str) -> pd.DataFrame:
+    """A ``{type: query, sql, connection}`` input on pandas: the query runs on that SQLAlchemy URL."""
+    if not connection:
+        raise SourceReadError(f"{where}: a query input on pandas needs 'connection' (a SQLAlchemy URL)")
+    raw_url = substitute_env(connection, where)
+    url = make_sql_url(raw_url, root)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return pd.read_sql_query(sa.text(sql), conn)
+    except Exception as exc:  # noqa: BLE001 - one clear, redacted error
+        message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", url.password, raw_url)
+        raise SourceReadError(f"{where}: query failed on {safe_url(url)}: {message}") from None
+    finally:
+        engine.dispose()

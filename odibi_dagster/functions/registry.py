@@ -1,0 +1,118 @@
+"""The transformation function registry: ``@odibi_function`` and name + engine resolution.
+
+As in odibi_de_v2, functions are keyed by name and engine (``pandas``, ``spark`` or ``any``).
+Resolution imports the row's module first (so its decorators run), then looks up
+``(function, engine)``, then ``(function, "any")``, then falls back to ``module.function``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+REGISTRY_ENGINES = ("pandas", "spark", "any")
+
+
+@dataclass(frozen=True)
+class RegisteredFunction:
+    name: str
+    engine: str
+    fn: Callable[..., Any]
+    module: str | None = None
+    description: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class FunctionRegistry:
+    """Process-wide map ``(name, engine) -> function``; thread-safe like the original."""
+
+    def __init__(self) -> None:
+        self._functions: dict[tuple[str, str], RegisteredFunction] = {}
+        self._lock = threading.Lock()
+
+    def register(
+        self,
+        name: str,
+        engine: str,
+        fn: Callable[..., Any],
+        module: str | None = None,
+        description: str | None = None,
+        **metadata: Any,
+    ) -> None:
+        engine = engine.lower()
+        if engine not in REGISTRY_ENGINES:
+            raise ValueError(f"engine '{engine}' is not one of {', '.join(REGISTRY_ENGINES)}")
+        if not callable(fn):
+            raise TypeError(f"'{name}' is not callable")
+        with self._lock:
+            self._functions[(name, engine)] = RegisteredFunction(name, engine, fn, module, description, metadata)
+
+    def unregister(self, name: str, engine: str) -> bool:
+        with self._lock:
+            return self._functions.pop((name, engine.lower()), None) is not None
+
+    def resolve(self, name: str, engine: str) -> Callable[..., Any] | None:
+        """The function for ``engine``, else the engine-independent one, else None."""
+        entry = self._functions.get((name, engine)) or self._functions.get((name, "any"))
+        return entry.fn if entry else None
+
+    def get_all(self, engine: str | None = None) -> list[tuple[str, str]]:
+        return sorted(key for key in self._functions if engine is None or key[1] == engine)
+
+    def get_metadata(self, name: str, engine: str) -> dict[str, Any]:
+        entry = self._functions.get((name, engine))
+        return dict(entry.metadata) if entry else {}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._functions.clear()
+
+
+REGISTRY = FunctionRegistry()
+
+
+def odibi_function(
+    engine: str = "any",
+    name: str | None = None,
+    module: str | None = None,
+    description: str | None = None,
+    **metadata: Any,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a transformation function for an engine when its module is imported.
+
+    >>> @odibi_function(engine="pandas")
+    ... def clean_boilers(inputs, constants): ...
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn_name = name or fn.__name__
+        REGISTRY.register(fn_name, engine, fn, module or fn.__module__, description or fn.__doc__, **metadata)
+        fn._odibi_registered = True  # type: ignore[attr-defined]
+        fn._odibi_engine = engine.lower()  # type: ignore[attr-defined]
+        fn._odibi_name = fn_name  # type: ignore[attr-defined]
+        return fn
+
+    return decorate
+
+
+class FunctionNotFound(LookupError):
+    """The row's module imports but offers no function of that name for the engine."""
+
+
+def resolve_function(module: str, function: str, engine: str | None = None) -> Callable[..., Any]:
+    """Find a transformation's callable; raises ImportError or FunctionNotFound with the reason.
+
+    With ``engine=None`` (load-time checks, before a run picks its engine) any engine will do.
+    """
+    imported = importlib.import_module(module)
+    for candidate in (engine,) if engine else ("pandas", "spark"):
+        found = REGISTRY.resolve(function, candidate)
+        if found is not None:
+            return found
+    fn = getattr(imported, function, None)
+    if callable(fn):
+        return fn
+    for_engine = f"for {engine}" if engine else "for any engine"
+    raise FunctionNotFound(f"module '{module}' has no function '{function}' and none is registered {for_engine}")
