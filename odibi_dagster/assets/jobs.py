@@ -57,11 +57,16 @@ def build_schedules(project: Project) -> list[dg.ScheduleDefinition]:
     return schedules
 
 
-def build_executor(project: Project) -> dg.ExecutorDefinition:
-    if project.manifest.executor == "in_process":
-        return dg.in_process_executor
-    limits = [
+def layer_concurrency_limits(project: Project) -> list[dict[str, object]]:
+    """``layers.<layer>.max_workers`` as the multiprocess executor's tag concurrency limits."""
+    return [
         {"key": "odibi/layer", "value": layer, "limit": config.max_workers}
         for layer, config in project.manifest.layers.items() if config.max_workers
     ]
-    return dg.multiprocess_executor.configured({"tag_concurrency_limits": limits}, name="odibi_multiprocess")
+
+
+def build_executor(project: Project) -> dg.ExecutorDefinition:
+    if project.manifest.executor == "in_process":
+        return dg.in_process_executor
+    return dg.multiprocess_executor.configured(
+        {"tag_concurrency_limits": layer_concurrency_limits(project)}, name="odibi_multiprocess")

@@ -167,17 +167,15 @@ def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys:
                  partition_by: Sequence[str], schema_evolution: bool) -> WriteResult:
     path = str(location.path)
     exists = location.stored_format() == "delta"
+    if mode == "merge":
+        check_merge_keys(location.table, data, merge_keys)
     try:
         if mode == "merge" and exists:
-            check_merge_keys(location.table, data.column_names, merge_keys, data.select(list(merge_keys)).to_pandas())
             table = DeltaTable(path)
             predicate = " AND ".join(f't."{key}" = s."{key}"' for key in merge_keys)
             (table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=schema_evolution)
                   .when_matched_update_all().when_not_matched_insert_all().execute())
         else:
-            if mode == "merge":
-                check_merge_keys(location.table, data.column_names, merge_keys,
-                                 data.select(list(merge_keys)).to_pandas())
             write_mode = "append" if mode == "append" and exists else "overwrite"
             schema_mode = "merge" if write_mode == "append" and schema_evolution else (
                 "overwrite" if write_mode == "overwrite" and exists else None)
@@ -193,13 +191,14 @@ def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys:
     return WriteResult("delta", table.schema().to_arrow(), table.count(), data.num_rows, delta_version=table.version())
 
 
-def check_merge_keys(table: str, columns: Sequence[str], merge_keys: Sequence[str], keys: pd.DataFrame | None) -> None:
+def check_merge_keys(table: str, data: pa.Table, merge_keys: Sequence[str]) -> None:
     """A merge needs its keys as columns, and unique in the new data (else rows would be duplicated)."""
     if not merge_keys:
         raise TableWriteError(f"merge into '{table}' needs merge_keys")
-    if missing := [key for key in merge_keys if key not in columns]:
+    if missing := [key for key in merge_keys if key not in data.column_names]:
         raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
-    if keys is not None and keys.duplicated().any():
+    keys = data.select(list(merge_keys)).to_pandas()
+    if keys.duplicated().any():
         sample = keys[keys.duplicated(keep=False)].head(3).to_dict("records")
         raise TableWriteError(f"merge into '{table}': merge_keys {list(merge_keys)} are not unique in the new data "
                               f"(e.g. {sample}); the stored table is unchanged")

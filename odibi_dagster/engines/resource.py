@@ -26,6 +26,10 @@ class OdibiEngine(dg.ConfigurableResource):
     default_engine: str = Field(default="pandas", description="The project's default engine.")
     storage_root: str = Field(description="Folder under which every table is stored.")
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # A misnamed engine fails the run at start-up, before any step (and its retries) runs.
+        self.engine_name  # noqa: B018 - validates
+
     @property
     def engine_name(self) -> str:
         return check_engine(self.engine or self.default_engine, "resource odibi_engine, field engine")

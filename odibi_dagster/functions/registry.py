@@ -1,8 +1,10 @@
 """The transformation function registry: ``@odibi_function`` and name + engine resolution.
 
-As in odibi_de_v2, functions are keyed by name and engine (``pandas``, ``spark`` or ``any``).
-Resolution imports the row's module first (so its decorators run), then looks up
-``(function, engine)``, then ``(function, "any")``, then falls back to ``module.function``.
+As in odibi_de_v2, functions are registered by name and engine (``pandas``, ``spark`` or
+``any``). Resolution imports the row's module first (so its decorators run), then prefers what
+that module registered for ``(function, engine)`` / ``(function, "any")``, then the module's own
+attribute, and only then a function of that name registered by any other module (the original's
+name-only lookup): two projects in one process do not shadow each other's functions.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class FunctionRegistry:
     """Process-wide map ``(name, engine) -> function``; thread-safe like the original."""
 
     def __init__(self) -> None:
-        self._functions: dict[tuple[str, str], RegisteredFunction] = {}
+        self._functions: dict[tuple[str, str], RegisteredFunction] = {}  # (name, engine) -> latest
+        self._by_module: dict[tuple[str | None, str, str], RegisteredFunction] = {}
         self._lock = threading.Lock()
 
     def register(
@@ -46,16 +49,27 @@ class FunctionRegistry:
             raise ValueError(f"engine '{engine}' is not one of {', '.join(REGISTRY_ENGINES)}")
         if not callable(fn):
             raise TypeError(f"'{name}' is not callable")
+        entry = RegisteredFunction(name, engine, fn, module, description, metadata)
         with self._lock:
-            self._functions[(name, engine)] = RegisteredFunction(name, engine, fn, module, description, metadata)
+            self._functions[(name, engine)] = entry
+            self._by_module[(module, name, engine)] = entry
 
     def unregister(self, name: str, engine: str) -> bool:
+        engine = engine.lower()
         with self._lock:
-            return self._functions.pop((name, engine.lower()), None) is not None
+            for key in [key for key in self._by_module if key[1:] == (name, engine)]:
+                del self._by_module[key]
+            return self._functions.pop((name, engine), None) is not None
 
-    def resolve(self, name: str, engine: str) -> Callable[..., Any] | None:
-        """The function for ``engine``, else the engine-independent one, else None."""
-        entry = self._functions.get((name, engine)) or self._functions.get((name, "any"))
+    def resolve(self, name: str, engine: str, module: str | None = None) -> Callable[..., Any] | None:
+        """The function for ``engine``, else the engine-independent one, else None.
+
+        With ``module``, only what that module registered counts.
+        """
+        if module is not None:
+            entry = self._by_module.get((module, name, engine)) or self._by_module.get((module, name, "any"))
+        else:
+            entry = self._functions.get((name, engine)) or self._functions.get((name, "any"))
         return entry.fn if entry else None
 
     def get_all(self, engine: str | None = None) -> list[tuple[str, str]]:
@@ -68,6 +82,7 @@ class FunctionRegistry:
     def clear(self) -> None:
         with self._lock:
             self._functions.clear()
+            self._by_module.clear()
 
 
 REGISTRY = FunctionRegistry()
@@ -107,12 +122,17 @@ def resolve_function(module: str, function: str, engine: str | None = None) -> C
     With ``engine=None`` (load-time checks, before a run picks its engine) any engine will do.
     """
     imported = importlib.import_module(module)
-    for candidate in (engine,) if engine else ("pandas", "spark"):
-        found = REGISTRY.resolve(function, candidate)
+    engines = (engine,) if engine else ("pandas", "spark")
+    for candidate in engines:
+        found = REGISTRY.resolve(function, candidate, module=module)
         if found is not None:
             return found
     fn = getattr(imported, function, None)
     if callable(fn):
         return fn
+    for candidate in engines:
+        found = REGISTRY.resolve(function, candidate)
+        if found is not None:
+            return found
     for_engine = f"for {engine}" if engine else "for any engine"
     raise FunctionNotFound(f"module '{module}' has no function '{function}' and none is registered {for_engine}")

@@ -1,0 +1,112 @@
+"""SQL config tables through SQLAlchemy: export a folder project, load it back, on SQLite and PostgreSQL."""
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+from odibi_dagster.config import ConfigError, export_project, load_project_folder, load_project_sql
+from odibi_dagster.config.sql import TRANSFORMATIONS
+
+
+def _dump(project):
+    return (
+        project.manifest.model_dump(),
+        [s.model_dump(exclude={"project"}) for s in project.sources],  # the SQL rows name their project
+        [t.model_dump(exclude={"project"}) for t in project.transformations],
+        project.env,
+        project.table_layers,
+    )
+
+
+def _roundtrip(demo_dir, url):
+    export_project(demo_dir, url)
+    for env in ("qat", "prod"):
+        from_folder = load_project_folder(demo_dir, env=env)
+        from_sql = load_project_sql(url, "energy efficiency", env=env)  # matched case-insensitively
+        assert _dump(from_sql) == _dump(from_folder)
+        assert from_sql.root == demo_dir.resolve()
+
+
+def test_export_then_load_sqlite(demo_dir, tmp_path):
+    _roundtrip(demo_dir, f"sqlite:///{tmp_path / 'config.db'}")
+
+
+@pytest.mark.postgres
+def test_export_then_load_postgres(demo_dir, postgres_url):
+    _roundtrip(demo_dir, postgres_url)
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:  # "function" is a reserved word in PostgreSQL: the column still works
+        functions = conn.execute(sa.select(TRANSFORMATIONS.c.function)).scalars().all()
+    engine.dispose()
+    assert "boiler_daily_metrics" in functions
+
+
+def test_export_keeps_disabled_and_other_env_rows(demo_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(TRANSFORMATIONS.c.transformation_id, TRANSFORMATIONS.c.enabled,
+                                      TRANSFORMATIONS.c.environment)).all()
+    engine.dispose()
+    by_id = {r.transformation_id: r for r in rows}
+    assert by_id["energy-legacy-dryers-silver"].enabled is False
+    assert by_id["energy-plant-summary-prod-export"].environment == "prod"
+
+
+def test_export_twice_replaces_rows(demo_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    export_project(demo_dir, url)
+    assert len(load_project_sql(url, "Energy Efficiency").transformations) == 5
+
+
+def _bad_row_db(tmp_path, demo_dir, **values):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.update(TRANSFORMATIONS).where(
+            TRANSFORMATIONS.c.transformation_id == "energy-boiler-daily-silver").values(**values))
+    engine.dispose()
+    return url
+
+
+def test_bad_json_in_a_table_names_table_row_and_field(demo_dir, tmp_path):
+    url = _bad_row_db(tmp_path, demo_dir, outputs='[{"table": "silver.boiler_daily"')
+    with pytest.raises(ConfigError) as info:
+        load_project_sql(url, "Energy Efficiency")
+    issue = info.value.issues[0]
+    assert "table TransformationRegistry" in issue.where
+    assert (issue.row, issue.field) == ("energy-boiler-daily-silver", "outputs")
+    assert issue.message.startswith("invalid JSON")
+
+
+def test_unknown_project_and_unreachable_database(tmp_path, demo_dir):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    with pytest.raises(ConfigError, match="no manifest row for project 'Nope'"):
+        load_project_sql(url, "Nope")
+    with pytest.raises(ConfigError, match="cannot read config tables"):
+        load_project_sql(f"sqlite:///{tmp_path / 'empty.db'}", "Energy Efficiency")
+
+
+def test_project_names_are_bound_parameters(demo_dir, tmp_path):
+    manifest = (demo_dir / "manifest.yaml").read_text().replace("Energy Efficiency", "O'Brien's Plant; DROP")
+    (demo_dir / "manifest.yaml").write_text(manifest)
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    project = load_project_sql(url, "o'brien's plant; drop")
+    assert project.name == "O'Brien's Plant; DROP" and len(project.transformations) == 5
+
+
+def test_json_columns_hold_text(demo_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        outputs = conn.execute(sa.select(TRANSFORMATIONS.c.outputs).where(
+            TRANSFORMATIONS.c.transformation_id == "energy-boiler-daily-silver")).scalar_one()
+    engine.dispose()
+    assert json.loads(outputs)[0]["merge_keys"] == ["boiler_id", "date"]

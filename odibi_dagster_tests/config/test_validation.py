@@ -1,0 +1,202 @@
+"""Every bad input of the foundation issue, each with the file or table, the row and the field."""
+
+import pytest
+
+from odibi_dagster.config import ConfigError, load_project_folder
+
+FUNCS = "def f(inputs):\n    return next(iter(inputs.values()))\n\ndef make():\n    return pd.DataFrame({'x': [1]})\n"
+SOURCE = {"source_id": "s1", "source_name": "bronze.a", "file_format": "csv", "source_path_or_query": "a.csv"}
+
+
+def row(tid, layer="Silver", inputs=("bronze.a",), outputs=None, **extra):
+    return {"transformation_id": tid, "layer": layer, "function": "f", "inputs": list(inputs),
+            "outputs": outputs or [{"table": f"{layer.lower()}.{tid}"}], **extra}
+
+
+def errors(project_writer, **kwargs):
+    root = project_writer.write(sources=kwargs.pop("sources", [SOURCE]), functions=FUNCS, **kwargs)
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(root, env=kwargs.get("env"))
+    return info.value, root
+
+
+def only(error: ConfigError):
+    assert len(error.issues) == 1, error.issues
+    return error.issues[0]
+
+
+def test_unknown_key_suggests_the_near_miss(project_writer):
+    bad = row("t1")
+    bad["fuction"] = bad.pop("function")
+    error, root = errors(project_writer, transformations=[bad])
+    messages = {issue.field: issue.message for issue in error.issues}
+    assert "unknown key 'fuction' (did you mean 'function'?)" == messages["fuction"]
+    assert messages["function"] == "missing required field"
+    assert all(issue.row == "t1" and issue.where == str(root / "transformations.yaml") for issue in error.issues)
+    assert "transformations.yaml:1, row 't1', field 'fuction'" in str(error)
+
+
+def test_unknown_key_inside_an_output(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", outputs=[{"tabel": "silver.x"}])])
+    fields = {issue.field: issue.message for issue in error.issues}
+    assert fields["outputs.0.tabel"] == "unknown key 'tabel' (did you mean 'table'?)"
+    assert fields["outputs.0.table"] == "missing required field"
+
+
+def test_missing_required_field_names_row_by_position_when_id_missing(project_writer):
+    bad = row("t1")
+    del bad["transformation_id"]
+    error, _ = errors(project_writer, transformations=[row("t0"), bad])
+    issue = only(error)
+    assert (issue.row, issue.field, issue.message) == ("#2", "transformation_id", "missing required field")
+    assert issue.line is not None and issue.line > 1
+
+
+def test_bad_yaml_names_file_and_line(project_writer):
+    root = project_writer.write(sources=[SOURCE], transformations=[row("t1")], functions=FUNCS)
+    (root / "transformations.yaml").write_text("- transformation_id: t1\n  layer: [Silver\n  function: f\n")
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(root)
+    issue = only(info.value)
+    assert issue.where.endswith("transformations.yaml") and issue.line == 3
+    assert "invalid YAML" in issue.message
+
+
+def test_bad_json_file_names_line(project_writer):
+    root = project_writer.write(sources=[SOURCE], transformations=[row("t1")], functions=FUNCS)
+    (root / "manifest.yaml").unlink()
+    (root / "manifest.json").write_text('{\n  "project_name": "x",\n  "layer_order": [Bronze]\n}')
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(root)
+    issue = only(info.value)
+    assert issue.where.endswith("manifest.json") and issue.line == 3 and "invalid JSON" in issue.message
+
+
+def test_bad_json_text_in_a_row(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", outputs='[{"table": "silver.x",}]')])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "outputs") and issue.message.startswith("invalid JSON")
+
+
+def test_input_that_nothing_provides(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", inputs=["bronze.aa"])])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "inputs")
+    assert issue.message == ("input 'bronze.aa' is not provided by any source or enabled transformation output "
+                             "(did you mean 'bronze.a'?)")
+
+
+def test_input_from_a_disabled_row_is_not_provided(project_writer):
+    error, _ = errors(project_writer, transformations=[
+        row("t1", enabled=False), row("t2", layer="Gold", inputs=["silver.t1"])])
+    assert only(error).message.startswith("input 'silver.t1' is not provided")
+
+
+def test_two_rows_writing_one_table(project_writer):
+    error, _ = errors(project_writer, transformations=[
+        row("t1", outputs=[{"table": "silver.x"}]), row("t2", outputs=[{"table": "silver.x"}])])
+    issue = only(error)
+    assert (issue.row, issue.field, issue.message) == ("t2", "outputs.0.table",
+                                                       "table 'silver.x' is already written by 't1'")
+
+
+def test_source_and_output_writing_one_table(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", outputs=[{"table": "bronze.a"}], inputs=[])])
+    assert only(error).message == "table 'bronze.a' is already written by 's1'"
+
+
+def test_dependency_cycle(project_writer):
+    error, _ = errors(project_writer, transformations=[
+        row("t1", inputs=["silver.t2"]), row("t2", inputs=["silver.t3"]), row("t3", inputs=["silver.t1"])])
+    issue = only(error)
+    assert issue.field == "inputs" and issue.message.startswith("dependency cycle: ")
+    assert set(issue.message.removeprefix("dependency cycle: ").split(" -> ")) == {"t1", "t2", "t3"}
+
+
+def test_input_from_a_later_layer(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", layer="Gold"), row("t2", inputs=["gold.t1"])])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t2", "inputs")
+    assert issue.message == "input 'gold.t1' comes from layer 'Gold', which runs after 'Silver'"
+
+
+def test_layer_not_in_layer_order(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", layer="Silvr")])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "layer")
+    assert "layer 'Silvr' is not in layer_order" in issue.message and "did you mean 'Silver'" in issue.message
+
+
+def test_manifest_layers_and_cache_plan_must_name_known_layers(project_writer):
+    error, root = errors(project_writer, transformations=[row("t1")],
+                         manifest={"layers": {"Silver": {"depends_on": ["Bronz"]}}, "cache_plan": {"Platinum": []}})
+    fields = {issue.field for issue in error.issues}
+    assert fields == {"layers.Silver.depends_on", "cache_plan.Platinum"}
+    assert all(issue.where == str(root / "manifest.yaml") for issue in error.issues)
+
+
+def test_environment_not_in_environments(project_writer):
+    root = project_writer.write(sources=[SOURCE], transformations=[row("t1")], functions=FUNCS)
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(root, env="uat")
+    issue = only(info.value)
+    assert issue.field == "environments" and "environment 'uat' is not in environments" in issue.message
+
+
+def test_row_environment_not_in_environments(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1"), row("t2", environment="prd")])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t2", "environment")
+
+
+def test_function_that_cannot_be_imported(project_writer):
+    error, _ = errors(project_writer, transformations=[
+        row("t1", module="no_such_module_xyz"), row("t2", function="missing_fn")])
+    by_row = {issue.row: issue for issue in error.issues}
+    assert by_row["t1"].field == "module" and "No module named 'no_such_module_xyz'" in by_row["t1"].message
+    assert by_row["t2"].field == "function" and "has no function 'missing_fn'" in by_row["t2"].message
+
+
+def test_broken_disabled_and_other_env_rows_never_stop_loading(project_writer):
+    broken = {"transformation_id": "old", "layer": "Nowhere", "module": "gone", "function": "x",
+              "outputs": "{not json", "fuction": 1}
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, transformations=[
+        row("t1"), {**broken, "enabled": False}, {**broken, "transformation_id": "p", "environment": "prod"},
+        {**broken, "transformation_id": "z", "enabled": 0}])
+    project = load_project_folder(root)
+    assert [t.transformation_id for t in project.transformations] == ["t1"]
+
+
+def test_source_path_outside_the_project_must_exist(project_writer, tmp_path):
+    outside = tmp_path / "elsewhere" / "missing.csv"
+    error, _ = errors(project_writer, transformations=[row("t1")],
+                      sources=[{**SOURCE, "source_path_or_query": str(outside)}])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("s1", "source_path_or_query") and str(outside) in issue.message
+
+
+def test_source_path_inside_the_project_may_appear_later(project_writer):
+    root = project_writer.write(sources=[{**SOURCE, "source_path_or_query": "data/later.csv"}],
+                                transformations=[row("t1")], functions=FUNCS)
+    assert load_project_folder(root).sources[0].source_path_or_query == "data/later.csv"
+
+
+def test_bad_values_in_rows(project_writer):
+    error, _ = errors(project_writer, transformations=[
+        row("t1", outputs=[{"table": "silver.x", "mode": "merge"}]),
+        row("t2", constants={"engine": "sparkk"}),
+        row("t3", outputs=[{"table": "../../etc/passwd"}]),
+    ], sources=[{**SOURCE, "file_format": "xls"}])
+    by_row = {issue.row: issue for issue in error.issues}
+    assert "merge' but no 'merge_keys'" in by_row["t1"].message
+    assert "constants.engine 'sparkk' is not an engine; choose one of pandas, spark" in by_row["t2"].message
+    assert by_row["t3"].field == "outputs.0.table" and "must be identifiers" in by_row["t3"].message
+    assert by_row["s1"].field == "file_format" and "unknown file_format 'xls'" in by_row["s1"].message
+
+
+def test_every_error_is_reported_at_once(project_writer):
+    bad = row("t1", layer="Nope")
+    bad["fuction"] = "f"
+    error, _ = errors(project_writer, transformations=[bad, row("t2", inputs=["bronze.zzz"])],
+                      sources=[{**SOURCE, "file_format": "xls"}])
+    assert {issue.row for issue in error.issues} == {"t1", "t2", "s1"}

@@ -1,0 +1,117 @@
+"""Shared fixtures: project folders written for a test, the demo with generated data, databases."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_DIR = REPO / "projects" / "energy_efficiency"
+POSTGRES_URL = os.environ.get("ODIBI_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("ODIBI_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("energy_generate_data", DEMO_DIR / "generate_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory) -> Path:
+    """The demo's raw data, generated once per test session (small)."""
+    out = tmp_path_factory.mktemp("demo_data")
+    _load_generator().generate(2_000, out, days=10)
+    return out
+
+
+@pytest.fixture
+def demo_dir(tmp_path: Path, demo_data: Path) -> Path:
+    """A private copy of the demo project with its data, so tests never touch the repository."""
+    target = tmp_path / "energy_efficiency"
+    shutil.copytree(DEMO_DIR, target, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    shutil.copytree(demo_data, target / "data")
+    return target
+
+
+class ProjectWriter:
+    """Writes a small project folder; its functions module gets a unique name per test."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.module = f"funcs_{uuid.uuid4().hex[:10]}"
+
+    def write(
+        self,
+        *,
+        manifest: dict[str, Any] | None = None,
+        sources: list[dict] | None = None,
+        transformations: list[dict] | None = None,
+        functions: str = "",
+        data: dict[str, str] | None = None,
+    ) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        manifest = {"project_name": "Test Project", "layer_order": ["Bronze", "Silver", "Gold"],
+                    "default_engine": "pandas", "retry": {"max_retries": 0}, **(manifest or {})}
+        (self.root / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+        rows = [{**row, "module": row.get("module", self.module)} for row in transformations or []]
+        (self.root / "sources.yaml").write_text(yaml.safe_dump(sources or [], sort_keys=False))
+        (self.root / "transformations.yaml").write_text(yaml.safe_dump(rows, sort_keys=False))
+        (self.root / f"{self.module}.py").write_text(
+            "import pandas as pd\nfrom odibi_dagster import odibi_function\n\n" + textwrap.dedent(functions))
+        for name, text in (data or {}).items():
+            path = self.root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(textwrap.dedent(text).lstrip())
+        return self.root
+
+
+@pytest.fixture
+def project_writer(tmp_path: Path) -> ProjectWriter:
+    return ProjectWriter(tmp_path / "project")
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    return tmp_path / "storage"
+
+
+def _server_or_skip(url: str, name: str) -> str:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect():
+            return url
+    except Exception as exc:  # noqa: BLE001
+        if os.environ.get("ODIBI_REQUIRE_SERVICES"):
+            pytest.fail(f"{name} is required (ODIBI_REQUIRE_SERVICES) but does not answer at {url}: {exc}")
+        pytest.skip(f"no {name} server answers at {url}")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A clean schema-free PostgreSQL database (tables dropped before the test)."""
+    url = _server_or_skip(POSTGRES_URL, "PostgreSQL")
+    engine = sa.create_engine(url)
+    metadata = sa.MetaData()
+    for table in ("TransformationRegistry", "IngestionSourceConfig", "ProjectManifest", "odibi_test_weather"):
+        sa.Table(table, metadata)
+    metadata.drop_all(engine, checkfirst=True)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def mariadb_url() -> str:
+    return _server_or_skip(MARIADB_URL, "MariaDB")

@@ -1,0 +1,108 @@
+"""Bronze readers on pandas: real files and real databases."""
+
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from deltalake import write_deltalake
+
+from odibi_dagster.config import Source
+from odibi_dagster.engines.connections import substitute_env
+from odibi_dagster.engines.readers import SourceReadError, read_source
+
+
+def source(fmt, path, **extra):
+    return Source(source_id="src-x", source_name="bronze.x", file_format=fmt, source_path_or_query=path, **extra)
+
+
+def test_csv_portable_options(tmp_path):
+    (tmp_path / "a.csv").write_text("1;NA;2026-01-02\n2;;2026-01-03\n3;x;\n")
+    frame = read_source(source("csv", "a.csv", source_options={
+        "header": False, "delimiter": ";", "null_values": ["NA", ""],
+        "schema": {"_c0": "long", "_c1": "string", "_c2": "date"}}), tmp_path)
+    assert list(frame.columns) == ["_c0", "_c1", "_c2"]
+    assert str(frame["_c0"].dtype) == "Int64"
+    assert frame["_c1"].isna().tolist() == [True, True, False]
+    assert frame["_c2"].dt.day.tolist()[:2] == [2, 3] and pd.isna(frame["_c2"].iloc[2])
+
+
+def test_csv_default_nulls_are_only_empty_strings(tmp_path):
+    (tmp_path / "a.csv").write_text("name,code\nNA,1\n,2\n")
+    frame = read_source(source("csv", "a.csv"), tmp_path)
+    assert frame["name"].tolist()[0] == "NA" and pd.isna(frame["name"].iloc[1])
+
+
+def test_csv_glob_and_pandas_options(tmp_path):
+    (tmp_path / "in").mkdir()
+    for n in (1, 2):
+        (tmp_path / "in" / f"part{n}.csv").write_text(f"# comment\nid\n{n}\n")
+    frame = read_source(source("csv", "in/part*.csv", source_options={"pandas": {"comment": "#"}}), tmp_path)
+    assert frame["id"].tolist() == [1, 2]
+
+
+def test_json_records_and_lines(tmp_path):
+    (tmp_path / "records.json").write_text(json.dumps([{"a": 1, "d": "2026-01-01"}, {"a": 2, "d": None}]))
+    (tmp_path / "lines.json").write_text('{"a": 1}\n{"a": 2}\n')
+    records = read_source(source("json", "records.json"), tmp_path)
+    assert records["a"].tolist() == [1, 2] and records["d"].tolist()[0] == "2026-01-01"  # no date guessing
+    assert read_source(source("json", "lines.json"), tmp_path)["a"].tolist() == [1, 2]
+    forced = read_source(source("json", "lines.json", source_options={"multiline": False}), tmp_path)
+    assert len(forced) == 2
+
+
+def test_parquet_and_delta(tmp_path):
+    pd.DataFrame({"a": [1, 2]}).to_parquet(tmp_path / "a.parquet")
+    assert read_source(source("parquet", "a.parquet"), tmp_path)["a"].tolist() == [1, 2]
+    write_deltalake(str(tmp_path / "tbl"), pd.DataFrame({"a": [1, 2]}))
+    write_deltalake(str(tmp_path / "tbl"), pd.DataFrame({"a": [3]}), mode="overwrite")
+    assert read_source(source("delta", "tbl"), tmp_path)["a"].tolist() == [3]  # current version only
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(SourceReadError, match=r"source 'src-x': no file found at '.*/data/missing\.csv'"):
+        read_source(source("csv", "data/missing.csv"), tmp_path)
+    with pytest.raises(SourceReadError, match="no Delta table at"):
+        read_source(source("delta", "nope"), tmp_path)
+
+
+def test_sql_query_and_table_with_env_variables(tmp_path, monkeypatch):
+    db = tmp_path / "w.db"
+    engine = sa.create_engine(f"sqlite:///{db}")
+    pd.DataFrame({"plant": ["a", "b"], "t": [1.5, 2.5]}).to_sql("weather", engine, index=False)
+    engine.dispose()
+    monkeypatch.setenv("ODIBI_TEST_DB_FILE", "w.db")
+    config = {"connection_config": {"url": "sqlite:///${ODIBI_TEST_DB_FILE}"}}  # relative to the project
+    query = read_source(source("sql", "SELECT plant FROM weather WHERE t > 2", **config), tmp_path)
+    assert query["plant"].tolist() == ["b"]
+    table = read_source(source("sql", "weather", **config), tmp_path)
+    assert table["t"].tolist() == [1.5, 2.5]
+
+
+def test_missing_environment_variable_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv("ODIBI_NOT_SET", raising=False)
+    with pytest.raises(KeyError, match="environment variable 'ODIBI_NOT_SET' is not set"):
+        read_source(source("sql", "t", connection_config={"url": "postgresql://u:${ODIBI_NOT_SET}@h/db"}), tmp_path)
+    assert substitute_env({"a": ["x${HOME}"]}, "w")["a"][0].startswith("x/")
+
+
+@pytest.mark.mariadb
+def test_sql_wrong_password_error_has_no_password(mariadb_url, tmp_path, monkeypatch):
+    secret = "Hunter2-Secret-Password"
+    monkeypatch.setenv("ODIBI_TEST_SECRET", secret)
+    url = sa.make_url(mariadb_url).set(password="${ODIBI_TEST_SECRET}").render_as_string(hide_password=False)
+    url = url.replace("%24%7BODIBI_TEST_SECRET%7D", "${ODIBI_TEST_SECRET}")
+    with pytest.raises(SourceReadError) as info:
+        read_source(source("sql", "SELECT 1", connection_config={"url": url}), tmp_path)
+    message = str(info.value)
+    assert "Access denied" in message and "src-x" in message and "***" in message
+    assert secret not in message and "${ODIBI_TEST_SECRET}" not in repr(info.value.__cause__)
+
+
+@pytest.mark.postgres
+def test_sql_source_on_postgres(postgres_url, tmp_path):
+    engine = sa.create_engine(postgres_url)
+    pd.DataFrame({"plant": ["a"], "t": [1.0]}).to_sql("odibi_test_weather", engine, index=False)
+    engine.dispose()
+    frame = read_source(source("sql", "odibi_test_weather", connection_config={"url": postgres_url}), tmp_path)
+    assert frame.to_dict("records") == [{"plant": "a", "t": 1.0}]
