@@ -1,0 +1,63 @@
+"""``python -m odibi_dagster validate | export``."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from odibi_dagster.cli.main import main
+
+RETAIL = Path(__file__).resolve().parents[1] / "projects" / "retail_sales"
+
+
+def test_validate_prints_assets_per_layer(demo_dir, capsys):
+    assert main(["validate", "--project-dir", str(demo_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "project 'Energy Efficiency' (env qat)" in out and "10 assets from 4 sources and 5 transformations" in out
+    assert "  Gold_1: 2 assets" in out and out.strip().endswith("OK")
+    assert main(["validate", "--project-dir", str(demo_dir), "--env", "prod"]) == 0
+    assert "  Gold_2: 2 assets" in capsys.readouterr().out
+
+
+def test_validate_lists_every_error_and_exits_1(project_writer, capsys):
+    root = project_writer.write(transformations=[
+        {"transformation_id": "t1", "layer": "Silvr", "fuction": "f", "outputs": [{"table": "s.a"}]},
+        {"transformation_id": "t2", "layer": "Silver", "function": "f", "inputs": ["nope.x"],
+         "outputs": [{"table": "s.b"}]}])
+    assert main(["validate", "--project-dir", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "configuration error(s)" in err
+    assert "row 't1', field 'fuction': unknown key 'fuction' (did you mean 'function'?)" in err
+    assert "row 't1', field 'function': missing required field" in err
+    assert "row 't2', field 'inputs': input 'nope.x' is not provided" in err
+
+
+def test_export_then_validate_from_the_database(demo_dir, tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    assert main(["export", "--project-dir", str(demo_dir), "--config-db", url]) == 0
+    assert main(["validate", "--config-db", url, "--project", "Energy Efficiency", "--env", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "exported project 'Energy Efficiency'" in out and "table" not in out.split("\n")[-2]
+    assert "(env prod)" in out and "6 transformations" in out
+
+
+def test_export_refuses_a_broken_project(project_writer, tmp_path, capsys):
+    root = project_writer.write(transformations=[{"transformation_id": "t1", "layer": "Nope", "function": "f",
+                                                  "outputs": [{"table": "s.a"}]}])
+    assert main(["export", "--project-dir", str(root), "--config-db", f"sqlite:///{tmp_path / 'c.db'}"]) == 1
+    assert "layer 'Nope' is not in layer_order" in capsys.readouterr().err
+    assert not (tmp_path / "c.db").exists()
+
+
+def test_sql_config_needs_a_project_name(tmp_path, capsys):
+    assert main(["validate", "--config-db", f"sqlite:///{tmp_path / 'c.db'}"]) == 1
+    assert "needs a project name (ODIBI_PROJECT)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_module_and_console_script(tmp_path):
+    for command in ([sys.executable, "-m", "odibi_dagster"], [str(Path(sys.executable).parent / "odibi-dagster")]):
+        done = subprocess.run([*command, "validate", "--project-dir", str(RETAIL)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "project 'Retail Sales' (env dev)" in done.stdout
