@@ -3,4 +3,4 @@
 from odibi_dagster.functions.registry import odibi_function
 
 __version__ = "0.1.0"
-__all__ = ["odibi_function", "__version__"]
+__all__ = ["__version__", "odibi_function"]

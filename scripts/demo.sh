@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 export DAGSTER_HOME="${DAGSTER_HOME:-$PWD/.dagster_home}"
 mkdir -p "$DAGSTER_HOME"
+[ -f "$DAGSTER_HOME/dagster.yaml" ] || printf 'telemetry:\n  enabled: false\n' > "$DAGSTER_HOME/dagster.yaml"
 .venv/bin/python projects/energy_efficiency/generate_data.py "$@"
 .venv/bin/python -m odibi_dagster validate
 .venv/bin/dagster job execute -m odibi_dagster.definitions -j energy_efficiency

@@ -5,7 +5,8 @@ A transformation with several outputs is one subsettable ``multi_asset``. Every 
 """
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -16,7 +17,7 @@ from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.pandas_tables import describe_stored
 from odibi_dagster.engines.readers import read_query, read_source
 from odibi_dagster.engines.resource import OdibiEngine
-from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.engines.storage import TableLocation, planned_format
 from odibi_dagster.functions.calling import (
     ExecutionContext,
     TransformationError,
@@ -37,12 +38,6 @@ def retry_policy(project: Project) -> dg.RetryPolicy | None:
     return dg.RetryPolicy(max_retries=retry.max_retries, delay=retry.delay, backoff=backoff)
 
 
-def _storage_format(output: OutputSpec, engine: str) -> str:
-    if output.format:
-        return output.format
-    return "delta" if engine == "spark" or output.mode == "merge" or output.partition_by else "parquet"
-
-
 def _project_tags(project: Project) -> dict[str, str]:
     tags = project.manifest.tags
     items = tags.items() if isinstance(tags, dict) else ((tag, "") for tag in tags)
@@ -51,7 +46,7 @@ def _project_tags(project: Project) -> dict[str, str]:
 
 def _asset_out(project: Project, layer: str, output: OutputSpec, engine: str, tags: dict[str, str],
                description: str, extra_metadata: dict[str, Any]) -> dg.AssetOut:
-    storage_format = _storage_format(output, engine)
+    storage_format = planned_format(engine, output.mode, output.format, output.partition_by)
     return dg.AssetOut(
         key=asset_key(project.slug, output.table),
         group_name=layer,

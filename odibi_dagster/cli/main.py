@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
-from odibi_dagster.config import ConfigError, Project, export_project, load_project
+from odibi_dagster.config import ConfigError, Project, export_project, load_project_from_environment
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,18 +18,13 @@ def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> Project:
-    return load_project(
-        project_dir=args.project_dir or os.environ.get("ODIBI_PROJECT_DIR") or None,
-        config_db=args.config_db or os.environ.get("ODIBI_CONFIG_DB") or None,
-        project=args.project or os.environ.get("ODIBI_PROJECT") or None,
-        env=args.env or os.environ.get("ODIBI_ENV") or None,
-    )
+    return load_project_from_environment(args.project_dir, args.config_db, args.project, args.env)
 
 
 def summary(project: Project) -> str:
     per_layer = Counter(project.table_layers.values())
-    lines = [f"project '{project.name}' (env {project.env}) from {project.origin}: {len(project.table_layers)} "
-             f"assets from {len(project.sources)} sources and {len(project.transformations)} transformations"]
+    lines = [(f"project '{project.name}' (env {project.env}) from {project.origin}: {len(project.table_layers)} "
+              f"assets from {len(project.sources)} sources and {len(project.transformations)} transformations")]
     lines += [f"  {layer}: {per_layer[layer]} assets" for layer in project.manifest.layer_order]
     return "\n".join(lines)
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from odibi_dagster.config.errors import did_you_mean
+
 ENGINES = ("pandas", "spark")
 WRITE_MODES = ("overwrite", "append", "merge")
 FILE_FORMATS = ("csv", "json", "parquet", "delta", "sql", "api")
@@ -28,6 +30,11 @@ LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 LEGACY_COLUMNS = frozenset(
     {"created_at", "updated_at", "created_by", "updated_by", "transformation_group_id", "secret_config_id"}
 )
+
+# source_options both engines honour; anything else goes under `pandas:` or `spark:`.
+PORTABLE_SOURCE_OPTIONS = ("header", "delimiter", "encoding", "null_values", "schema", "multiline", "pandas", "spark")
+SCHEMA_TYPES = ("string", "str", "int", "integer", "long", "bigint", "double", "float", "boolean", "bool", "date",
+                "timestamp")
 
 Engine = Literal["pandas", "spark"]
 WriteMode = Literal["overwrite", "append", "merge"]
@@ -68,7 +75,7 @@ class _Row(BaseModel):
     _where: str = PrivateAttr(default="")
     _line: int | None = PrivateAttr(default=None)
 
-    def located(self, where: str, line: int | None) -> "_Row":
+    def located(self, where: str, line: int | None) -> _Row:
         self._where, self._line = where, line
         return self
 
@@ -105,7 +112,7 @@ class ScheduleConfig(_Row):
     description: str = ""
 
     @model_validator(mode="after")
-    def _one_target(self) -> "ScheduleConfig":
+    def _one_target(self) -> ScheduleConfig:
         if self.layers and self.selection:
             raise ValueError("give either 'layers' or 'selection', not both")
         return self
@@ -171,7 +178,7 @@ class InputSpec(_Row):
     connection: str | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> "InputSpec":
+    def _shape(self) -> InputSpec:
         if self.type == "query":
             if not self.sql:
                 raise ValueError("a query input needs 'sql'")
@@ -207,7 +214,7 @@ class OutputSpec(_Row):
         return value.lower() if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _merge_needs_keys(self) -> "OutputSpec":
+    def _merge_needs_keys(self) -> OutputSpec:
         if self.mode == "merge" and not self.merge_keys:
             raise ValueError(f"output '{self.table}' has mode 'merge' but no 'merge_keys'")
         return self
@@ -239,6 +246,19 @@ class Source(_Row):
     def _table_name(cls, value: str) -> str:
         return _check_table_name(value)
 
+    @field_validator("source_options")
+    @classmethod
+    def _portable_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key not in PORTABLE_SOURCE_OPTIONS:
+                raise ValueError(f"unknown option '{key}'{did_you_mean(key, PORTABLE_SOURCE_OPTIONS)}; engine-specific "
+                                 f"options go under 'pandas:' or 'spark:'")
+        for column, type_name in (value.get("schema") or {}).items():
+            if str(type_name).lower() not in SCHEMA_TYPES:
+                raise ValueError(f"schema type '{type_name}' of column '{column}' is not one of "
+                                 f"{', '.join(SCHEMA_TYPES)}")
+        return value
+
     @field_validator("file_format", "write_mode", "source_type", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
@@ -259,7 +279,7 @@ class Source(_Row):
         return value
 
     @model_validator(mode="after")
-    def _merge_needs_keys(self) -> "Source":
+    def _merge_needs_keys(self) -> Source:
         if self.write_mode == "merge" and not self.merge_keys:
             raise ValueError("write_mode 'merge' needs merge_config.merge_keys")
         return self
@@ -324,7 +344,7 @@ class Transformation(_Row):
         return value
 
     @model_validator(mode="after")
-    def _needs_outputs(self) -> "Transformation":
+    def _needs_outputs(self) -> Transformation:
         if not self.outputs:
             raise ValueError("a transformation needs at least one entry in 'outputs'")
         return self

@@ -6,7 +6,8 @@ that name the file or table, the row and the field, and adds "did you mean" for 
 
 from __future__ import annotations
 
-from typing import Any, Iterable, TypeVar
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -121,6 +122,5 @@ def _message(loc: tuple, error: dict[str, Any], model: type[BaseModel]) -> str:
         return f"expected a table name or a mapping, got {error['input']!r}"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
-        if message.startswith(prefix):
-            message = message[len(prefix):]
+        message = message.removeprefix(prefix)
     return message

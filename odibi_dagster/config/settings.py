@@ -27,13 +27,19 @@ def load_project(
     return load_project_folder(project_dir or DEMO_PROJECT_DIR, env)
 
 
-def load_project_from_environment() -> Project:
-    """``ODIBI_PROJECT_DIR`` or ``ODIBI_CONFIG_DB`` + ``ODIBI_PROJECT``, else the bundled demo; ``ODIBI_ENV``."""
+def load_project_from_environment(
+    project_dir: str | Path | None = None,
+    config_db: str | None = None,
+    project: str | None = None,
+    env: str | None = None,
+) -> Project:
+    """Arguments given win; else ``ODIBI_PROJECT_DIR`` or ``ODIBI_CONFIG_DB`` + ``ODIBI_PROJECT``, else
+    the bundled demo; ``ODIBI_ENV`` for the environment."""
     return load_project(
-        project_dir=os.environ.get("ODIBI_PROJECT_DIR") or None,
-        config_db=os.environ.get("ODIBI_CONFIG_DB") or None,
-        project=os.environ.get("ODIBI_PROJECT") or None,
-        env=os.environ.get("ODIBI_ENV") or None,
+        project_dir=project_dir or os.environ.get("ODIBI_PROJECT_DIR") or None,
+        config_db=config_db or os.environ.get("ODIBI_CONFIG_DB") or None,
+        project=project or os.environ.get("ODIBI_PROJECT") or None,
+        env=env or os.environ.get("ODIBI_ENV") or None,
     )
 
 

@@ -9,7 +9,6 @@ import glob
 import sys
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
-from typing import Iterable
 
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation
@@ -61,9 +60,7 @@ def select_rows(
         if not _truthy(row.get("enabled", True)):
             continue
         row_env = row.get("environment")
-        if row_env in (None, ""):
-            kept.append((index, row))
-        elif row_env == env:
+        if row_env in (None, "") or row_env == env:
             kept.append((index, row))
         elif row_env not in environments:
             row_id = row.get(id_field) or f"#{index + 1}"

@@ -5,7 +5,8 @@ metadata that the asset factory puts on every output; where is ``storage.TableLo
 """
 
 import json
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -23,7 +24,7 @@ def plain(value: Any) -> Any:
 
 def output_spec(metadata: Mapping[str, Any]) -> dict[str, Any]:
     """How to write a table, from its asset's definition metadata."""
-    get = lambda key, default=None: plain(metadata.get(key, default))  # noqa: E731
+    get = lambda key, default=None: plain(metadata.get(key, default))
     return {
         "mode": get("odibi/mode", "overwrite"),
         "format": get("odibi/format") or None,

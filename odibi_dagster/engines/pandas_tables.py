@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, SchemaMismatchError
 
-from odibi_dagster.engines.storage import PARQUET_FILE, StoredFormat, TableLocation
+from odibi_dagster.engines.storage import PARQUET_FILE, StoredFormat, TableLocation, planned_format
 
 
 class TableWriteError(RuntimeError):
@@ -83,7 +83,7 @@ def write_frame(
     if mode in ("append", "merge") and stored is not None:
         target = "delta" if mode == "merge" else stored
     else:
-        target = format or ("delta" if mode == "merge" or partition_by else "parquet")
+        target = planned_format("pandas", mode, format, partition_by)
     if mode == "merge" and stored == "parquet":
         raise TableWriteError(
             f"table '{location.table}' is stored as parquet; merge needs Delta (set format: delta and overwrite once)")

@@ -7,8 +7,9 @@ the same on both engines; ``pandas:`` options go to the pandas reader as they ar
 from __future__ import annotations
 
 import glob
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from odibi_dagster.config.validation import resolve_source_path
 from odibi_dagster.engines.connections import make_sql_url, redact, safe_url, substitute_env
 from odibi_dagster.engines.pandas_tables import read_delta
 
-# Portable schema type names -> pandas dtypes (nullable where pandas has them).
+# Portable schema type names (config/model.py SCHEMA_TYPES) -> pandas dtypes, nullable where possible.
 PANDAS_TYPES = {
     "string": "object", "str": "object",
     "int": "Int64", "integer": "Int64", "long": "Int64", "bigint": "Int64",
@@ -64,8 +65,9 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
     options, extra = _options(source)
     header = options.get("header", True)
     schema = options.get("schema") or {}
-    dtypes = {col: ("object" if PANDAS_TYPES.get(str(t).lower(), "object") in ("date", "timestamp")
-                    else PANDAS_TYPES.get(str(t).lower(), "object")) for col, t in schema.items()}
+    # dates and timestamps are read as text and parsed by _apply_schema
+    dtypes = {col: PANDAS_TYPES[str(t).lower()] for col, t in schema.items()}
+    dtypes = {col: "object" if t in ("date", "timestamp") else t for col, t in dtypes.items()}
     kwargs: dict[str, Any] = {
         "sep": options.get("delimiter", ","),
         "header": 0 if header else None,
@@ -142,10 +144,7 @@ def _apply_schema(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
         if column not in frame.columns:
             raise SourceReadError(f"source '{source.source_id}': schema names column '{column}', which the data "
                                   f"does not have (columns: {list(frame.columns)})")
-        target = PANDAS_TYPES.get(str(type_name).lower())
-        if target is None:
-            raise SourceReadError(f"source '{source.source_id}': unknown type '{type_name}' for column '{column}' "
-                                  f"(choose from {', '.join(sorted(PANDAS_TYPES))})")
+        target = PANDAS_TYPES[str(type_name).lower()]
         if target == "date":
             frame[column] = pd.to_datetime(frame[column]).dt.normalize()
         elif target == "timestamp":

@@ -1,7 +1,6 @@
 """The ``odibi_engine`` resource: which engine a run uses and where its tables live."""
 
 from pathlib import Path
-from typing import Optional
 
 import dagster as dg
 from pydantic import Field
@@ -20,7 +19,7 @@ class OdibiEngine(dg.ConfigurableResource):
     ``default_engine`` applies. Transformations, bronze readers and the IO manager all follow it.
     """
 
-    engine: Optional[str] = Field(
+    engine: str | None = Field(
         default=None, description="Engine for this run: 'pandas' or 'spark'. Empty: the project's default_engine."
     )
     default_engine: str = Field(default="pandas", description="The project's default engine.")

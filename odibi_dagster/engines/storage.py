@@ -7,15 +7,25 @@ A table is a folder. It holds either a Delta table (``_delta_log/`` + parquet pa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
-from odibi_dagster.config.model import TABLE_NAME, LAYER_NAME
+from odibi_dagster.config.model import LAYER_NAME, TABLE_NAME
 
 StoredFormat = Literal["parquet", "delta"]
 PARQUET_FILE = "data.parquet"
 _SAFE_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]+$")
+
+
+def planned_format(engine: str, mode: str, format: str | None = None, partition_by: Sequence[str] = ()
+                   ) -> StoredFormat:
+    """The format a new table gets: the output's ``format``, else Delta on Spark, for ``merge`` and
+    for partitioned outputs, else parquet."""
+    if format:
+        return format  # type: ignore[return-value]
+    return "delta" if engine == "spark" or mode == "merge" or partition_by else "parquet"
 
 
 @dataclass(frozen=True)
@@ -54,7 +64,7 @@ class TableLocation:
         return None
 
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, object], root: Path) -> "TableLocation":
+    def from_metadata(cls, metadata: Mapping[str, object], root: Path) -> TableLocation:
         """Rebuild a location from the ``odibi/*`` definition metadata every odibi asset carries."""
         return cls(
             root=root,

@@ -46,7 +46,7 @@ def test_groups_kinds_tags_owners_descriptions(demo_defs):
 
 def test_lineage_from_inputs(demo_defs):
     specs = specs_by_key(demo_defs)
-    deps = lambda key: sorted(dep.asset_key.to_user_string() for dep in specs[key].deps)  # noqa: E731
+    deps = lambda key: sorted(dep.asset_key.to_user_string() for dep in specs[key].deps)
     assert deps("energy_efficiency/gold/plant_daily_efficiency") == [
         "energy_efficiency/bronze/weather", "energy_efficiency/silver/boiler_daily"]
     assert deps("energy_efficiency/gold/efficiency_alerts") == deps("energy_efficiency/gold/plant_daily_efficiency")

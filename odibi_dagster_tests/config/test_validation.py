@@ -200,3 +200,13 @@ def test_every_error_is_reported_at_once(project_writer):
     error, _ = errors(project_writer, transformations=[bad, row("t2", inputs=["bronze.zzz"])],
                       sources=[{**SOURCE, "file_format": "xls"}])
     assert {issue.row for issue in error.issues} == {"t1", "t2", "s1"}
+
+
+def test_unknown_source_option_and_schema_type(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1")], sources=[
+        {**SOURCE, "source_options": {"delimeter": ";", "schema": {"a": "int"}}},
+        {**SOURCE, "source_id": "s2", "source_name": "bronze.b", "source_options": {"schema": {"a": "decimal"}}}])
+    by_row = {issue.row: issue for issue in error.issues}
+    assert by_row["s1"].field == "source_options"
+    assert "unknown option 'delimeter' (did you mean 'delimiter'?)" in by_row["s1"].message
+    assert "schema type 'decimal' of column 'a' is not one of" in by_row["s2"].message

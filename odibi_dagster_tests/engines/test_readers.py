@@ -106,3 +106,10 @@ def test_sql_source_on_postgres(postgres_url, tmp_path):
     engine.dispose()
     frame = read_source(source("sql", "odibi_test_weather", connection_config={"url": postgres_url}), tmp_path)
     assert frame.to_dict("records") == [{"plant": "a", "t": 1.0}]
+
+
+def test_every_portable_schema_type_has_a_pandas_type():
+    from odibi_dagster.config.model import SCHEMA_TYPES
+    from odibi_dagster.engines.readers import PANDAS_TYPES
+
+    assert set(PANDAS_TYPES) == set(SCHEMA_TYPES)

@@ -3,7 +3,12 @@
 import pandas as pd
 import pytest
 
-from odibi_dagster.functions.calling import ExecutionContext, TransformationError, call_transformation, tables_from_result
+from odibi_dagster.functions.calling import (
+    ExecutionContext,
+    TransformationError,
+    call_transformation,
+    tables_from_result,
+)
 from odibi_dagster.functions.registry import REGISTRY, FunctionNotFound, odibi_function, resolve_function
 
 AVAILABLE = {"inputs": {"t": 1}, "constants": {"k": 2}, "outputs": [{"table": "o"}], "spark": None, "env": "qat",
@@ -39,7 +44,7 @@ def test_parameter_that_cannot_be_supplied():
 
 def test_results_map_to_tables():
     df = pd.DataFrame({"a": [1]})
-    is_frame = lambda o: isinstance(o, pd.DataFrame)  # noqa: E731
+    is_frame = lambda o: isinstance(o, pd.DataFrame)
     assert tables_from_result(df, ["x"], "t", is_frame) == {"x": df}
     assert list(tables_from_result({"x": df, "y": df, "z": df}, ["x", "y"], "t", is_frame)) == ["x", "y"]
     with pytest.raises(TransformationError, match="returned one DataFrame but has outputs"):

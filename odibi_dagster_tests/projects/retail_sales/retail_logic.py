@@ -1,6 +1,5 @@
 """Functions of the Retail Sales test project: plain functions, no decorator, found by module.function."""
 
-import pandas as pd
 
 
 def clean_orders(inputs, constants):
