@@ -9,13 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
 from odibi_dagster.assets.naming import asset_key, identifier, op_name, owners, tag_value
 from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
 from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.pandas_tables import describe_stored
-from odibi_dagster.engines.readers import read_query, read_source
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import TableLocation, planned_format
 from odibi_dagster.functions.calling import (
@@ -57,6 +55,7 @@ def _asset_out(project: Project, layer: str, output: OutputSpec, engine: str, ta
         tags=tags,
         owners=owners(project.manifest.owner),
         metadata={
+            **_cache_metadata(project, output.table),
             "odibi/project": project.slug,
             "odibi/env": project.env,
             "odibi/layer": layer,
@@ -69,6 +68,14 @@ def _asset_out(project: Project, layer: str, output: OutputSpec, engine: str, ta
             **extra_metadata,
         },
     )
+
+
+def _cache_metadata(project: Project, table: str) -> dict[str, str]:
+    """``cache_plan``: the layer after which ``table`` is cached (Spark) or the cache is skipped (pandas)."""
+    for layer, tables in project.manifest.cache_plan.items():
+        if table in tables:
+            return {"odibi/cache_layer": layer}
+    return {}
 
 
 def _location(project: Project, resource: OdibiEngine, table: str) -> TableLocation:
@@ -93,10 +100,8 @@ def build_source_asset(project: Project, source: Source, default_engine: str) ->
     )
     def _source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
-        resource.require(resource.engine_name)
-        frame = read_source(source, project.root)
-        yield dg.Output(frame, output_name=out_name, metadata={"source_id": source.source_id,
-                                                               "rows_read": dg.MetadataValue.int(len(frame))})
+        frame = resource.backend(resource.engine_name).read_source(source, project.root)
+        yield dg.Output(frame, output_name=out_name, metadata={"source_id": source.source_id})
 
     return _source
 
@@ -137,24 +142,25 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
         run_engine = resource.engine_for(row.engine_override)
-        resource.require(run_engine)
+        backend = resource.backend(run_engine)
         inputs: dict[str, Any] = {}
         for item in row.inputs:
             if isinstance(item, str) or item.type == "table":
                 table = item if isinstance(item, str) else item.table
                 inputs[table] = loaded[arg_names[table]]
             else:
-                inputs[item.key] = read_query(item.sql, item.connection, project.root,
-                                              f"transformation '{row.transformation_id}' input '{item.key}'")
+                inputs[item.key] = backend.read_query(item, project.root,
+                                                      f"transformation '{row.transformation_id}' input '{item.key}'")
         fn = resolve_function(row.module, row.function, run_engine)
         execution_context = ExecutionContext(
             engine=run_engine, project=project.name, env=project.env, layer=row.layer,
-            transformation_id=row.transformation_id, logger=context.log, extras={**labels, "layer": row.layer},
+            transformation_id=row.transformation_id, spark=backend.spark, logger=context.log,
+            extras={**labels, "layer": row.layer},
             table_path=lambda table: str(_location(project, resource, table).path),
         )
         available = {
             "inputs": inputs, "constants": dict(row.constants),
-            "outputs": [output.model_dump() for output in row.outputs], "spark": None, "env": project.env,
+            "outputs": [output.model_dump() for output in row.outputs], "spark": backend.spark, "env": project.env,
             "engine": run_engine, "context": execution_context,
         }
         try:
@@ -169,8 +175,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         if row.io == "self_managed":
             yield from _observe_self_managed(project, row, resource, selected)
             return
-        tables = tables_from_result(result, row.output_tables, row.transformation_id,
-                                    lambda obj: isinstance(obj, pd.DataFrame))
+        tables = tables_from_result(result, row.output_tables, row.transformation_id, backend.is_frame)
         for table, frame in tables.items():
             if asset_key(project.slug, table) in selected:
                 yield dg.Output(frame, output_name=out_names[table])

@@ -1,4 +1,5 @@
-"""The IO manager: stores each asset's table under the storage root with the engine of the run.
+"""The IO manager: stores each asset's table under the storage root with the engine that made it,
+and loads inputs for the engine of the consuming transformation (either engine reads either's).
 
 What to write (table, layer, mode, merge keys, format) comes from the ``odibi/*`` definition
 metadata that the asset factory puts on every output; where is ``storage.TableLocation``.
@@ -9,12 +10,13 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-import pandas as pd
 
+from odibi_dagster.engines.base import WriteSpec
 from odibi_dagster.engines.metadata import table_metadata
-from odibi_dagster.engines.pandas_tables import read_frame, write_frame
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import TableLocation
+
+CACHE_WARNING = "Caching not supported for pandas engine. Skipping cache for {layer}"
 
 
 def plain(value: Any) -> Any:
@@ -22,20 +24,20 @@ def plain(value: Any) -> Any:
     return value.value if isinstance(value, dg.MetadataValue) else value
 
 
-def output_spec(metadata: Mapping[str, Any]) -> dict[str, Any]:
+def write_spec(metadata: Mapping[str, Any]) -> WriteSpec:
     """How to write a table, from its asset's definition metadata."""
     get = lambda key, default=None: plain(metadata.get(key, default))
-    return {
-        "mode": get("odibi/mode", "overwrite"),
-        "format": get("odibi/format") or None,
-        "merge_keys": json.loads(get("odibi/merge_keys", "[]")),
-        "partition_by": json.loads(get("odibi/partition_by", "[]")),
-        "schema_evolution": bool(get("odibi/schema_evolution", False)),
-    }
+    return WriteSpec(
+        mode=get("odibi/mode", "overwrite"),
+        format=get("odibi/format") or None,
+        merge_keys=tuple(json.loads(get("odibi/merge_keys", "[]"))),
+        partition_by=tuple(json.loads(get("odibi/partition_by", "[]"))),
+        schema_evolution=bool(get("odibi/schema_evolution", False)),
+    )
 
 
 class OdibiIOManager(dg.ConfigurableIOManager):
-    """Writes pandas frames as parquet (or Delta) files; reads any stored table for the running engine."""
+    """Writes pandas frames as parquet (or Delta) and Spark frames as Delta; reads for either engine."""
 
     odibi_engine: dg.ResourceDependency[OdibiEngine]
 
@@ -45,16 +47,20 @@ class OdibiIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         metadata = context.definition_metadata or {}
         location = self.location(metadata)
-        spec = output_spec(metadata)
-        if not isinstance(obj, pd.DataFrame):
-            raise TypeError(f"table '{location.table}': expected a pandas DataFrame, got {type(obj).__name__}")
-        result = write_frame(location, obj, **spec)
+        backend = self.odibi_engine.backend_for_frame(obj)
+        result = backend.write_table(location, obj, write_spec(metadata))
         context.add_output_metadata(table_metadata(
-            location, engine="pandas", format=result.format, schema=result.schema, row_count=result.row_count,
+            location, engine=backend.name, format=result.format, schema=result.schema, row_count=result.row_count,
             rows_written=result.rows_written, delta_version=result.delta_version))
 
     def load_input(self, context: dg.InputContext) -> Any:
-        location = self.location(context.upstream_output.definition_metadata or {})
+        upstream = context.upstream_output.definition_metadata or {}
+        location = self.location(upstream)
         engine = self.odibi_engine.engine_for(plain((context.definition_metadata or {}).get("odibi/engine")))
-        self.odibi_engine.require(engine)
-        return read_frame(location)
+        backend = self.odibi_engine.backend(engine)
+        cache_layer = plain(upstream.get("odibi/cache_layer"))
+        if cache_layer:
+            if engine == "spark":
+                return backend.read_cached(location, context.run_id)  # type: ignore[attr-defined]
+            context.log.warning(CACHE_WARNING.format(layer=cache_layer))
+        return backend.read_table(location)

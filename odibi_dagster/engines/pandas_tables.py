@@ -11,7 +11,6 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -21,23 +20,12 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, SchemaMismatchError
 
+from odibi_dagster.engines.base import WriteResult, WriteSpec
 from odibi_dagster.engines.storage import PARQUET_FILE, StoredFormat, TableLocation, planned_format
 
 
 class TableWriteError(RuntimeError):
     """A write was refused; the stored table is unchanged."""
-
-
-@dataclass
-class WriteResult:
-    """What a write produced: enough for the materialization metadata without a second pass."""
-
-    format: StoredFormat
-    schema: pa.Schema
-    row_count: int  # rows in the table after the write
-    rows_written: int
-    delta_version: int | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
@@ -74,26 +62,32 @@ def write_frame(
     partition_by: Sequence[str] = (),
     schema_evolution: bool = False,
 ) -> WriteResult:
-    """Write ``frame`` to ``location``.
+    """Write a pandas frame to ``location`` (see ``write_arrow``)."""
+    spec = WriteSpec(mode, format, tuple(merge_keys), tuple(partition_by), schema_evolution)
+    return write_arrow(location, to_arrow(frame), spec, engine="pandas")
 
-    The format is the output's ``format``, Delta for ``merge``, else parquet; an append or merge
-    into an existing table keeps that table's format.
-    """
+
+def target_format(location: TableLocation, spec: WriteSpec, engine: str) -> tuple[StoredFormat | None, StoredFormat]:
+    """(what is stored now, what this write produces): an append or merge into an existing table
+    keeps that table's format; a new or overwritten table gets ``planned_format``."""
     stored = location.stored_format()
-    if mode in ("append", "merge") and stored is not None:
-        target = "delta" if mode == "merge" else stored
-    else:
-        target = planned_format("pandas", mode, format, partition_by)
-    if mode == "merge" and stored == "parquet":
+    if spec.mode == "merge" and stored == "parquet":
         raise TableWriteError(
             f"table '{location.table}' is stored as parquet; merge needs Delta (set format: delta and overwrite once)")
-    data = to_arrow(frame)
+    if spec.mode in ("append", "merge") and stored is not None:
+        return stored, "delta" if spec.mode == "merge" else stored
+    return stored, planned_format(engine, spec.mode, spec.format, spec.partition_by)
+
+
+def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine: str) -> WriteResult:
+    """Write an Arrow table as parquet or Delta (through ``deltalake``), atomically."""
+    stored, target = target_format(location, spec, engine)
     if target == "delta":
-        result = _write_delta(location, data, mode, merge_keys, partition_by, schema_evolution)
+        result = _write_delta(location, data, spec.mode, spec.merge_keys, spec.partition_by, spec.schema_evolution)
     else:
-        result = _write_parquet(location, data, mode, schema_evolution)
+        result = _write_parquet(location, data, spec.mode, spec.schema_evolution)
     if stored is not None and stored != target:
-        _remove_format(location, stored)
+        remove_format(location, stored)
     return result
 
 
@@ -187,8 +181,14 @@ def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys:
                               f"(set schema_evolution: true on the output to allow new columns)") from None
     except DeltaError as exc:
         raise TableWriteError(f"{mode} into '{location.table}' failed: {exc}; the stored table is unchanged") from None
-    table = DeltaTable(path)
-    return WriteResult("delta", table.schema().to_arrow(), table.count(), data.num_rows, delta_version=table.version())
+    return describe_delta(location, rows_written=data.num_rows)
+
+
+def describe_delta(location: TableLocation, rows_written: int | None = None) -> WriteResult:
+    """Schema, row count and version of a Delta table from its log (no data scan)."""
+    table = DeltaTable(str(location.path))
+    return WriteResult("delta", pa.schema(table.schema().to_arrow()), table.count(), rows_written,
+                       delta_version=table.version())
 
 
 def check_merge_keys(table: str, data: pa.Table, merge_keys: Sequence[str]) -> None:
@@ -204,7 +204,7 @@ def check_merge_keys(table: str, data: pa.Table, merge_keys: Sequence[str]) -> N
                               f"(e.g. {sample}); the stored table is unchanged")
 
 
-def _remove_format(location: TableLocation, stored: StoredFormat) -> None:
+def remove_format(location: TableLocation, stored: StoredFormat) -> None:
     """After a committed write in the other format, drop the old one's files."""
     if stored == "parquet":
         location.parquet_file.unlink(missing_ok=True)
@@ -222,12 +222,11 @@ def describe_stored(location: TableLocation) -> WriteResult | None:
     """Schema and row count of a stored table, from its metadata (no data scan); None if absent."""
     stored = location.stored_format()
     if stored == "delta":
-        table = DeltaTable(str(location.path))
-        return WriteResult("delta", table.schema().to_arrow(), table.count(), 0, delta_version=table.version())
+        return describe_delta(location)
     if stored == "parquet":
         meta = pq.ParquetFile(location.parquet_file)
         try:
-            return WriteResult("parquet", meta.schema_arrow, meta.metadata.num_rows, 0)
+            return WriteResult("parquet", meta.schema_arrow, meta.metadata.num_rows, None)
         finally:
             meta.close()
     return None

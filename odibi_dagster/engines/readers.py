@@ -42,7 +42,8 @@ def read_source(source: Source, root: Path | None) -> pd.DataFrame:
     return _apply_schema(frame, source)
 
 
-def _files(source: Source, root: Path | None) -> list[str]:
+def source_files(source: Source, root: Path | None) -> list[str]:
+    """The files a file source reads: a glob relative to the project folder, or an fsspec URL."""
     pattern = str(resolve_source_path(source.source_path_or_query, root))
     if "://" in source.source_path_or_query:  # fsspec URL: pandas opens it itself
         return [source.source_path_or_query]
@@ -80,7 +81,7 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
         kwargs["dtype"] = dtypes
     kwargs.update(extra)
     frames = []
-    for path in _files(source, root):
+    for path in source_files(source, root):
         frame = pd.read_csv(path, **kwargs)
         if not header:
             frame.columns = [f"_c{i}" for i in range(len(frame.columns))]  # Spark's names
@@ -91,20 +92,27 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
 def _read_json(source: Source, root: Path | None) -> pd.DataFrame:
     options, extra = _options(source)
     frames = []
-    for path in _files(source, root):
-        multiline = options.get("multiline")
-        if multiline is None:  # sniff: a JSON array is records, anything else JSON lines
-            with open(path, encoding=options.get("encoding", "utf-8")) as handle:
-                multiline = handle.read(4096).lstrip().startswith("[")
+    for path in source_files(source, root):
+        multiline = json_is_multiline(options, path)
         kwargs = {"lines": not multiline, "convert_dates": False, "encoding": options.get("encoding", "utf-8")}
         kwargs.update(extra)
         frames.append(pd.read_json(path, **kwargs))
     return _concat(frames)
 
 
+def json_is_multiline(options: dict[str, Any], path: str) -> bool:
+    """The ``multiline`` option, else sniffed: a file starting with ``[`` holds records, else JSON lines."""
+    if options.get("multiline") is not None:
+        return bool(options["multiline"])
+    if "://" in path:
+        return False
+    with open(path, encoding=options.get("encoding", "utf-8")) as handle:
+        return handle.read(4096).lstrip().startswith("[")
+
+
 def _read_parquet(source: Source, root: Path | None) -> pd.DataFrame:
     _, extra = _options(source)
-    return _concat([pd.read_parquet(path, **extra) for path in _files(source, root)])
+    return _concat([pd.read_parquet(path, **extra) for path in source_files(source, root)])
 
 
 def _read_delta(source: Source, root: Path | None) -> pd.DataFrame:

@@ -1,19 +1,18 @@
-"""The ``odibi_engine`` resource: which engine a run uses and where its tables live."""
+"""The ``odibi_engine`` resource: which engine a run uses, where its tables live, how Spark runs."""
 
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from odibi_dagster.config.settings import check_engine
-
-
-class EngineUnavailable(RuntimeError):
-    """The engine asked for cannot run here (for example Spark before it is configured)."""
+from odibi_dagster.engines.base import Backend
+from odibi_dagster.engines.pandas_engine import PandasBackend
 
 
 class OdibiEngine(dg.ConfigurableResource):
-    """Engine and storage for a run.
+    """Engine, storage and Spark settings for a run.
 
     ``engine`` is meant to be set per run (launchpad, ``--config-json``); when empty the project's
     ``default_engine`` applies. Transformations, bronze readers and the IO manager all follow it.
@@ -24,10 +23,24 @@ class OdibiEngine(dg.ConfigurableResource):
     )
     default_engine: str = Field(default="pandas", description="The project's default engine.")
     storage_root: str = Field(description="Folder under which every table is stored.")
+    spark_master: str | None = Field(default=None, description="Spark master URL; empty: local[*].")
+    spark_remote: str | None = Field(
+        default=None, description="Spark Connect URL (sc://host:port), e.g. a remote cluster or Databricks Connect."
+    )
+    spark_conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings.")
+    delta: Literal["auto", "native", "deltalake"] = Field(
+        default="auto",
+        description="Delta on Spark: native format('delta') where the session has Delta, else the deltalake "
+        "package through Arrow; 'auto' decides by session.",
+    )
+
+    _backends: dict = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        # A misnamed engine fails the run at start-up, before any step (and its retries) runs.
-        self.engine_name  # noqa: B018 - validates
+        # A misnamed engine, or a Spark that cannot start, fails the run at start-up: before any
+        # step runs, and without retries.
+        if self.engine_name == "spark":
+            self.backend("spark").spark  # noqa: B018 - starts (or reaches) the session
 
     @property
     def engine_name(self) -> str:
@@ -41,6 +54,25 @@ class OdibiEngine(dg.ConfigurableResource):
     def root(self) -> Path:
         return Path(self.storage_root)
 
-    def require(self, engine: str) -> None:
-        if engine != "pandas":
-            raise EngineUnavailable(f"the '{engine}' engine is not available in this build; use engine: pandas")
+    def backend(self, engine: str) -> Backend:
+        if engine not in self._backends:
+            if engine == "pandas":
+                self._backends[engine] = PandasBackend()
+            else:
+                from odibi_dagster.engines.spark_engine import SparkBackend  # pyspark only when Spark is used
+                from odibi_dagster.engines.spark_session import SparkSettings
+
+                settings = SparkSettings(master=self.spark_master, remote=self.spark_remote,
+                                         conf=tuple(sorted(self.spark_conf.items())))
+                self._backends[engine] = SparkBackend(settings, self.delta)
+        return self._backends[engine]
+
+    def backend_for_frame(self, obj: object) -> Backend:
+        """The backend that can store ``obj`` (a pandas or a Spark DataFrame)."""
+        for engine in ("pandas", "spark"):
+            if engine == "spark" and type(obj).__module__.split(".")[0] != "pyspark":
+                continue
+            backend = self.backend(engine)
+            if backend.is_frame(obj):
+                return backend
+        raise TypeError(f"expected a pandas or Spark DataFrame, got {type(obj).__name__}")

@@ -1,0 +1,114 @@
+"""One Spark session per process: local (``local[*]``), a cluster (``spark_master``) or Spark
+Connect (``spark_remote``). Created on first use, so a pandas run never starts a JVM; stopped
+at interpreter exit. What is missing (Java, an unreachable server) fails fast and says so.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+# Settings measured to matter on small machines (ENVIRONMENT.md): no UI, few shuffle partitions.
+LOCAL_DEFAULTS = {
+    "spark.ui.enabled": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.memory": "2g",
+}
+
+_sessions: dict[SparkSettings, Any] = {}
+_lock = threading.Lock()
+
+
+class SparkUnavailable(RuntimeError):
+    """Spark cannot run here; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    master: str | None = None
+    remote: str | None = None
+    conf: tuple[tuple[str, str], ...] = ()
+    app_name: str = "odibi_dagster"
+
+
+def get_session(settings: SparkSettings) -> Any:
+    """The process's session for these settings (an active session, e.g. on Databricks, wins)."""
+    with _lock:
+        if settings in _sessions:
+            return _sessions[settings]
+        session = _active_session() if not settings.remote and not settings.master else None
+        if session is None:
+            session = _connect(settings) if settings.remote else _start_local(settings)
+            atexit.register(_stop, session)
+        _sessions[settings] = session
+        return session
+
+
+def _active_session() -> Any:
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def _start_local(settings: SparkSettings) -> Any:
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        raise SparkUnavailable("the spark engine needs Java 17+: no 'java' on PATH and JAVA_HOME is not set "
+                               "(install a JDK, or set spark_remote to a Spark Connect server)")
+    # Python workers must run this interpreter (with this virtualenv's packages), not the system one.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.master(settings.master or "local[*]").appName(settings.app_name)
+    for key, value in {**LOCAL_DEFAULTS, **dict(settings.conf)}.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:
+        raise SparkUnavailable(f"Spark could not start ({settings.master or 'local[*]'}): "
+                               f"{type(exc).__name__}: {exc}") from exc
+
+
+def _connect(settings: SparkSettings) -> Any:
+    url = urlparse(settings.remote.replace("sc://", "http://", 1))
+    host, port = url.hostname or "localhost", url.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as exc:
+        raise SparkUnavailable(f"cannot reach the Spark Connect server at {host}:{port} (spark_remote): {exc}") from None
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.remote(settings.remote)
+    for key, value in settings.conf:
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
+
+
+def _stop(session: Any) -> None:
+    with contextlib.suppress(Exception):  # best effort at interpreter exit
+        session.stop()
+
+
+def is_remote(session: Any) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def has_native_delta(session: Any) -> bool:
+    """Whether ``format("delta")`` works in this session: Databricks, the Delta extension, or a
+    Spark Connect server (Databricks Connect and Delta-speaking servers)."""
+    if os.environ.get("DATABRICKS_RUNTIME_VERSION") or is_remote(session):
+        return True
+    try:
+        return "DeltaSparkSessionExtension" in (session.conf.get("spark.sql.extensions", "") or "")
+    except Exception:  # noqa: BLE001
+        return False

@@ -1,0 +1,98 @@
+"""Reading and writing tables with Spark, at the same locations as the pandas backend.
+
+Two ways to Delta, chosen per session: natively (``format("delta")`` and ``MERGE INTO``) where
+the session has Delta (Databricks, the Delta jars, a Spark Connect server that speaks Delta), or
+through ``deltalake`` via Arrow where it does not (local Spark without the jars). The second
+moves data through the driver: right for local runs and tests, not for big clusters.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import functions as F
+
+from odibi_dagster.engines.base import WriteResult, WriteSpec
+from odibi_dagster.engines.pandas_tables import (
+    TableWriteError,
+    describe_delta,
+    describe_schema_difference,
+    read_delta,
+    remove_format,
+    target_format,
+    write_arrow,
+)
+from odibi_dagster.engines.storage import TableLocation
+
+
+def to_arrow(frame: Any) -> pa.Table:
+    """A Spark frame as Arrow with every field nullable, as Spark writes them (keeps appends compatible)."""
+    table = frame.toArrow()
+    return table.cast(pa.schema([field.with_nullable(True) for field in table.schema]))
+
+
+def read_table(spark: Any, location: TableLocation, native_delta: bool) -> Any:
+    stored = location.stored_format()
+    if stored == "delta":
+        if native_delta:
+            return spark.read.format("delta").load(str(location.path))
+        return spark.createDataFrame(read_delta(location.path))
+    if stored == "parquet":
+        return spark.read.parquet(str(location.parquet_file))
+    raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
+
+
+def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, native_delta: bool) -> WriteResult:
+    stored, target = target_format(location, spec, "spark")
+    if target == "parquet" or not native_delta:
+        return write_arrow(location, to_arrow(frame), spec, engine="spark")
+    if spec.mode == "merge":
+        check_merge_keys(location.table, frame, spec.merge_keys)
+    if spec.mode == "append" and stored == "delta" and not spec.schema_evolution:
+        check_same_columns(location, frame)
+    path = str(location.path)
+    exists = stored == "delta"
+    if spec.mode == "merge" and exists:
+        view = f"odibi_merge_{uuid.uuid4().hex}"
+        frame.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in spec.merge_keys)
+        try:
+            spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
+                      "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").collect()
+        finally:
+            spark.catalog.dropTempView(view)
+    else:
+        writer = frame.write.format("delta")
+        if spec.mode == "append" and exists:
+            writer = writer.mode("append").option("mergeSchema", str(spec.schema_evolution).lower())
+        else:
+            writer = writer.mode("overwrite").option("overwriteSchema", "true")
+        if spec.partition_by:
+            writer = writer.partitionBy(*spec.partition_by)
+        writer.save(path)
+    if stored is not None and stored != "delta":
+        remove_format(location, stored)
+    return describe_delta(location)
+
+
+def check_merge_keys(table: str, frame: Any, merge_keys: tuple[str, ...]) -> None:
+    """Keys must be columns and unique in the new data, else MERGE would duplicate or fail late."""
+    if missing := [key for key in merge_keys if key not in frame.columns]:
+        raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
+    duplicates = frame.groupBy(*merge_keys).count().where(F.col("count") > 1).limit(3).collect()
+    if duplicates:
+        sample = [{key: row[key] for key in merge_keys} for row in duplicates]
+        raise TableWriteError(f"merge into '{table}': merge_keys {list(merge_keys)} are not unique in the new data "
+                              f"(e.g. {sample}); the stored table is unchanged")
+
+
+def check_same_columns(location: TableLocation, frame: Any) -> None:
+    """Refuse an append that adds or drops columns (some Delta servers would silently drop them)."""
+    stored = describe_delta(location).schema
+    new = to_arrow(frame.limit(0))
+    if sorted(stored.names) != sorted(new.schema.names):
+        raise TableWriteError(
+            f"append to '{location.table}' refused: {describe_schema_difference(stored, new.schema)}; the stored "
+            f"table is unchanged (set schema_evolution: true on the output to allow new columns)")
