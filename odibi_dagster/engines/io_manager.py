@@ -61,6 +61,6 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         cache_layer = plain(upstream.get("odibi/cache_layer"))
         if cache_layer:
             if engine == "spark":
-                return backend.read_cached(location, context.run_id)  # type: ignore[attr-defined]
+                return backend.read_cached(location, context.step_context.run_id)  # type: ignore[attr-defined]
             context.log.warning(CACHE_WARNING.format(layer=cache_layer))
         return backend.read_table(location)

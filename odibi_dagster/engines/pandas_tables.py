@@ -29,7 +29,13 @@ class TableWriteError(RuntimeError):
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    return pa.Table.from_pandas(frame, preserve_index=False)
+    """A pandas frame as Arrow, timestamps in microseconds (what Spark and Delta store)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if not any(pa.types.is_timestamp(f.type) and f.type.unit == "ns" for f in table.schema):
+        return table
+    schema = pa.schema([f.with_type(pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f
+                        for f in table.schema], metadata=table.schema.metadata)
+    return table.cast(schema, safe=False)
 
 
 def read_delta(path: Path) -> pa.Table:

@@ -15,6 +15,11 @@ from odibi_dagster.engines.storage import TableLocation
 
 DeltaMode = Literal["auto", "native", "deltalake"]
 
+# cache_plan tables cached in this process: (run_id, table path, Delta version) -> cached frame.
+# One run's entries at a time: a new run's first cache releases the previous run's.
+CACHED: dict[tuple[str, str, int | None], Any] = {}
+_cache_lock = threading.Lock()
+
 
 class SparkBackend:
     """``delta``: ``native`` (``format("delta")``), ``deltalake`` (through Arrow) or ``auto`` (by session)."""
@@ -24,8 +29,6 @@ class SparkBackend:
     def __init__(self, settings: SparkSettings, delta: DeltaMode = "auto"):
         self.settings = settings
         self.delta = delta
-        self._cache: dict[tuple[str, str, int | None], Any] = {}
-        self._lock = threading.Lock()
 
     @property
     def spark(self) -> Any:
@@ -59,9 +62,11 @@ class SparkBackend:
         stored = location.stored_format()
         version = None if stored != "delta" else spark_tables.describe_delta(location).delta_version
         key = (run_id, str(location.path), version)
-        with self._lock:
-            if key not in self._cache:
+        with _cache_lock:
+            if key not in CACHED:
+                for old in [k for k in CACHED if k[0] != run_id]:
+                    CACHED.pop(old).unpersist()
                 frame = self.read_table(location).cache()
                 frame.count()  # materialize the cache now, as the original's CACHE TABLE + COUNT did
-                self._cache[key] = frame
-            return self._cache[key]
+                CACHED[key] = frame
+            return CACHED[key]

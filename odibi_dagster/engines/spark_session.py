@@ -46,12 +46,32 @@ def get_session(settings: SparkSettings) -> Any:
     with _lock:
         if settings in _sessions:
             return _sessions[settings]
+        if settings.remote:
+            _check_reachable(settings.remote)
+        held = {bool(known.remote) for known in _sessions}
+        if held and held != {bool(settings.remote)}:
+            # pyspark.sql.functions switches to Spark Connect for the whole process once a Connect
+            # session exists, which breaks a local session's columns (and the other way round).
+            kind = "Spark Connect" if True in held else "local Spark"
+            raise SparkUnavailable(f"this process already holds a {kind} session; a process can use local Spark or "
+                                   f"Spark Connect, not both (run the other kind in its own run or process)")
         session = _active_session() if not settings.remote and not settings.master else None
         if session is None:
             session = _connect(settings) if settings.remote else _start_local(settings)
-            atexit.register(_stop, session)
         _sessions[settings] = session
         return session
+
+
+def stop_sessions() -> None:
+    """Stop every session this module started (also run at interpreter exit)."""
+    with _lock:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+    for session in sessions:
+        _stop(session)
+
+
+atexit.register(stop_sessions)
 
 
 def _active_session() -> Any:
@@ -79,24 +99,34 @@ def _start_local(settings: SparkSettings) -> Any:
                                f"{type(exc).__name__}: {exc}") from exc
 
 
-def _connect(settings: SparkSettings) -> Any:
-    url = urlparse(settings.remote.replace("sc://", "http://", 1))
+def _check_reachable(remote: str) -> None:
+    url = urlparse(remote.replace("sc://", "http://", 1))
     host, port = url.hostname or "localhost", url.port or 15002
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
         raise SparkUnavailable(f"cannot reach the Spark Connect server at {host}:{port} (spark_remote): {exc}") from None
+
+
+def _connect(settings: SparkSettings) -> Any:
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.remote(settings.remote)
     for key, value in settings.conf:
         builder = builder.config(key, value)
-    return builder.getOrCreate()
+    # create(), not getOrCreate(): a Connect session may live beside a local one in this process
+    return builder.create()
 
 
-def _stop(session: Any) -> None:
-    with contextlib.suppress(Exception):  # best effort at interpreter exit
-        session.stop()
+def _stop(session: Any, timeout: float = 10.0) -> None:
+    # A Connect session whose server is gone retries for minutes: give stop() a time limit.
+    def stop() -> None:
+        with contextlib.suppress(Exception):
+            session.stop()
+
+    worker = threading.Thread(target=stop, daemon=True)
+    worker.start()
+    worker.join(timeout)
 
 
 def is_remote(session: Any) -> bool:

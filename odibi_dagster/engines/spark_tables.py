@@ -79,6 +79,8 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
 
 def check_merge_keys(table: str, frame: Any, merge_keys: tuple[str, ...]) -> None:
     """Keys must be columns and unique in the new data, else MERGE would duplicate or fail late."""
+    if not merge_keys:
+        raise TableWriteError(f"merge into '{table}' needs merge_keys")
     if missing := [key for key in merge_keys if key not in frame.columns]:
         raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
     duplicates = frame.groupBy(*merge_keys).count().where(F.col("count") > 1).limit(3).collect()

@@ -70,3 +70,75 @@ def plant_summary_export(inputs: dict[str, pd.DataFrame], context) -> pd.DataFra
     export = inputs["gold.plant_summary"].copy()
     export["env"] = context.env
     return export
+
+
+# --- the same transformations on Spark: registered under the same names for engine "spark" -----
+
+def _spark_functions():
+    from pyspark.sql import functions as F  # noqa: N812 - imported here: pandas runs never need pyspark
+    return F
+
+
+@odibi_function(engine="spark", name="clean_sensor_readings")
+def clean_sensor_readings_spark(inputs, constants):
+    F = _spark_functions()  # noqa: N806
+    readings = inputs["bronze.sensor_readings"]
+    valid = readings.where(F.col("fuel_kg").isNotNull() & (F.col("fuel_kg") >= constants.get("min_fuel_kg", 0))
+                           & (F.col("steam_kg") >= 0))
+    return (valid.select("reading_id", "boiler_id", "ts", "fuel_kg", "steam_kg", "flue_temp_c")
+            .withColumn("date", F.date_format("ts", "yyyy-MM-dd"))
+            .withColumn("efficiency", F.col("steam_kg") / (F.col("fuel_kg") * 10.5)))
+
+
+@odibi_function(engine="spark", name="conform_boiler_assets")
+def conform_boiler_assets_spark(inputs):
+    boilers, plants = inputs["bronze.boilers"], inputs["bronze.plants"]
+    return boilers.join(plants, on="plant_id", how="left").select(
+        "boiler_id", "plant_id", "plant_name", "region", "boiler_type", "rated_efficiency", "commissioned",
+        "capacity_mw")
+
+
+@odibi_function(engine="spark", name="boiler_daily_metrics")
+def boiler_daily_metrics_spark(inputs):
+    F = _spark_functions()  # noqa: N806
+    readings, assets = inputs["silver.sensor_readings"], inputs["silver.boiler_assets"]
+    daily = readings.groupBy("boiler_id", "date").agg(
+        F.count("reading_id").alias("readings"), F.sum("fuel_kg").alias("fuel_kg"),
+        F.sum("steam_kg").alias("steam_kg"), F.avg("flue_temp_c").alias("avg_flue_temp_c"))
+    daily = daily.withColumn("efficiency", F.col("steam_kg") / (F.col("fuel_kg") * 10.5))
+    return daily.join(assets.select("boiler_id", "plant_id", "rated_efficiency"), on="boiler_id", how="left")
+
+
+@odibi_function(engine="spark", name="plant_daily_efficiency")
+def plant_daily_efficiency_spark(inputs, constants):
+    F = _spark_functions()  # noqa: N806
+    daily, weather = inputs["silver.boiler_daily"], inputs["bronze.weather"]
+    plant = daily.groupBy("plant_id", "date").agg(
+        F.countDistinct("boiler_id").alias("boilers"), F.sum("fuel_kg").alias("fuel_kg"),
+        F.sum("steam_kg").alias("steam_kg"))
+    plant = plant.withColumn("efficiency", F.col("steam_kg") / (F.col("fuel_kg") * 10.5))
+    plant = plant.join(weather, on=["plant_id", "date"], how="left")
+    gap = F.col("rated_efficiency") - F.col("efficiency")
+    alerts = daily.where(gap > constants["alert_gap"]).select(
+        "boiler_id", "plant_id", "date", "efficiency", "rated_efficiency").withColumn("gap", gap)
+    return {"gold.plant_daily_efficiency": plant, "gold.efficiency_alerts": alerts}
+
+
+@odibi_function(engine="spark", name="plant_summary")
+def plant_summary_spark(inputs):
+    from pyspark.sql import Window
+
+    F = _spark_functions()  # noqa: N806
+    plant = inputs["gold.plant_daily_efficiency"]
+    summary = plant.groupBy("plant_id").agg(
+        F.countDistinct("date").alias("days"), F.sum("fuel_kg").alias("fuel_kg"), F.sum("steam_kg").alias("steam_kg"),
+        F.avg("efficiency").alias("avg_daily_efficiency"), F.avg("avg_temp_c").alias("avg_temp_c"))
+    summary = summary.withColumn("efficiency", F.col("steam_kg") / (F.col("fuel_kg") * 10.5))
+    # a handful of plants: one partition for the ranking is fine
+    return summary.withColumn("rank", F.rank().over(Window.orderBy(F.col("efficiency").desc())).cast("long"))
+
+
+@odibi_function(engine="spark", name="plant_summary_export")
+def plant_summary_export_spark(inputs, context):
+    F = _spark_functions()  # noqa: N806
+    return inputs["gold.plant_summary"].withColumn("env", F.lit(context.env))

@@ -1,0 +1,108 @@
+"""The demo through Dagster on Spark: the engine switch, parity with pandas, cross-engine inputs,
+per-row overrides, cache_plan, and Spark that cannot start."""
+
+import dagster as dg
+import pytest
+
+from odibi_dagster.assets import build_definitions
+from odibi_dagster.config import load_project_folder
+from odibi_dagster.engines import spark_engine
+from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster_tests.assets.test_runs import failures, materialization, run
+from odibi_dagster_tests.parity import assert_same_gold
+
+SPARK = {"resources": {"odibi_engine": {"config": {"engine": "spark"}}}}
+
+
+@pytest.fixture
+def instance():
+    with dg.instance_for_test() as test_instance:
+        yield test_instance
+
+
+def test_engine_set_only_in_run_config_writes_delta(demo_dir, storage, instance, spark):
+    defs = build_definitions(load_project_folder(demo_dir), storage_root_dir=storage)  # default: pandas
+    assert run(defs, instance, run_config=SPARK).success
+    meta = materialization(instance, "energy_efficiency/gold/plant_summary").metadata
+    assert (meta["engine"].value, meta["format"].value, meta["delta_version"].value) == ("spark", "delta", 0)
+    gold = storage / "qat" / "energy_efficiency" / "Gold_2" / "gold.plant_summary"
+    assert (gold / "_delta_log").is_dir() and not (gold / "data.parquet").exists()
+    assert meta["dagster/row_count"].value == 4
+
+
+def test_parity_pandas_and_spark(demo_dir, tmp_path, instance, spark):
+    project = load_project_folder(demo_dir)
+    pandas_root, spark_root = tmp_path / "on_pandas", tmp_path / "on_spark"
+    assert run(build_definitions(project, storage_root_dir=pandas_root, engine="pandas"), instance).success
+    assert run(build_definitions(project, storage_root_dir=spark_root, engine="spark"), instance).success
+    assert_same_gold(pandas_root, spark_root)
+
+
+def test_cross_engine_inputs_in_both_directions(demo_dir, storage, instance, spark):
+    defs = build_definitions(load_project_folder(demo_dir), storage_root_dir=storage)
+    gold = ["energy_efficiency/gold/plant_daily_efficiency", "energy_efficiency/gold/efficiency_alerts",
+            "energy_efficiency/gold/plant_summary"]
+    assert run(defs, instance).success  # everything on pandas: silver is parquet
+    assert run(defs, instance, selection=gold, run_config=SPARK).success  # gold on Spark reads pandas' silver
+    assert materialization(instance, gold[2]).metadata["engine"].value == "spark"
+    silver = [key for key in (s.key.to_user_string() for s in defs.resolve_all_asset_specs()) if "/silver/" in key]
+    assert run(defs, instance, selection=silver, run_config=SPARK).success  # silver on Spark (Delta)
+    assert run(defs, instance, selection=gold).success  # gold on pandas reads Spark's silver
+    summary = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_2", "gold.plant_summary"))
+    assert sorted(summary["rank"]) == [1, 2, 3, 4]
+
+
+OVERRIDE = """
+def on_spark(inputs, spark, engine):
+    frame = inputs["bronze.good"]
+    assert engine == "spark" and spark is not None and type(frame).__module__.startswith("pyspark")
+    return frame.withColumnRenamed("a", "b")
+
+def on_pandas(inputs, engine):
+    assert engine == "pandas"
+    return inputs["silver.s"].assign(c=1)
+"""
+
+
+def test_per_row_engine_override(project_writer, storage, instance, spark):
+    root = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
+                  "source_path_or_query": "good.csv"}],
+        data={"good.csv": "a\n1\n2\n"}, functions=OVERRIDE, transformations=[
+            {"transformation_id": "t-spark", "layer": "Silver", "function": "on_spark", "inputs": ["bronze.good"],
+             "constants": {"engine": "spark"}, "outputs": [{"table": "silver.s"}]},
+            {"transformation_id": "t-pandas", "layer": "Gold", "function": "on_pandas", "inputs": ["silver.s"],
+             "outputs": [{"table": "gold.p"}]}])
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance)
+    assert result.success, failures(result)
+    assert materialization(instance, "test_project/silver/s").metadata["engine"].value == "spark"
+    assert materialization(instance, "test_project/gold/p").metadata["engine"].value == "pandas"
+    assert read_frame(TableLocation(storage, "qat", "test_project", "Gold", "gold.p")).to_dict("list") == {
+        "b": [1, 2], "c": [1, 1]}
+
+
+def test_cache_plan_on_spark_and_the_pandas_warning(demo_dir, storage, instance, spark):
+    defs = build_definitions(load_project_folder(demo_dir), storage_root_dir=storage)
+    result = run(defs, instance, run_config=SPARK)
+    assert result.success
+    cached = [key for key in spark_engine.CACHED if key[0] == result.run_id]
+    assert [key[1].rsplit("/", 1)[1] for key in cached] == ["silver.boiler_daily"]  # cached once, reused
+    frame = spark_engine.CACHED[cached[0]]
+    assert frame.is_cached
+
+    result = run(defs, instance)  # pandas
+    assert result.success
+    warnings = [e.message for e in instance.all_logs(result.run_id)
+                if e.level == 30 and "Caching not supported" in (e.message or "")]
+    assert warnings and all(w.endswith("Caching not supported for pandas engine. Skipping cache for Silver_2")
+                            for w in warnings)
+
+
+def test_unreachable_spark_remote_fails_fast(demo_dir, storage, instance):
+    defs = build_definitions(load_project_folder(demo_dir), storage_root_dir=storage)
+    config = {"resources": {"odibi_engine": {"config": {"engine": "spark", "spark_remote": "sc://127.0.0.1:9"}}}}
+    result = run(defs, instance, run_config=config)
+    assert not result.success
+    init = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE")
+    assert "cannot reach the Spark Connect server at 127.0.0.1:9 (spark_remote)" in init.event_specific_data.error.message
