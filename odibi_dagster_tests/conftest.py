@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
+import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -127,3 +129,21 @@ def spark():
     from odibi_dagster.engines.spark_session import SparkSettings, get_session
 
     return get_session(SparkSettings())
+
+
+BIN = Path(sys.executable).parent
+
+
+def dagster(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run the dagster CLI in a fresh process with only the given ODIBI_* variables."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ODIBI_")} | env
+    return subprocess.run([str(BIN / "dagster"), *args], env=full_env, cwd=cwd, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    """A DAGSTER_HOME and a storage root of the test's own."""
+    (tmp_path / "dagster_home").mkdir()
+    (tmp_path / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "ODIBI_STORAGE_ROOT": str(tmp_path / "storage")}

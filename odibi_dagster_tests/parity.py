@@ -43,5 +43,6 @@ def assert_same_table(left: pd.DataFrame, right: pd.DataFrame, keys: list[str], 
 
 def assert_same_gold(left_root: Path, right_root: Path, env: str = "qat") -> None:
     for (layer, table), keys in DEMO_GOLD.items():
-        read = lambda root: read_frame(TableLocation(root, env, "energy_efficiency", layer, table))  # noqa: E731
-        assert_same_table(read(left_root), read(right_root), keys, table)
+        left, right = (read_frame(TableLocation(root, env, "energy_efficiency", layer, table))
+                       for root in (left_root, right_root))
+        assert_same_table(left, right, keys, table)

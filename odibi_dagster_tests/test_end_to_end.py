@@ -5,10 +5,7 @@ of its own; results are read back from the instance and the stored tables.
 """
 
 import itertools
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import dagster as dg
@@ -17,22 +14,10 @@ import pytest
 from odibi_dagster.config.sql import export_project
 from odibi_dagster.engines.pandas_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster_tests.conftest import dagster
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 RETAIL = Path(__file__).resolve().parent / "projects" / "retail_sales"
-
-
-def dagster(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ODIBI_")} | env
-    return subprocess.run([str(BIN / "dagster"), *args], env=full_env, cwd=cwd, capture_output=True, text=True,
-                          timeout=300, check=False)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "dagster_home").mkdir()
-    return {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "ODIBI_STORAGE_ROOT": str(tmp_path / "storage")}
 
 
 def materialized_keys(home: dict[str, str]) -> set[str]:

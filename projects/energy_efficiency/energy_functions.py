@@ -72,16 +72,13 @@ def plant_summary_export(inputs: dict[str, pd.DataFrame], context) -> pd.DataFra
     return export
 
 
-# --- the same transformations on Spark: registered under the same names for engine "spark" -----
-
-def _spark_functions():
-    from pyspark.sql import functions as F  # noqa: N812 - imported here: pandas runs never need pyspark
-    return F
-
+# --- the same transformations on Spark, registered under the same names for engine "spark" ------
+# pyspark is imported inside the functions: a pandas run never needs it.
 
 @odibi_function(engine="spark", name="clean_sensor_readings")
 def clean_sensor_readings_spark(inputs, constants):
-    F = _spark_functions()  # noqa: N806
+    from pyspark.sql import functions as F
+
     readings = inputs["bronze.sensor_readings"]
     valid = readings.where(F.col("fuel_kg").isNotNull() & (F.col("fuel_kg") >= constants.get("min_fuel_kg", 0))
                            & (F.col("steam_kg") >= 0))
@@ -100,7 +97,8 @@ def conform_boiler_assets_spark(inputs):
 
 @odibi_function(engine="spark", name="boiler_daily_metrics")
 def boiler_daily_metrics_spark(inputs):
-    F = _spark_functions()  # noqa: N806
+    from pyspark.sql import functions as F
+
     readings, assets = inputs["silver.sensor_readings"], inputs["silver.boiler_assets"]
     daily = readings.groupBy("boiler_id", "date").agg(
         F.count("reading_id").alias("readings"), F.sum("fuel_kg").alias("fuel_kg"),
@@ -111,7 +109,8 @@ def boiler_daily_metrics_spark(inputs):
 
 @odibi_function(engine="spark", name="plant_daily_efficiency")
 def plant_daily_efficiency_spark(inputs, constants):
-    F = _spark_functions()  # noqa: N806
+    from pyspark.sql import functions as F
+
     daily, weather = inputs["silver.boiler_daily"], inputs["bronze.weather"]
     plant = daily.groupBy("plant_id", "date").agg(
         F.countDistinct("boiler_id").alias("boilers"), F.sum("fuel_kg").alias("fuel_kg"),
@@ -127,8 +126,8 @@ def plant_daily_efficiency_spark(inputs, constants):
 @odibi_function(engine="spark", name="plant_summary")
 def plant_summary_spark(inputs):
     from pyspark.sql import Window
+    from pyspark.sql import functions as F
 
-    F = _spark_functions()  # noqa: N806
     plant = inputs["gold.plant_daily_efficiency"]
     summary = plant.groupBy("plant_id").agg(
         F.countDistinct("date").alias("days"), F.sum("fuel_kg").alias("fuel_kg"), F.sum("steam_kg").alias("steam_kg"),
@@ -140,5 +139,6 @@ def plant_summary_spark(inputs):
 
 @odibi_function(engine="spark", name="plant_summary_export")
 def plant_summary_export_spark(inputs, context):
-    F = _spark_functions()  # noqa: N806
+    from pyspark.sql import functions as F
+
     return inputs["gold.plant_summary"].withColumn("env", F.lit(context.env))
