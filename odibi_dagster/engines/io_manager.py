@@ -49,9 +49,9 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         location = self.location(metadata)
         backend = self.odibi_engine.backend_for_frame(obj)
         result = backend.write_table(location, obj, write_spec(metadata))
-        context.add_output_metadata(table_metadata(
+        context.add_output_metadata({**table_metadata(
             location, engine=backend.name, format=result.format, schema=result.schema, row_count=result.row_count,
-            rows_written=result.rows_written, delta_version=result.delta_version))
+            rows_written=result.rows_written, delta_version=result.delta_version), **result.extra})
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = context.upstream_output.definition_metadata or {}

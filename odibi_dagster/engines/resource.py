@@ -34,6 +34,12 @@ class OdibiEngine(dg.ConfigurableResource):
         "package through Arrow; 'auto' decides by session.",
     )
 
+    catalog_tables: bool = Field(
+        default=False,
+        description="Spark with native Delta: also register each table in the catalog under its config name "
+        "(an external table at the usual path).",
+    )
+
     _backends: dict = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
@@ -64,7 +70,7 @@ class OdibiEngine(dg.ConfigurableResource):
 
                 settings = SparkSettings(master=self.spark_master, remote=self.spark_remote,
                                          conf=tuple(sorted(self.spark_conf.items())))
-                self._backends[engine] = SparkBackend(settings, self.delta)
+                self._backends[engine] = SparkBackend(settings, self.delta, self.catalog_tables)
         return self._backends[engine]
 
     def backend_for_frame(self, obj: object) -> Backend:

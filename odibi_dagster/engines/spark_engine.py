@@ -26,9 +26,10 @@ class SparkBackend:
 
     name = "spark"
 
-    def __init__(self, settings: SparkSettings, delta: DeltaMode = "auto"):
+    def __init__(self, settings: SparkSettings, delta: DeltaMode = "auto", catalog: bool = False):
         self.settings = settings
         self.delta = delta
+        self.catalog = catalog
 
     @property
     def spark(self) -> Any:
@@ -52,10 +53,13 @@ class SparkBackend:
         return self.spark.sql(spec.sql)
 
     def read_table(self, location: TableLocation) -> Any:
-        return spark_tables.read_table(self.spark, location, self.native_delta)
+        return spark_tables.read_table(self.spark, location, self.native_delta, self.catalog)
 
     def write_table(self, location: TableLocation, frame: Any, spec: WriteSpec) -> WriteResult:
-        return spark_tables.write_table(self.spark, location, frame, spec, self.native_delta)
+        result = spark_tables.write_table(self.spark, location, frame, spec, self.native_delta, self.catalog)
+        if self.catalog:
+            result.extra["dagster/table_name"] = location.table
+        return result
 
     def read_cached(self, location: TableLocation, run_id: str) -> Any:
         """Read a ``cache_plan`` table once per run and keep it cached in the shared session."""

@@ -33,9 +33,11 @@ def to_arrow(frame: Any) -> pa.Table:
     return table.cast(pa.schema([field.with_nullable(True) for field in table.schema]))
 
 
-def read_table(spark: Any, location: TableLocation, native_delta: bool) -> Any:
+def read_table(spark: Any, location: TableLocation, native_delta: bool, catalog: bool = False) -> Any:
     stored = location.stored_format()
     if stored == "delta":
+        if catalog:
+            return spark.table(location.table)
         if native_delta:
             return spark.read.format("delta").load(str(location.path))
         return spark.createDataFrame(read_delta(location.path))
@@ -44,8 +46,14 @@ def read_table(spark: Any, location: TableLocation, native_delta: bool) -> Any:
     raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
 
 
-def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, native_delta: bool) -> WriteResult:
+def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, native_delta: bool,
+                catalog: bool = False) -> WriteResult:
+    """``catalog``: also register the table in the session's catalog under its config name, as an
+    external Delta table at the same path (needs native Delta)."""
     stored, target = target_format(location, spec, "spark")
+    if catalog and not (native_delta and target == "delta"):
+        raise TableWriteError(f"table '{location.table}': catalog tables need a session with native Delta "
+                              f"(set delta: native, or run on Databricks / Spark Connect)")
     if target == "parquet" or not native_delta:
         return write_arrow(location, to_arrow(frame), spec, engine="spark")
     if spec.mode == "merge":
@@ -54,12 +62,16 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
         check_same_columns(location, frame)
     path = str(location.path)
     exists = stored == "delta"
+    # Table, schema and column names are validated identifiers (config/model.py): safe to quote.
+    target_name = _quoted(location.table) if catalog else f"delta.`{path}`"
+    if catalog and "." in location.table:
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {_quoted(location.table.rsplit('.', 1)[0])}").collect()
     if spec.mode == "merge" and exists:
         view = f"odibi_merge_{uuid.uuid4().hex}"
         frame.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in spec.merge_keys)
         try:
-            spark.sql(f"MERGE INTO delta.`{path}` AS t USING {view} AS s ON {on} "
+            spark.sql(f"MERGE INTO {target_name} AS t USING {view} AS s ON {on} "
                       "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").collect()
         finally:
             spark.catalog.dropTempView(view)
@@ -71,10 +83,17 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
             writer = writer.mode("overwrite").option("overwriteSchema", "true")
         if spec.partition_by:
             writer = writer.partitionBy(*spec.partition_by)
-        writer.save(path)
+        if catalog:
+            writer.option("path", path).saveAsTable(location.table)
+        else:
+            writer.save(path)
     if stored is not None and stored != "delta":
         remove_format(location, stored)
     return describe_delta(location)
+
+
+def _quoted(name: str) -> str:
+    return ".".join(f"`{part}`" for part in name.split("."))
 
 
 def check_merge_keys(table: str, frame: Any, merge_keys: tuple[str, ...]) -> None:

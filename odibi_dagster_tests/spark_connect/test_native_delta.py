@@ -74,3 +74,22 @@ def test_a_local_session_cannot_join_a_connect_process(backend):
     backend.spark  # noqa: B018 - the Connect session exists
     with pytest.raises(SparkUnavailable, match="local Spark or Spark Connect, not both"):
         get_session(SparkSettings(master="local[1]"))
+
+
+def test_catalog_tables(sail_url, location):
+    backend = SparkBackend(SparkSettings(remote=sail_url), delta="auto", catalog=True)
+    result = backend.write_table(location, frame(backend, [1, 2]), WriteSpec())
+    assert result.extra == {"dagster/table_name": "silver.t"}
+    backend.write_table(location, frame(backend, [2, 3], 7.0), WriteSpec(mode="merge", merge_keys=("id",)))
+    by_name = backend.spark.table("silver.t").orderBy("id").toPandas()
+    assert by_name["id"].tolist() == [1, 2, 3] and by_name["value"].tolist() == [1.0, 7.0, 7.0]
+    assert stored(location)["id"].tolist() == [1, 2, 3]  # the same table at its path, for pandas
+    assert backend.read_table(location).count() == 3
+
+
+def test_catalog_tables_need_native_delta(backend, location):
+    from odibi_dagster.engines.spark_tables import write_table
+
+    with pytest.raises(TableWriteError, match="catalog tables need a session with native Delta"):
+        write_table(backend.spark, location, frame(backend, [1]), WriteSpec(), native_delta=False, catalog=True)
+    assert location.stored_format() is None
