@@ -62,6 +62,12 @@ def get_session(settings: SparkSettings) -> Any:
         return session
 
 
+def adopt_session(session: Any) -> None:
+    """Use a session made elsewhere (an ``auth_provider``'s, a notebook's) as this process's local one."""
+    with _lock:
+        _sessions[SparkSettings()] = session
+
+
 def stop_sessions() -> None:
     """Stop every session this module started (also run at interpreter exit)."""
     with _lock:

@@ -1,0 +1,235 @@
+"""The one translator from Dagster's events (plus the asset graph's layers) to hook events.
+
+Fed a run's event log entries in order, ``RunTranslator`` returns the hook events they imply:
+
+- RUN_START / RUN_SUCCESS / RUN_FAILURE -> ``orchestrator_run_start`` / ``orchestrator_run_end``
+- the first step start of a layer -> ``layer_start`` (``bronze_start`` for the first layer); the
+  last end of that layer's planned steps -> ``layer_end`` / ``bronze_end``, with the duration from
+  first start to last end; a layer none of whose steps ran reports ``skipped`` at the run's end
+- STEP_START / STEP_SUCCESS / STEP_FAILURE / STEP_UP_FOR_RETRY of a transformation ->
+  ``transform_start`` / ``transform_success`` / ``transform_failure`` / ``transform_retry``
+
+The sensors and the in-process subscriber of ``run_project`` both use it, so they agree.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+from dagster import DagsterEventType
+
+from odibi_dagster.assets.naming import asset_key, op_name
+from odibi_dagster.config.model import Project
+
+HookEvent = tuple[str, dict[str, Any]]
+TARGET_LAYERS_TAG = "odibi/target_layers"
+PROJECT_TAG = "odibi/project"
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    layer: str
+    row_id: str
+    is_source: bool
+    module: str | None = None
+    function: str | None = None
+    engine_override: str | None = None
+    asset_keys: tuple[dg.AssetKey, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProjectSteps:
+    """What the translator needs to know of a project: its steps and their layers."""
+
+    project: str
+    slug: str
+    env: str
+    default_engine: str
+    layer_order: tuple[str, ...]
+    steps: dict[str, StepInfo]
+    max_retries: int
+
+    @classmethod
+    def from_project(cls, project: Project, default_engine: str) -> ProjectSteps:
+        steps = {
+            op_name(project.slug, source.source_id, "source__"): StepInfo(
+                project.manifest.bronze_layer, source.source_id, True,
+                asset_keys=(asset_key(project.slug, source.table),))
+            for source in project.sources
+        }
+        for row in project.transformations:
+            steps[op_name(project.slug, row.transformation_id)] = StepInfo(
+                row.layer, row.transformation_id, False, row.module, row.function, row.engine_override,
+                tuple(asset_key(project.slug, table) for table in row.output_tables))
+        return cls(project.name, project.slug, project.env, default_engine, tuple(project.manifest.layer_order),
+                   steps, project.manifest.retry.max_retries)
+
+    @property
+    def bronze_layer(self) -> str:
+        return self.layer_order[0]
+
+    def planned_steps(self, run: dg.DagsterRun) -> set[str]:
+        """The run's steps of this project: its step selection, else its asset selection, else all."""
+        if run.step_keys_to_execute:
+            return {step for step in run.step_keys_to_execute if step in self.steps}
+        if run.asset_selection:
+            return {step for step, info in self.steps.items() if set(info.asset_keys) & set(run.asset_selection)}
+        return set(self.steps)
+
+
+def run_engine(run: dg.DagsterRun, default: str) -> str:
+    """The engine a run used: its ``odibi_engine`` resource config, else the project's default."""
+    config = ((run.run_config or {}).get("resources") or {}).get("odibi_engine") or {}
+    return str((config.get("config") or {}).get("engine") or default).lower()
+
+
+@dataclass
+class _Layer:
+    planned: set[str]
+    started: float | None = None
+    ended: set[str] = field(default_factory=set)
+    last_end: float | None = None
+    failed: list[str] = field(default_factory=list)
+    succeeded: int = 0
+    closed: bool = False
+
+
+class RunTranslator:
+    """Stateful translation of one run's events; feed entries in log order."""
+
+    def __init__(self, project: ProjectSteps, run: dg.DagsterRun):
+        self.project = project
+        self.run = run
+        self.engine = run_engine(run, project.default_engine)
+        planned = project.planned_steps(run)
+        self.layers = {
+            layer: _Layer({s for s in planned if project.steps[s].layer == layer})
+            for layer in project.layer_order if any(project.steps[s].layer == layer for s in planned)
+        }
+        self.attempts: dict[str, int] = {}
+        self.first_start: dict[str, float] = {}
+        self.run_start: float | None = None
+        self.failed_transformations: list[str] = []
+        self.run_error: str | None = None
+
+    # -- payload helpers -------------------------------------------------------------------------
+    def _base(self, timestamp: float, **extra: Any) -> dict[str, Any]:
+        return {"project": self.project.project, "env": self.project.env, "engine": self.engine,
+                "timestamp": datetime.fromtimestamp(timestamp), **extra}
+
+    def _transform(self, step: str, timestamp: float, **extra: Any) -> dict[str, Any]:
+        info = self.project.steps[step]
+        payload = self._base(timestamp, layer=info.layer, transformation_id=info.row_id, module=info.module,
+                             function=info.function, attempt=self.attempts.get(step, 1), **extra)
+        payload["engine"] = info.engine_override or self.engine
+        return payload
+
+    def target_layers(self) -> list[str] | None:
+        raw = self.run.tags.get(TARGET_LAYERS_TAG)
+        return json.loads(raw) if raw else None
+
+    # -- translation -----------------------------------------------------------------------------
+    def translate(self, entry: dg.EventLogEntry) -> list[HookEvent]:
+        event = entry.dagster_event
+        if event is None:
+            return []
+        kind, ts, step = event.event_type, entry.timestamp, event.step_key
+        if kind == DagsterEventType.RUN_START:
+            self.run_start = ts
+            return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers(),
+                                                          run_id=self.run.run_id))]
+        if kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
+            return self._run_end(ts, kind == DagsterEventType.RUN_SUCCESS, event)
+        if step not in self.project.steps:
+            return []
+        info = self.project.steps[step]
+        layer = self.layers.setdefault(info.layer, _Layer({step}))
+        out: list[HookEvent] = []
+        if kind == DagsterEventType.STEP_START:
+            self.attempts.setdefault(step, 1)
+            self.first_start.setdefault(step, ts)
+            if layer.started is None:
+                layer.started = ts
+                out.append((self._layer_event("start", info.layer), self._base(ts, layer=info.layer)))
+            if not info.is_source:
+                out.append(("transform_start", self._transform(step, ts)))
+        elif kind == DagsterEventType.STEP_RESTARTED:  # a retry's new attempt (the original: no new start)
+            self.attempts[step] = self.attempts.get(step, 1) + 1
+        elif kind == DagsterEventType.STEP_UP_FOR_RETRY and not info.is_source:
+            error = event.event_specific_data.error
+            out.append(("transform_retry", self._transform(
+                step, ts, max_retries=self.project.max_retries, error=error.message.strip() if error else None)))
+        elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
+            duration = round(ts - self.first_start.get(step, ts), 3)
+            if kind == DagsterEventType.STEP_SUCCESS:
+                layer.succeeded += 1
+                if not info.is_source:
+                    out.append(("transform_success", self._transform(step, ts, duration_seconds=duration)))
+            elif kind == DagsterEventType.STEP_FAILURE:
+                message = step_error(event)
+                layer.failed.append(f"{info.row_id}: {message}")
+                if not info.is_source:
+                    self.failed_transformations.append(info.row_id)
+                    out.append(("transform_failure", self._transform(step, ts, duration_seconds=duration,
+                                                                     error=message)))
+            layer.ended.add(step)
+            layer.last_end = ts
+            if layer.planned <= layer.ended:
+                out += self._layer_end(info.layer, layer, ts)
+        return out
+
+    def _layer_event(self, which: str, layer: str | None = None) -> str:
+        return f"bronze_{which}" if layer == self.project.bronze_layer else f"layer_{which}"
+
+    def _layer_end(self, name: str, layer: _Layer, ts: float) -> list[HookEvent]:
+        if layer.closed:
+            return []
+        layer.closed = True
+        if layer.started is None:
+            payload = self._base(ts, layer=name, status="skipped", duration_seconds=0.0)
+        else:
+            end = layer.last_end or ts
+            payload = self._base(end, layer=name, status="failed" if layer.failed or layer.planned - layer.ended
+                                 else "success", duration_seconds=round(end - layer.started, 3))
+            if layer.failed or layer.planned - layer.ended:
+                skipped = sorted(self.project.steps[s].row_id for s in layer.planned - layer.ended)
+                payload["error"] = "; ".join(layer.failed) or f"not run after upstream failures: {skipped}"
+            elif name == self.project.bronze_layer:
+                payload["sources_processed"] = layer.succeeded
+        return [(self._layer_event("end", name), payload)]
+
+    def _run_end(self, ts: float, success: bool, event: dg.DagsterEvent) -> list[HookEvent]:
+        out: list[HookEvent] = []
+        for name, layer in self.layers.items():
+            out += self._layer_end(name, layer, ts)
+        executed = [name for name, layer in self.layers.items() if layer.started is not None]
+        payload = self._base(ts, status="success" if success else "failed", layers_executed=executed,
+                             duration_seconds=round(ts - (self.run_start or ts), 3), run_id=self.run.run_id)
+        if not success:
+            failures = [f for layer in self.layers.values() for f in layer.failed]
+            error = getattr(event.event_specific_data, "error", None)
+            self.run_error = "; ".join(failures) or (error.message.strip() if error else event.message) or "failed"
+            payload["error"] = self.run_error
+        out.append(("orchestrator_run_end", payload))
+        return out
+
+    @property
+    def layers_executed(self) -> list[str]:
+        return [name for name, layer in self.layers.items() if layer.started is not None]
+
+
+def step_error(event: dg.DagsterEvent) -> str:
+    """The root cause of a failed step, as ``Type: message`` (Dagster and odibi wrap the user's error)."""
+    error = getattr(event.event_specific_data, "error", None)
+    message = None
+    while error is not None:
+        message = error.message.strip()
+        error = error.cause
+    if message is None:
+        return event.message or "failed"
+    kind, _, text = message.partition(": ")
+    return f"{kind.rsplit('.', 1)[-1]}: {text}" if text else message

@@ -1,0 +1,178 @@
+"""The backward-compatible API: ``run_project``, ``GenericProjectOrchestrator`` and
+``TransformationRunnerFromConfig``, running the project's assets as real Dagster runs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+
+from odibi_dagster.assets import asset_key, build_definitions
+from odibi_dagster.config import Project
+from odibi_dagster.config.settings import check_engine, storage_root
+from odibi_dagster.hooks.loading import load_project_hooks, merged
+from odibi_dagster.hooks.manager import HookManager
+from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, ProjectSteps
+from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink
+from odibi_dagster.orchestration.discovery import find_project
+from odibi_dagster.orchestration.live import run_live
+
+logger = logging.getLogger("odibi_dagster.orchestration")
+_EXTRA_KWARGS = {"repo_path", "layer_order", "log_level", "save_logs", "auth_provider", "log_container", "quiet"}
+
+
+def run_project(
+    project: str,
+    env: str = "qat",
+    engine: str | None = None,
+    hooks: HookManager | None = None,
+    log_sink: BaseLogSink | None = None,
+    target_layers: list[str] | None = None,
+    cache_plan: dict[str, list[str]] | None = None,
+    manifest_path: str | os.PathLike | None = None,
+    project_dir: str | os.PathLike | None = None,
+    max_workers: int | None = None,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    """Run ``project``'s layers (all, or ``target_layers``) through Dagster and return the result dict.
+
+    ``engine=None`` means the manifest's ``default_engine``, and ``"spark"`` where it names none.
+    Hooks are called live while the run goes on; ``log_sink`` receives one record per finished
+    transformation. The run is a real Dagster run on the ``DAGSTER_HOME`` instance (visible in the
+    UI) or, without ``DAGSTER_HOME``, on an ephemeral one.
+    """
+    unknown = sorted(set(kwargs) - _EXTRA_KWARGS)
+    if unknown:
+        raise TypeError(f"run_project() got unexpected keyword argument(s) {unknown}")
+    if kwargs.get("log_level"):
+        logging.getLogger("odibi_dagster").setLevel(str(kwargs["log_level"]).upper())
+    started = time.time()
+    spark = _use_auth_provider(kwargs.get("auth_provider"), env, kwargs.get("repo_path"), project)
+    loaded = find_project(project, env, project_dir=project_dir, manifest_path=manifest_path)
+    engine = check_engine(engine, "engine") if engine else (loaded.manifest.default_engine or "spark")
+    loaded = _with_overrides(loaded, cache_plan, max_workers, kwargs.get("layer_order"))
+    selection = _selection(loaded, target_layers)
+    if spark is not None and engine == "spark":
+        from odibi_dagster.engines.spark_session import adopt_session
+
+        adopt_session(spark)
+
+    defs = build_definitions(loaded, engine=engine, storage_root_dir=storage_root())
+    project_hooks = merged(load_project_hooks(loaded), hooks or HookManager())
+    if log_sink is None and kwargs.get("save_logs"):
+        log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
+    labels = {row.transformation_id: row.entity_labels(loaded.manifest.entity_labels)
+              for row in loaded.transformations}
+    tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else ""}
+    with _instance() as instance:
+        live = run_live(
+            defs.resolve_implicit_global_asset_job_def(), instance, ProjectSteps.from_project(loaded, engine),
+            selection=selection, run_config={"resources": {"odibi_engine": {"config": {"engine": engine}}}},
+            tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink, labels=labels)
+    translator, result = live.translator, live.result
+    success = bool(result and result.success)
+    return {
+        "status": "success" if success else "failed",
+        "project": loaded.name,
+        "env": loaded.env,
+        "engine": engine,
+        "layers_executed": translator.layers_executed if translator else [],
+        "duration_seconds": round(time.time() - started, 2),
+        "run_id": result.run_id if result else None,
+        "failed": list(translator.failed_transformations) if translator else [],
+        "error": None if success else (translator.run_error if translator else "the run did not start"),
+    }
+
+
+def _instance() -> Any:
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def _selection(project: Project, target_layers: list[str] | None) -> list[dg.AssetKey] | None:
+    if not target_layers:
+        return None
+    layers = project.manifest.layer_order
+    unknown = [layer for layer in target_layers if layer not in layers]
+    if unknown:
+        raise ValueError(f"target_layers {unknown} are not layers of project '{project.name}' {layers}")
+    return [asset_key(project.slug, table) for table, layer in project.table_layers.items() if layer in target_layers]
+
+
+def _with_overrides(project: Project, cache_plan: dict | None, max_workers: int | None,
+                    layer_order: list[str] | None) -> Project:
+    """A runtime cache_plan replaces the manifest's (as in the original); max_workers applies to every layer."""
+    update: dict[str, Any] = {}
+    if cache_plan is not None:
+        update["cache_plan"] = cache_plan
+    if max_workers is not None:
+        update["layers"] = {name: layer.model_copy(update={"max_workers": max_workers})
+                            for name, layer in project.manifest.layers.items()}
+    if layer_order is not None and list(layer_order) != project.manifest.layer_order:
+        raise ValueError(f"layer_order {layer_order} differs from the manifest's {project.manifest.layer_order}; "
+                         f"change the manifest instead")
+    if not update:
+        return project
+    return Project(manifest=project.manifest.model_copy(update=update), sources=project.sources,
+                   transformations=project.transformations, env=project.env, root=project.root,
+                   origin=project.origin)
+
+
+def _use_auth_provider(auth_provider: Callable[..., dict] | None, env: str, repo_path: Any, project: str) -> Any:
+    """The original's ``auth_provider(env=, repo_path=, logger_metadata=)`` -> {"spark", "sql_provider"}."""
+    if auth_provider is None:
+        return None
+    provided = auth_provider(env=env, repo_path=repo_path, logger_metadata={"project": project, "stage": "Bootstrap"})
+    return (provided or {}).get("spark")
+
+
+class GenericProjectOrchestrator:
+    """The original's orchestrator class: same constructor, ``run()`` returns ``run_project``'s dict."""
+
+    def __init__(self, project: str, env: str = "qat", manifest_path: str | os.PathLike | None = None,
+                 log_level: str = "WARNING", save_logs: bool = False, log_container: str = "digital-manufacturing",
+                 auth_provider: Callable[..., dict] | None = None, engine: str | None = "spark",
+                 hooks: HookManager | None = None, log_sink: BaseLogSink | None = None,
+                 project_dir: str | os.PathLike | None = None):
+        self.project = project
+        self.env = env
+        self.manifest_path = manifest_path
+        self.project_dir = project_dir
+        self.options = {"log_level": log_level, "save_logs": save_logs, "log_container": log_container,
+                        "auth_provider": auth_provider}
+        self.engine = engine
+        self.hooks = hooks or HookManager()
+        self.log_sink = log_sink
+
+    def run(self, target_layers: list[str] | None = None, cache_plan: dict | None = None,
+            **kwargs: Any) -> dict[str, Any]:
+        return run_project(self.project, env=self.env, engine=self.engine, hooks=self.hooks, log_sink=self.log_sink,
+                           target_layers=target_layers, cache_plan=cache_plan, manifest_path=self.manifest_path,
+                           project_dir=self.project_dir, **self.options, **kwargs)
+
+
+class TransformationRunnerFromConfig:
+    """Runs one layer of a project, as the original runner did (``run_parallel`` / ``run_all``)."""
+
+    def __init__(self, sql_provider: Any = None, project: str = "", env: str = "qat", max_workers: int | None = None,
+                 layer: str = "", engine: str | None = "spark", hooks: HookManager | None = None,
+                 log_sink: BaseLogSink | None = None, project_dir: str | os.PathLike | None = None, **kwargs: Any):
+        self.sql_provider = sql_provider
+        self.project, self.env, self.layer = project, env, layer
+        self.max_workers, self.engine = max_workers, engine
+        self.hooks, self.log_sink = hooks, log_sink
+        self.project_dir = project_dir
+        self.kwargs = kwargs
+
+    def run_parallel(self) -> dict[str, Any]:
+        return run_project(self.project, env=self.env, engine=self.engine, hooks=self.hooks, log_sink=self.log_sink,
+                           target_layers=[self.layer], project_dir=self.project_dir, max_workers=self.max_workers)
+
+    run_all = run_parallel
+

@@ -1,0 +1,40 @@
+"""Finding a project by name, as the original orchestrator did, plus the ODIBI_* ways."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from odibi_dagster.config import Project, load_project_folder, load_project_sql
+from odibi_dagster.config.folder import find_config_file
+from odibi_dagster.config.model import slugify
+
+
+def candidate_folders(project: str) -> list[Path]:
+    """``projects/<slug>/``, ``./<slug>/`` and ``../projects/<slug>/`` under the working directory."""
+    slug = slugify(project)
+    cwd = Path.cwd()
+    return [cwd / "projects" / slug, cwd / slug, cwd.parent / "projects" / slug]
+
+
+def find_project(project: str, env: str | None, *, project_dir: str | os.PathLike | None = None,
+                 manifest_path: str | os.PathLike | None = None) -> Project:
+    """``project_dir``, ``ODIBI_PROJECT_DIR``, ``ODIBI_CONFIG_DB``, ``manifest_path``, then the original's places."""
+    folder = project_dir or os.environ.get("ODIBI_PROJECT_DIR")
+    if not folder and os.environ.get("ODIBI_CONFIG_DB"):
+        return load_project_sql(os.environ["ODIBI_CONFIG_DB"], project, env)
+    if not folder and manifest_path:
+        manifest = Path(manifest_path)
+        if not manifest.is_file():
+            raise FileNotFoundError(f"manifest_path '{manifest}' does not exist")
+        folder = manifest.parent
+    if not folder:
+        folder = next((c for c in candidate_folders(project) if find_config_file(c, "manifest")), None)
+        if folder is None:
+            places = ", ".join(str(c) for c in candidate_folders(project))
+            raise FileNotFoundError(f"project '{project}' not found: no manifest in {places} (give project_dir, "
+                                    f"manifest_path, ODIBI_PROJECT_DIR or ODIBI_CONFIG_DB)")
+    loaded = load_project_folder(folder, env)
+    if slugify(loaded.name) != slugify(project):
+        raise ValueError(f"the project at {folder} is '{loaded.name}', not '{project}'")
+    return loaded

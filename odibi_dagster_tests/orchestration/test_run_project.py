@@ -1,0 +1,167 @@
+"""run_project: real Dagster runs with hooks delivered live, the result dict, failures, log records."""
+
+import csv
+from datetime import datetime
+
+import dagster as dg
+import pytest
+
+from odibi_dagster.hooks import EVENTS, HookManager
+from odibi_dagster.logging import BaseLogSink, FileLogSink
+from odibi_dagster.orchestration import (
+    GenericProjectOrchestrator,
+    TransformationRunnerFromConfig,
+    run_project,
+)
+
+LAYERS = ["Bronze", "Silver_1", "Silver_2", "Gold_1", "Gold_2"]
+
+
+def recorder():
+    hooks, seen = HookManager(), []
+    for event in EVENTS:
+        hooks.register(event, lambda payload, event=event: seen.append((event, payload)))
+    return hooks, seen
+
+
+def check_payloads(seen):
+    for event, payload in seen:
+        spec = EVENTS[event]
+        assert spec.keys <= set(payload) <= spec.all_keys, (event, sorted(payload))
+        assert isinstance(payload["timestamp"], datetime)
+        if "status" in payload:
+            assert payload["status"] in ("success", "failed", "skipped")
+
+
+def test_demo_run_delivers_the_seed_events_in_order(demo_cwd, tmp_path):
+    hooks, seen = recorder()
+    silver = tmp_path / "storage" / "qat" / "energy_efficiency" / "Silver_1" / "silver.sensor_readings"
+    live = []
+    hooks.register("layer_start", lambda p: live.append(silver.exists()), filters={"layer": "Silver_1"})
+    result = run_project(project="Energy Efficiency", env="qat", hooks=hooks)
+    assert result["status"] == "success" and result["error"] is None and result["failed"] == []
+    assert (result["project"], result["env"], result["engine"]) == ("Energy Efficiency", "qat", "pandas")
+    assert result["layers_executed"] == LAYERS and result["run_id"] and result["duration_seconds"] > 0
+    assert live == [False]  # the hook ran before the layer's first table was written: live delivery
+    check_payloads(seen)
+    names = [event for event, _ in seen]
+    assert names[0] == "orchestrator_run_start" and names[-1] == "orchestrator_run_end"
+    assert names[1:3] == ["bronze_start", "bronze_end"]
+    layer_events = [(e, p["layer"]) for e, p in seen if e.startswith("layer_")]
+    assert layer_events == [(f"layer_{w}", layer) for layer in LAYERS[1:] for w in ("start", "end")]
+    bronze_end = next(p for e, p in seen if e == "bronze_end")
+    assert bronze_end["status"] == "success" and bronze_end["sources_processed"] == 4
+    assert [p["transformation_id"] for e, p in seen if e == "transform_success"] != []
+    assert sum(e == "transform_start" for e in names) == sum(e == "transform_success" for e in names) == 5
+    end = seen[-1][1]
+    assert (end["status"], end["layers_executed"]) == ("success", LAYERS)
+
+
+FAILING = """
+def ok(inputs):
+    return inputs["bronze.good"]
+
+def flaky(inputs):
+    raise ValueError("sensor feed corrupt")
+
+def after(inputs):
+    return inputs["silver.flaky"]
+"""
+
+
+def failing_project(project_writer, retries=0):
+    return project_writer.write(
+        manifest={"retry": {"max_retries": retries, "delay": 0.1}},
+        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
+                  "source_path_or_query": "good.csv"}],
+        data={"good.csv": "a\n1\n"}, functions=FAILING, transformations=[
+            {"transformation_id": "t-ok", "layer": "Silver", "function": "ok", "inputs": ["bronze.good"],
+             "outputs": [{"table": "silver.ok"}]},
+            {"transformation_id": "t-flaky", "layer": "Silver", "function": "flaky", "inputs": ["bronze.good"],
+             "outputs": [{"table": "silver.flaky"}]},
+            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.flaky"],
+             "outputs": [{"table": "gold.after"}]}])
+
+
+def test_failing_transformation(project_writer, tmp_path, monkeypatch):
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", str(tmp_path / "storage"))
+    hooks, seen = recorder()
+    result = run_project("Test Project", project_dir=failing_project(project_writer, retries=1), hooks=hooks)
+    assert result["status"] == "failed" and result["failed"] == ["t-flaky"]
+    assert "t-flaky: ValueError: sensor feed corrupt" in result["error"]
+    check_payloads(seen)
+    retry = next(p for e, p in seen if e == "transform_retry")
+    assert (retry["transformation_id"], retry["attempt"], retry["max_retries"]) == ("t-flaky", 1, 1)
+    failure = next(p for e, p in seen if e == "transform_failure")
+    assert (failure["attempt"], failure["error"]) == (2, "ValueError: sensor feed corrupt")
+    ends = {p["layer"]: p for e, p in seen if e in ("layer_end", "bronze_end")}
+    assert ends["Silver"]["status"] == "failed" and "sensor feed corrupt" in ends["Silver"]["error"]
+    assert ends["Gold"]["status"] == "skipped" and ends["Bronze"]["status"] == "success"
+    run_end = seen[-1][1]
+    assert run_end["status"] == "failed" and "sensor feed corrupt" in run_end["error"]
+    assert run_end["layers_executed"] == ["Bronze", "Silver"]
+
+
+class ListSink(BaseLogSink):
+    def __init__(self):
+        self.records = []
+
+    def write(self, records):
+        self.records.extend(records)
+
+
+class BrokenSink(BaseLogSink):
+    def write(self, records):
+        raise ConnectionError("log database down")
+
+
+def test_log_sinks_get_one_record_per_finished_transformation(demo_cwd, tmp_path, caplog):
+    sink = ListSink()
+    assert run_project("Energy Efficiency", log_sink=sink)["status"] == "success"
+    assert sorted(r["transformation_id"] for r in sink.records) == sorted([
+        "energy-sensor-readings-silver", "energy-boiler-assets-silver", "energy-boiler-daily-silver",
+        "energy-plant-daily-gold", "energy-plant-summary-gold"])
+    assert {r["status"] for r in sink.records} == {"SUCCESS"} and sink.records[0]["plant"] == "combined"
+    path = tmp_path / "logs" / "log.csv"
+    for _ in range(2):
+        assert run_project("Energy Efficiency", log_sink=FileLogSink(path))["status"] == "success"
+    with open(path) as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 10 and len({r["run_id"] for r in rows}) == 2  # appended, not overwritten
+    result = run_project("Energy Efficiency", log_sink=BrokenSink())
+    assert result["status"] == "success"  # a sink failure never fails the run
+    assert "log sink BrokenSink still failing at the run's end; 5 record(s) not written" in caplog.text
+
+
+def test_target_layers_and_bad_arguments(demo_cwd):
+    hooks, seen = recorder()
+    result = run_project("Energy Efficiency", target_layers=["Bronze", "Silver_1"], hooks=hooks)
+    assert result["layers_executed"] == ["Bronze", "Silver_1"]
+    assert seen[0][1]["target_layers"] == ["Bronze", "Silver_1"]
+    with pytest.raises(ValueError, match=r"target_layers \['Silver_9'\] are not layers"):
+        run_project("Energy Efficiency", target_layers=["Silver_9"])
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) \['colour'\]"):
+        run_project("Energy Efficiency", colour="blue")
+    with pytest.raises(FileNotFoundError, match="project 'Nope' not found"):
+        run_project("Nope")
+
+
+def test_runs_are_stored_on_the_dagster_home_instance(demo_cwd, tmp_path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    result = run_project("Energy Efficiency", target_layers=["Bronze"])
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run = instance.get_run_by_id(result["run_id"])
+        assert run.status == dg.DagsterRunStatus.SUCCESS and run.tags["odibi/project"] == "energy_efficiency"
+
+
+def test_orchestrator_and_runner_classes(demo_cwd):
+    hooks, seen = recorder()
+    result = GenericProjectOrchestrator("Energy Efficiency", env="qat", engine="pandas", hooks=hooks).run(
+        target_layers=["Bronze", "Silver_1"])
+    assert result["status"] == "success" and result["layers_executed"] == ["Bronze", "Silver_1"]
+    runner = TransformationRunnerFromConfig(sql_provider=None, project="Energy Efficiency", env="qat", max_workers=2,
+                                            layer="Silver_2", engine="pandas", hooks=hooks)
+    assert runner.run_parallel()["layers_executed"] == ["Silver_2"]
+    assert [p["layer"] for e, p in seen if e == "layer_start"] == ["Silver_1", "Silver_2"]  # both got the hooks
