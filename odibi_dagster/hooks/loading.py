@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from odibi_dagster.config.model import Project
+from odibi_dagster.config.validation import ensure_importable
 from odibi_dagster.hooks.manager import HookManager
 
 
@@ -18,6 +19,9 @@ def load_project_hooks(project: Project, into: HookManager | None = None) -> Hoo
     name = project.manifest.hooks_module
     if not name:
         return hooks
+    # Dagster's code server restores sys.path after loading the code location, so a sensor tick
+    # must put the project folder back before importing a module that lives beside the manifest.
+    ensure_importable(project.root)
     try:
         module = importlib.import_module(name)
     except Exception as exc:

@@ -15,6 +15,7 @@ The sensors and the in-process subscriber of ``run_project`` both use it, so the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -72,13 +73,23 @@ class ProjectSteps:
     def bronze_layer(self) -> str:
         return self.layer_order[0]
 
-    def planned_steps(self, run: dg.DagsterRun) -> set[str]:
-        """The run's steps of this project: its step selection, else its asset selection, else all."""
+    def planned_steps(self, run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> set[str]:
+        """The run's steps of this project: from its execution plan where the instance has it, else
+        its step or asset selection, else all."""
+        if instance is not None and run.execution_plan_snapshot_id:
+            plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+            return {step for step in plan.step_keys_to_execute if step in self.steps}
         if run.step_keys_to_execute:
             return {step for step in run.step_keys_to_execute if step in self.steps}
         if run.asset_selection:
             return {step for step, info in self.steps.items() if set(info.asset_keys) & set(run.asset_selection)}
         return set(self.steps)
+
+    def is_project_run(self, run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> bool:
+        """Runs of this project: tagged by run_project, or planning any of its steps."""
+        if PROJECT_TAG in run.tags:
+            return run.tags[PROJECT_TAG] == self.slug
+        return bool(self.planned_steps(run, instance))
 
 
 def run_engine(run: dg.DagsterRun, default: str) -> str:
@@ -101,11 +112,11 @@ class _Layer:
 class RunTranslator:
     """Stateful translation of one run's events; feed entries in log order."""
 
-    def __init__(self, project: ProjectSteps, run: dg.DagsterRun):
+    def __init__(self, project: ProjectSteps, run: dg.DagsterRun, instance: dg.DagsterInstance | None = None):
         self.project = project
         self.run = run
         self.engine = run_engine(run, project.default_engine)
-        planned = project.planned_steps(run)
+        planned = project.planned_steps(run, instance)
         self.layers = {
             layer: _Layer({s for s in planned if project.steps[s].layer == layer})
             for layer in project.layer_order if any(project.steps[s].layer == layer for s in planned)
@@ -220,6 +231,24 @@ class RunTranslator:
     @property
     def layers_executed(self) -> list[str]:
         return [name for name, layer in self.layers.items() if layer.started is not None]
+
+
+def replay(instance: dg.DagsterInstance, project: ProjectSteps, run: dg.DagsterRun,
+           emit_for: Callable[[dg.EventLogRecord], bool]) -> list[HookEvent]:
+    """Translate a run's whole log in order; return the hook events caused by the records ``emit_for``
+    accepts. Every deliverer replays the same log, so each attributes every event the same way."""
+    translator = RunTranslator(project, run, instance)
+    out: list[HookEvent] = []
+    cursor = None
+    while True:
+        page = instance.get_records_for_run(run.run_id, cursor=cursor)
+        for record in page.records:
+            events = translator.translate(record.event_log_entry)
+            if events and emit_for(record):
+                out += events
+        cursor = page.cursor
+        if not page.has_more:
+            return out
 
 
 def step_error(event: dg.DagsterEvent) -> str:

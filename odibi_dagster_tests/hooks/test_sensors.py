@@ -1,0 +1,145 @@
+"""Hook delivery by the code location's sensors, under a real dagster-daemon, for CLI runs."""
+
+import json
+import os
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from odibi_dagster.config import load_project_folder
+from odibi_dagster.hooks.loading import HookModuleError
+from odibi_dagster.hooks.sensors import build_hook_sensors
+from odibi_dagster_tests.conftest import BIN, REPO, dagster
+
+FUNCS = """
+def clean(inputs):
+    return inputs["bronze.readings"].assign(ok=True)
+
+def summary(inputs):
+    return inputs["silver.readings"].groupby("ok", as_index=False).size()
+"""
+HOOKS = """
+import json, os
+
+def register(hooks):
+    def write(event):
+        def callback(payload):
+            with open(os.environ["ODIBI_TEST_HOOK_LOG"], "a") as handle:
+                handle.write(json.dumps({"event": event, **payload}, default=str) + "\\n")
+        return callback
+    for event in ("orchestrator_run_start", "orchestrator_run_end", "bronze_start", "bronze_end", "layer_start",
+                  "layer_end", "transform_start", "transform_success", "transform_failure"):
+        hooks.register(event, write(event))
+"""
+
+
+def write_project(project_writer, hooks_code=HOOKS):
+    module = f"hooks_{project_writer.module}"
+    root = project_writer.write(
+        manifest={"hooks_module": module},
+        sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
+                  "source_path_or_query": "r.csv"}],
+        data={"r.csv": "a\n1\n2\n"}, functions=FUNCS, transformations=[
+            {"transformation_id": "t-clean", "layer": "Silver", "function": "clean", "inputs": ["bronze.readings"],
+             "outputs": [{"table": "silver.readings"}]},
+            {"transformation_id": "t-summary", "layer": "Gold", "function": "summary", "inputs": ["silver.readings"],
+             "outputs": [{"table": "gold.summary"}]}])
+    (root / f"{module}.py").write_text(hooks_code)
+    return root
+
+
+def events(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def step_sensor_cursor(home: str) -> str | None:
+    with dg.DagsterInstance.from_config(home) as instance:
+        for state in instance.all_instigator_state():
+            if state.name == "test_project_hooks_steps" and state.instigator_data:
+                return state.instigator_data.cursor
+    return None
+
+
+@pytest.mark.slow
+def test_sensors_deliver_cli_run_events_once_under_the_daemon(project_writer, home, tmp_path):
+    root = write_project(project_writer)
+    log = tmp_path / "hooks.jsonl"
+    env = {**home, "ODIBI_PROJECT_DIR": str(root), "ODIBI_TEST_HOOK_LOG": str(log)}
+    before = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env, cwd=tmp_path)
+    assert before.returncode == 0, before.stderr[-2000:]
+
+    def start_daemon() -> subprocess.Popen:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("ODIBI_")} | env
+        return subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                                env=full_env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    daemon = start_daemon()
+    try:
+        wait_for(lambda: step_sensor_cursor(home["DAGSTER_HOME"]) is not None, 120, "the step sensor's first tick")
+        time.sleep(6)  # let the run status sensors take their first (baseline) tick too
+        assert events(log) == []  # runs from before the sensors started are not delivered
+        done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env,
+                       cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-2000:]
+        wait_for(lambda: any(e["event"] == "orchestrator_run_end" for e in events(log)) and
+                 sum(e["event"] == "transform_success" for e in events(log)) == 2, 120, "the run's hook events")
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+    first = Counter(e["event"] for e in events(log))
+    assert first == {"orchestrator_run_start": 1, "bronze_start": 1, "bronze_end": 1, "layer_start": 2,
+                     "layer_end": 2, "transform_start": 2, "transform_success": 2, "orchestrator_run_end": 1}
+    end = next(e for e in events(log) if e["event"] == "orchestrator_run_end")
+    assert (end["status"], end["layers_executed"], end["project"]) == ("success", ["Bronze", "Silver", "Gold"],
+                                                                       "Test Project")
+
+    daemon = start_daemon()  # a restart must not deliver anything again
+    try:
+        cursor = step_sensor_cursor(home["DAGSTER_HOME"])
+        wait_for(lambda: step_sensor_cursor(home["DAGSTER_HOME"]) != cursor, 120, "a tick after the restart")
+        time.sleep(6)  # and the run status sensors' ticks
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+    assert Counter(e["event"] for e in events(log)) == first
+
+
+def test_a_hooks_module_that_fails_to_import_fails_the_tick_not_the_load(project_writer, storage):
+    root = write_project(project_writer, hooks_code="raise RuntimeError('broken hooks module')\n")
+    project = load_project_folder(root)  # the code location still loads
+    sensors = {s.name: s for s in build_hook_sensors(project, "pandas")}
+    with dg.instance_for_test() as instance:
+        step_sensor = sensors["test_project_hooks_steps"]
+        first = step_sensor.evaluate_tick(dg.build_sensor_context(instance=instance))
+        assert first.cursor is not None  # starts at the end of the log
+        from odibi_dagster.assets import build_definitions
+
+        defs = build_definitions(project, storage_root_dir=storage)
+        assert defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance).success
+        with pytest.raises(Exception) as info:
+            step_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=first.cursor))
+        chain, error = [], info.value
+        while error is not None:
+            chain.append(str(error))
+            error = error.__cause__
+        assert any(isinstance(e, HookModuleError) for e in _causes(info.value))
+        assert any("broken hooks module" in text for text in chain)
+
+
+def _causes(error):
+    while error is not None:
+        yield error
+        error = error.__cause__
