@@ -169,6 +169,8 @@ def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys:
     exists = location.stored_format() == "delta"
     if mode == "merge":
         check_merge_keys(location.table, data, merge_keys)
+    if mode == "append" and exists and not schema_evolution:
+        check_append_columns(location, data.schema)
     try:
         if mode == "merge" and exists:
             table = DeltaTable(path)
@@ -195,6 +197,15 @@ def describe_delta(location: TableLocation, rows_written: int | None = None) -> 
     table = DeltaTable(str(location.path))
     return WriteResult("delta", pa.schema(table.schema().to_arrow()), table.count(), rows_written,
                        delta_version=table.version())
+
+
+def check_append_columns(location: TableLocation, new: pa.Schema) -> None:
+    """An append must bring the stored Delta table's columns, no more, no fewer (unless schema_evolution)."""
+    stored = describe_delta(location).schema
+    if sorted(stored.names) != sorted(new.names):
+        raise TableWriteError(
+            f"append to '{location.table}' refused: {describe_schema_difference(stored, new)}; the stored table "
+            f"is unchanged (set schema_evolution: true on the output to allow new columns)")
 
 
 def check_merge_keys(table: str, data: pa.Table, merge_keys: Sequence[str]) -> None:

@@ -17,8 +17,8 @@ from pyspark.sql import functions as F
 from odibi_dagster.engines.base import WriteResult, WriteSpec
 from odibi_dagster.engines.pandas_tables import (
     TableWriteError,
+    check_append_columns,
     describe_delta,
-    describe_schema_difference,
     read_delta,
     remove_format,
     target_format,
@@ -59,7 +59,7 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
     if spec.mode == "merge":
         check_merge_keys(location.table, frame, spec.merge_keys)
     if spec.mode == "append" and stored == "delta" and not spec.schema_evolution:
-        check_same_columns(location, frame)
+        check_append_columns(location, to_arrow(frame.limit(0)).schema)
     path = str(location.path)
     exists = stored == "delta"
     # Table, schema and column names are validated identifiers (config/model.py): safe to quote.
@@ -107,13 +107,3 @@ def check_merge_keys(table: str, frame: Any, merge_keys: tuple[str, ...]) -> Non
         sample = [{key: row[key] for key in merge_keys} for row in duplicates]
         raise TableWriteError(f"merge into '{table}': merge_keys {list(merge_keys)} are not unique in the new data "
                               f"(e.g. {sample}); the stored table is unchanged")
-
-
-def check_same_columns(location: TableLocation, frame: Any) -> None:
-    """Refuse an append that adds or drops columns (some Delta servers would silently drop them)."""
-    stored = describe_delta(location).schema
-    new = to_arrow(frame.limit(0))
-    if sorted(stored.names) != sorted(new.schema.names):
-        raise TableWriteError(
-            f"append to '{location.table}' refused: {describe_schema_difference(stored, new.schema)}; the stored "
-            f"table is unchanged (set schema_evolution: true on the output to allow new columns)")

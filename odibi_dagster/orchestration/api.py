@@ -52,8 +52,10 @@ def run_project(
     if kwargs.get("log_level"):
         logging.getLogger("odibi_dagster").setLevel(str(kwargs["log_level"]).upper())
     started = time.time()
-    spark = _use_auth_provider(kwargs.get("auth_provider"), env, kwargs.get("repo_path"), project)
-    loaded = find_project(project, env, project_dir=project_dir, manifest_path=manifest_path)
+    provided = _use_auth_provider(kwargs.get("auth_provider"), env, kwargs.get("repo_path"), project)
+    spark = provided.get("spark")
+    loaded = find_project(project, env, project_dir=project_dir, manifest_path=manifest_path,
+                          sql_provider=provided.get("sql_provider"), spark=spark)
     engine = check_engine(engine, "engine") if engine else (loaded.manifest.default_engine or "spark")
     loaded = _with_overrides(loaded, cache_plan, max_workers, kwargs.get("layer_order"))
     selection = _selection(loaded, target_layers)
@@ -124,12 +126,13 @@ def _with_overrides(project: Project, cache_plan: dict | None, max_workers: int 
                    origin=project.origin)
 
 
-def _use_auth_provider(auth_provider: Callable[..., dict] | None, env: str, repo_path: Any, project: str) -> Any:
+def _use_auth_provider(auth_provider: Callable[..., dict] | None, env: str, repo_path: Any,
+                       project: str) -> dict[str, Any]:
     """The original's ``auth_provider(env=, repo_path=, logger_metadata=)`` -> {"spark", "sql_provider"}."""
     if auth_provider is None:
-        return None
+        return {}
     provided = auth_provider(env=env, repo_path=repo_path, logger_metadata={"project": project, "stage": "Bootstrap"})
-    return (provided or {}).get("spark")
+    return dict(provided or {})
 
 
 class GenericProjectOrchestrator:

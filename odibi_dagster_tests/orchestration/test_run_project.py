@@ -165,3 +165,49 @@ def test_orchestrator_and_runner_classes(demo_cwd):
                                             layer="Silver_2", engine="pandas", hooks=hooks)
     assert runner.run_parallel()["layers_executed"] == ["Silver_2"]
     assert [p["layer"] for e, p in seen if e == "layer_start"] == ["Silver_1", "Silver_2"]  # both got the hooks
+
+
+def test_auth_provider_spark_session_and_sql_provider(demo_cwd, tmp_path, spark):
+    """The sql_provider stands in for the user's SQL Server provider (none can run here): it answers
+    the original's read() call from real config tables in SQLite, with real rows (pyspark Row)."""
+    import pandas as pd
+    import sqlalchemy as sa
+    from pyspark.sql import Row
+
+    from odibi_dagster.config import export_project
+
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_cwd / "projects" / "energy_efficiency", url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # disable one row in the tables only: the run must follow the tables
+        conn.execute(sa.text('UPDATE "TransformationRegistry" SET enabled = 0 WHERE transformation_id = :t'),
+                     {"t": "energy-plant-summary-gold"})
+    engine.dispose()
+    calls = []
+
+    class Rows:
+        def __init__(self, frame):
+            self.frame = frame
+
+        def collect(self):
+            return [Row(**record) for record in self.frame.to_dict("records")]
+
+    class SqlProvider:
+        def read(self, data_type, container, path_prefix, object_name, spark):
+            calls.append((data_type.value, object_name, spark is not None))
+            with sa.create_engine(url).connect() as conn:
+                return Rows(pd.read_sql_query(sa.text(object_name), conn).astype(object).where(lambda f: f.notna(), None))
+
+    def auth_provider(env, repo_path, logger_metadata):
+        assert (env, logger_metadata) == ("qat", {"project": "Energy Efficiency", "stage": "Bootstrap"})
+        return {"spark": spark, "sql_provider": SqlProvider()}
+
+    hooks, seen = recorder()
+    result = run_project("Energy Efficiency", engine="spark", hooks=hooks, auth_provider=auth_provider)
+    assert result["status"] == "success" and result["engine"] == "spark", result
+    assert calls == [("sql", "SELECT * FROM IngestionSourceConfig", True),
+                     ("sql", "SELECT * FROM TransformationRegistry", True)]
+    ran = [p["transformation_id"] for e, p in seen if e == "transform_success"]
+    assert "energy-plant-summary-gold" not in ran and len(ran) == 4
+    assert {p["engine"] for e, p in seen if e == "transform_success"} == {"spark"}
+    assert result["layers_executed"] == ["Bronze", "Silver_1", "Silver_2", "Gold_1"]
