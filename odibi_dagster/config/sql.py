@@ -153,14 +153,6 @@ def _read_rows(conn, table: sa.Table, project: str) -> list[dict[str, Any]]:
     return rows
 
 
-def create_config_tables(url: str) -> None:
-    engine = sa.create_engine(url)
-    try:
-        metadata.create_all(engine)
-    finally:
-        engine.dispose()
-
-
 def export_project(project_dir: str | Path, url: str) -> Project:
     """Write a folder project into the SQL tables (creating them), replacing that project's rows.
 

@@ -217,8 +217,7 @@ class RunTranslator:
         out: list[HookEvent] = []
         for name, layer in self.layers.items():
             out += self._layer_end(name, layer, ts)
-        executed = [name for name, layer in self.layers.items() if layer.started is not None]
-        payload = self._base(ts, status="success" if success else "failed", layers_executed=executed,
+        payload = self._base(ts, status="success" if success else "failed", layers_executed=self.layers_executed,
                              duration_seconds=round(ts - (self.run_start or ts), 3), run_id=self.run.run_id)
         if not success:
             failures = [f for layer in self.layers.values() for f in layer.failed]
