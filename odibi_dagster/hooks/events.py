@@ -1,6 +1,7 @@
 """The hook events and the keys of their payloads: the seed's, plus the per-transformation ones.
 
-Every payload carries ``project``, ``env``, ``engine`` and ``timestamp``; below the run, ``layer``.
+The seed's payloads exactly, plus what DESIGN.md adds: every payload carries ``project``,
+``env``, ``engine`` and ``timestamp``, and below the run ``layer`` (so bronze events have it too).
 Keys marked optional appear only on some outcomes (``error`` on failure, ``sources_processed`` on
 success).
 """
@@ -24,12 +25,11 @@ _BASE = {"project", "env", "engine", "timestamp"}
 _TRANSFORM = _BASE | {"layer", "transformation_id", "module", "function", "attempt"}
 
 EVENTS: dict[str, EventSpec] = {
-    "orchestrator_run_start": EventSpec(frozenset(_BASE | {"target_layers", "run_id"})),
-    "orchestrator_run_end": EventSpec(frozenset(_BASE | {"status", "layers_executed", "duration_seconds", "run_id"}),
+    "orchestrator_run_start": EventSpec(frozenset(_BASE | {"target_layers"})),
+    "orchestrator_run_end": EventSpec(frozenset(_BASE | {"status", "layers_executed", "duration_seconds"}),
                                       frozenset({"error"})),
     "bronze_start": EventSpec(frozenset(_BASE | {"layer"})),
-    "bronze_end": EventSpec(frozenset(_BASE | {"layer", "status", "duration_seconds"}),
-                            frozenset({"sources_processed", "error"})),
+    "bronze_end": EventSpec(frozenset(_BASE | {"layer", "status"}), frozenset({"sources_processed", "error"})),
     "layer_start": EventSpec(frozenset(_BASE | {"layer"})),
     "layer_end": EventSpec(frozenset(_BASE | {"layer", "status", "duration_seconds"}), frozenset({"error"})),
     "transform_start": EventSpec(frozenset(_TRANSFORM)),

@@ -151,8 +151,7 @@ class RunTranslator:
         kind, ts, step = event.event_type, entry.timestamp, event.step_key
         if kind == DagsterEventType.RUN_START:
             self.run_start = ts
-            return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers(),
-                                                          run_id=self.run.run_id))]
+            return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers()))]
         if kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
             return self._run_end(ts, kind == DagsterEventType.RUN_SUCCESS, event)
         if step not in self.project.steps:
@@ -211,6 +210,8 @@ class RunTranslator:
                 payload["error"] = "; ".join(layer.failed) or f"not run after upstream failures: {skipped}"
             elif name == self.project.bronze_layer:
                 payload["sources_processed"] = layer.succeeded
+        if name == self.project.bronze_layer:
+            del payload["duration_seconds"]  # the seed's bronze_end has none
         return [(self._layer_event("end", name), payload)]
 
     def _run_end(self, ts: float, success: bool, event: dg.DagsterEvent) -> list[HookEvent]:
@@ -218,7 +219,7 @@ class RunTranslator:
         for name, layer in self.layers.items():
             out += self._layer_end(name, layer, ts)
         payload = self._base(ts, status="success" if success else "failed", layers_executed=self.layers_executed,
-                             duration_seconds=round(ts - (self.run_start or ts), 3), run_id=self.run.run_id)
+                             duration_seconds=round(ts - (self.run_start or ts), 3))
         if not success:
             failures = [f for layer in self.layers.values() for f in layer.failed]
             error = getattr(event.event_specific_data, "error", None)

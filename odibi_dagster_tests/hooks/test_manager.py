@@ -70,3 +70,21 @@ def test_every_event_carries_project_env_engine():
         assert {"project", "env", "engine", "timestamp"} <= spec.keys, event
         if not event.startswith("orchestrator"):
             assert "layer" in spec.keys, event
+
+
+SEED = {  # the seed document's payload schema, key by key (optional keys in the second set)
+    "orchestrator_run_start": ({"project", "env", "engine", "timestamp", "target_layers"}, set()),
+    "orchestrator_run_end": ({"project", "env", "engine", "timestamp", "status", "layers_executed",
+                              "duration_seconds"}, {"error"}),
+    "bronze_start": ({"project", "env", "engine", "timestamp"}, set()),
+    "bronze_end": ({"project", "env", "engine", "timestamp", "status"}, {"sources_processed", "error"}),
+    "layer_start": ({"project", "env", "layer", "engine", "timestamp"}, set()),
+    "layer_end": ({"project", "env", "layer", "engine", "timestamp", "status", "duration_seconds"}, {"error"}),
+}
+
+
+def test_run_and_layer_payloads_are_the_seeds_plus_layer():
+    for event, (keys, optional) in SEED.items():
+        spec = EVENTS[event]
+        below_run = set() if event.startswith("orchestrator") else {"layer"}
+        assert spec.keys == keys | below_run and spec.optional == optional, event
