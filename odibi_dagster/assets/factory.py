@@ -4,8 +4,10 @@ A transformation with several outputs is one subsettable ``multi_asset``. Every 
 ``odibi/*`` definition metadata telling the IO manager where and how to store its table.
 """
 
+import functools
 import json
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -23,6 +25,7 @@ from odibi_dagster.functions.calling import (
     tables_from_result,
 )
 from odibi_dagster.functions.registry import resolve_function
+from odibi_dagster.logging.records import build_record, record_metadata
 
 ENGINE_RESOURCE = "odibi_engine"
 IO_MANAGER = "odibi_io_manager"
@@ -163,36 +166,56 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
             "outputs": [output.model_dump() for output in row.outputs], "spark": backend.spark, "env": project.env,
             "engine": run_engine, "context": execution_context,
         }
+        selected = context.selected_asset_keys
+        record = functools.partial(
+            build_record, transformation_id=row.transformation_id, project=project.name, env=project.env,
+            layer=row.layer, engine=run_engine, labels=labels, run_id=context.run.run_id, start_time=datetime.now(),
+            rows_in=_rows(backend, inputs.values()), attempt=context.retry_number + 1)
         try:
             result = call_transformation(fn, row.transformation_id, available)
-        except TransformationError:
-            raise
+            tables = None if row.io == "self_managed" else tables_from_result(
+                result, row.output_tables, row.transformation_id, backend.is_frame)
         except Exception as exc:
-            raise TransformationError(
-                f"transformation '{row.transformation_id}' failed: {type(exc).__name__}: {exc}") from exc
+            error = exc if isinstance(exc, TransformationError) else TransformationError(
+                f"transformation '{row.transformation_id}' failed: {type(exc).__name__}: {exc}")
+            failed = record(end_time=datetime.now(), status="FAILED", error_message=str(error))
+            for key in selected:  # the failed run's record is kept, as an observation of each output
+                context.log_event(dg.AssetObservation(asset_key=key, metadata=record_metadata(failed)))
+            if error is exc:
+                raise
+            raise error from exc
 
-        selected = context.selected_asset_keys
-        if row.io == "self_managed":
-            yield from _observe_self_managed(project, row, resource, selected)
+        if tables is None:
+            yield from _observe_self_managed(project, row, resource, selected, record)
             return
-        tables = tables_from_result(result, row.output_tables, row.transformation_id, backend.is_frame)
+        done = record_metadata(record(end_time=datetime.now(), status="SUCCESS",
+                                      rows_out=_rows(backend, tables.values())))
         for table, frame in tables.items():
             if asset_key(project.slug, table) in selected:
-                yield dg.Output(frame, output_name=out_names[table])
+                yield dg.Output(frame, output_name=out_names[table], metadata=done)
 
     return _transformation
 
 
+def _rows(backend: Any, frames: Any) -> int | None:
+    """Rows of pandas frames (free); None on Spark, where counting would be a pass over the data."""
+    frames = list(frames)
+    if backend.name != "pandas" or not all(backend.is_frame(frame) for frame in frames):
+        return None
+    return sum(len(frame) for frame in frames)
+
+
 def _observe_self_managed(project: Project, row: Transformation, resource: OdibiEngine,
-                          selected: set[dg.AssetKey]) -> Iterator[dg.MaterializeResult]:
+                          selected: set[dg.AssetKey], record: Any) -> Iterator[dg.MaterializeResult]:
     """A self-managed function wrote its tables itself: report what can be seen of them."""
+    done = record(end_time=datetime.now(), status="SUCCESS")
     for output in row.outputs:
         key = asset_key(project.slug, output.table)
         if key not in selected:
             continue
         location = _location(project, resource, output.table)
         stored = describe_stored(location)
-        metadata: dict[str, Any] = {"odibi/io": "self_managed"}
+        metadata: dict[str, Any] = {"odibi/io": "self_managed", **record_metadata(done)}
         if stored is not None:
             metadata.update(table_metadata(location, engine=resource.engine_for(row.engine_override),
                                            format=stored.format, schema=stored.schema, row_count=stored.row_count,

@@ -1,4 +1,5 @@
-"""``odibi-dagster validate | export``: check a project, copy a folder project into SQL tables."""
+"""``odibi-dagster validate | export | log``: check a project, copy a folder project into SQL tables,
+print the transformation log."""
 
 from __future__ import annotations
 
@@ -43,6 +44,24 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_log(args: argparse.Namespace) -> int:
+    """The transformation log of the DAGSTER_HOME instance, as a table."""
+    import pandas as pd
+
+    from odibi_dagster.logging import read_transformation_log
+
+    log = read_transformation_log(args.project)
+    if args.status:
+        log = log[log["status"] == args.status.upper()]
+    if args.last:
+        log = log.tail(args.last)
+    columns = ["start_time", "transformation_id", "layer", "engine", "status", "duration_seconds", "rows_out",
+               "attempt", "error_message"]
+    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+        print(log[columns].to_string(index=False) if not log.empty else "no transformation runs logged")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="odibi-dagster", description="Config-driven medallion projects on Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -55,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--project-dir", required=True, help="the folder project to export")
     export.add_argument("--config-db", required=True, help="SQLAlchemy URL of the config database")
     export.set_defaults(run=cmd_export)
+    log = commands.add_parser("log", help="the transformation log of the DAGSTER_HOME instance")
+    log.add_argument("--project", help="project name (default: every project)")
+    log.add_argument("--last", type=int, help="only the last N runs of transformations")
+    log.add_argument("--status", choices=["SUCCESS", "FAILED", "success", "failed"], help="only this status")
+    log.set_defaults(run=cmd_log)
     return parser
 
 

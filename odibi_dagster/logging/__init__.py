@@ -1,6 +1,8 @@
-"""The transformation log: one record per transformation run, and the sinks that receive it."""
+"""The transformation log: one record per transformation run, its sinks and its reader."""
 
-from odibi_dagster.logging.records import record_from_event
+from odibi_dagster.logging.reader import read_transformation_log
+from odibi_dagster.logging.records import RECORD_FIELDS, build_record, record_from_event
 from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink, SparkDeltaLogSink
 
-__all__ = ["BaseLogSink", "FileLogSink", "SparkDeltaLogSink", "record_from_event"]
+__all__ = ["RECORD_FIELDS", "BaseLogSink", "FileLogSink", "SparkDeltaLogSink", "build_record",
+           "read_transformation_log", "record_from_event"]

@@ -1,0 +1,47 @@
+"""Read the transformation log back from a Dagster instance's event log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import dagster as dg
+import pandas as pd
+
+from odibi_dagster.config.model import slugify
+from odibi_dagster.logging.records import RECORD_FIELDS, record_from_metadata
+
+PAGE = 1000
+
+
+def read_transformation_log(project: str | None = None, instance: dg.DagsterInstance | None = None,
+                            since: datetime | None = None) -> pd.DataFrame:
+    """One row per transformation run (the last attempt), oldest first, with the record's columns.
+
+    ``project`` is a project name or slug; ``instance`` defaults to the ``DAGSTER_HOME`` one.
+    """
+    instance = instance or dg.DagsterInstance.get()
+    prefix = [slugify(project)] if project else None
+    after = since.timestamp() if since else None
+    records = []
+    for key in instance.get_asset_keys(prefix=prefix):
+        for fetch, attribute in ((instance.fetch_materializations, "asset_materialization"),
+                                 (instance.fetch_observations, "asset_observation")):
+            cursor = None
+            while True:
+                page = fetch(dg.AssetRecordsFilter(asset_key=key, after_timestamp=after), limit=PAGE, cursor=cursor,
+                             ascending=True)
+                for event_record in page.records:
+                    event = getattr(event_record, attribute)
+                    record = record_from_metadata(event.metadata) if event is not None else None
+                    if record is not None:
+                        records.append(record)
+                cursor = page.cursor
+                if not page.has_more:
+                    break
+    frame = pd.DataFrame(records, columns=list(RECORD_FIELDS))
+    if frame.empty:
+        return frame
+    # several outputs of one transformation carry the same record; retries leave one per attempt
+    frame = frame.drop_duplicates(["run_id", "transformation_id", "attempt", "status"])
+    frame = frame.sort_values(["start_time", "attempt"]).groupby(["run_id", "transformation_id"], sort=False).tail(1)
+    return frame.sort_values("start_time").reset_index(drop=True)

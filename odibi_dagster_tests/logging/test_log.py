@@ -1,0 +1,67 @@
+"""The transformation log in materialization metadata, read back from the instance."""
+
+from datetime import datetime
+
+import dagster as dg
+import pytest
+
+from odibi_dagster.assets import build_definitions
+from odibi_dagster.cli.main import main
+from odibi_dagster.config import load_project_folder
+from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.logging import RECORD_FIELDS, read_transformation_log
+from odibi_dagster_tests.orchestration.test_run_project import failing_project
+
+
+def run(defs, instance):
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
+
+
+@pytest.fixture
+def home_instance(tmp_path, monkeypatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.get() as instance:
+        yield instance
+
+
+def test_every_materialization_carries_its_record_and_the_reader_returns_one_row_per_run(
+        demo_dir, storage, home_instance):
+    defs = build_definitions(load_project_folder(demo_dir), storage_root_dir=storage)
+    results = [run(defs, home_instance) for _ in range(2)]
+    assert all(result.success for result in results)
+    event = home_instance.get_latest_materialization_event(
+        dg.AssetKey(["energy_efficiency", "silver", "sensor_readings"]))
+    meta = event.asset_materialization.metadata
+    assert meta["odibi/log/status"].value == "SUCCESS" and meta["odibi/log/run_id"].value == results[1].run_id
+    stored = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Silver_1", "silver.sensor_readings"))
+    assert meta["odibi/log/rows_out"].value == meta["dagster/row_count"].value == len(stored)
+    assert meta["odibi/log/rows_in"].value == 2_000
+
+    log = read_transformation_log("Energy Efficiency", home_instance)
+    assert list(log.columns) == list(RECORD_FIELDS)
+    assert len(log) == 10 and set(log["status"]) == {"SUCCESS"}  # 5 transformations x 2 runs
+    assert log.groupby("run_id").size().to_dict() == {results[0].run_id: 5, results[1].run_id: 5}
+    multi = log[log["transformation_id"] == "energy-plant-daily-gold"].iloc[-1]
+    tables = [read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_1", t))
+              for t in ("gold.plant_daily_efficiency", "gold.efficiency_alerts")]
+    assert multi["rows_out"] == sum(len(t) for t in tables)
+    assert (multi["plant"], multi["engine"], multi["attempt"], multi["layer"]) == ("combined", "pandas", 1, "Gold_1")
+    assert (log["end_time"] >= log["start_time"]).all()
+    assert read_transformation_log("Energy Efficiency", home_instance, since=datetime.now()).empty
+
+
+def test_a_failed_run_keeps_its_record(project_writer, storage, home_instance, capsys):
+    defs = build_definitions(load_project_folder(failing_project(project_writer, retries=1)), storage_root_dir=storage)
+    assert not run(defs, home_instance).success
+    log = read_transformation_log("Test Project", home_instance)
+    failed = log[log["status"] == "FAILED"]
+    assert failed["transformation_id"].tolist() == ["t-flaky"] and failed["attempt"].tolist() == [2]
+    assert "ValueError: sensor feed corrupt" in failed["error_message"].iloc[0]
+    assert log[log["transformation_id"] == "t-ok"]["status"].tolist() == ["SUCCESS"]
+
+    assert main(["log", "--project", "Test Project", "--status", "failed"]) == 0
+    out = capsys.readouterr().out
+    assert "t-flaky" in out and "FAILED" in out and "t-ok" not in out
