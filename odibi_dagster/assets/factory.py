@@ -103,8 +103,21 @@ def build_source_asset(project: Project, source: Source, default_engine: str) ->
     )
     def _source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
-        frame = resource.backend(resource.engine_name).read_source(source, project.root)
-        yield dg.Output(frame, output_name=out_name, metadata={"source_id": source.source_id})
+        backend = resource.backend(resource.engine_name)
+        # bronze sources are logged too, under their source_id
+        record = functools.partial(
+            build_record, transformation_id=source.source_id, project=project.name, env=project.env, layer=layer,
+            engine=backend.name, labels=None, run_id=context.run.run_id, start_time=datetime.now(),
+            attempt=context.retry_number + 1)
+        try:
+            frame = backend.read_source(source, project.root)
+        except Exception as exc:
+            failed = record(end_time=datetime.now(), status="FAILED", error_message=f"{type(exc).__name__}: {exc}")
+            context.log_event(dg.AssetObservation(asset_key=out.key, metadata=record_metadata(failed)))
+            raise
+        done = record(end_time=datetime.now(), status="SUCCESS", rows_out=_rows(backend, [frame]))
+        yield dg.Output(frame, output_name=out_name, metadata={"source_id": source.source_id,
+                                                               **record_metadata(done)})
 
     return _source
 

@@ -15,6 +15,7 @@ fails to import fails the tick with its error, while the code location still loa
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -26,6 +27,9 @@ from dagster import DagsterEventType
 from odibi_dagster.config.model import Project
 from odibi_dagster.hooks.loading import load_project_hooks
 from odibi_dagster.hooks.translator import ProjectSteps, replay
+from odibi_dagster.logging.sinks import build_sink
+
+logger = logging.getLogger("odibi_dagster.hooks")
 
 STEP_KINDS = frozenset({
     DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_UP_FOR_RETRY,
@@ -83,14 +87,24 @@ class StepCursor:
 def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5
                        ) -> list[dg.SensorDefinition]:
     steps = ProjectSteps.from_project(project, default_engine)
-    status = dg.DefaultSensorStatus.RUNNING if project.manifest.hooks_module else dg.DefaultSensorStatus.STOPPED
+    wanted = project.manifest.hooks_module or project.manifest.log_sink
+    status = dg.DefaultSensorStatus.RUNNING if wanted else dg.DefaultSensorStatus.STOPPED
     prefix = f"{project.slug}_hooks"
 
-    def deliver(events: list[tuple[str, dict[str, Any]]]) -> int:
+    def deliver(delivery: tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]],
+                log: Any = None) -> int:
+        events, records = delivery
         hooks = load_project_hooks(project)  # per tick: a fixed hooks module is picked up without a reload
         for event, payload in events:
             hooks.emit(event, payload)
-        return len(events)
+        sink = build_sink(project.manifest.log_sink) if records else None
+        if sink is not None:
+            try:
+                sink.write(records)
+            except Exception as exc:  # noqa: BLE001 - reported in the tick's log; runs are never failed by it
+                ids = [record["transformation_id"] for record in records]
+                (log or logger).error(f"log sink {type(sink).__name__} failed; records not written for {ids}: {exc}")
+        return len(events) + len(records)
 
     def run_status_sensor(run_status: dg.DagsterRunStatus, kinds: set[DagsterEventType], name: str):
         @dg.run_status_sensor(run_status=run_status, name=f"{prefix}_{name}", monitor_all_code_locations=True,
@@ -102,7 +116,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
             events = replay(context.instance, steps, run,
                             lambda record: record.event_log_entry.dagster_event_type in kinds)
-            deliver(events)
+            deliver(events, context.log)
             return None
 
         return _sensor
@@ -131,7 +145,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
 
             # a finished run is read after its status: every record it will ever have is there
             finished = run.is_finished
-            delivered += deliver(replay(instance, steps, run, emit_for))
+            delivered += deliver(replay(instance, steps, run, emit_for), context.log)
             cursor.runs[run.run_id] = -1 if finished else max(new_ids | {last})
         context.update_cursor(cursor.advance(instance).dump())
         return dg.SkipReason("no new step events") if delivered == 0 else None

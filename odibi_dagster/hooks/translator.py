@@ -25,6 +25,7 @@ from dagster import DagsterEventType
 
 from odibi_dagster.assets.naming import asset_key, op_name
 from odibi_dagster.config.model import Project
+from odibi_dagster.logging.records import record_from_metadata
 
 HookEvent = tuple[str, dict[str, Any]]
 TARGET_LAYERS_TAG = "odibi/target_layers"
@@ -126,6 +127,8 @@ class RunTranslator:
         self.run_start: float | None = None
         self.failed_transformations: list[str] = []
         self.run_error: str | None = None
+        self.step_records: dict[str, dict[str, Any]] = {}  # step -> its latest log record (from metadata)
+        self.finished_records: list[dict[str, Any]] = []  # records of steps ended by the last entry
 
     # -- payload helpers -------------------------------------------------------------------------
     def _base(self, timestamp: float, **extra: Any) -> dict[str, Any]:
@@ -146,9 +149,17 @@ class RunTranslator:
     # -- translation -----------------------------------------------------------------------------
     def translate(self, entry: dg.EventLogEntry) -> list[HookEvent]:
         event = entry.dagster_event
+        self.finished_records = []
         if event is None:
             return []
         kind, ts, step = event.event_type, entry.timestamp, event.step_key
+        if kind in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_OBSERVATION):
+            data = event.event_specific_data
+            found = getattr(data, "materialization", None) or getattr(data, "asset_observation", None)
+            record = record_from_metadata(found.metadata) if found is not None else None
+            if record is not None and step is not None:
+                self.step_records[step] = record
+            return []
         if kind == DagsterEventType.RUN_START:
             self.run_start = ts
             return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers()))]
@@ -186,6 +197,8 @@ class RunTranslator:
                     self.failed_transformations.append(info.row_id)
                     out.append(("transform_failure", self._transform(step, ts, duration_seconds=duration,
                                                                      error=message)))
+            if kind != DagsterEventType.STEP_SKIPPED and step in self.step_records:
+                self.finished_records.append(self.step_records.pop(step))
             layer.ended.add(step)
             layer.last_end = ts
             if layer.planned <= layer.ended:
@@ -234,21 +247,23 @@ class RunTranslator:
 
 
 def replay(instance: dg.DagsterInstance, project: ProjectSteps, run: dg.DagsterRun,
-           emit_for: Callable[[dg.EventLogRecord], bool]) -> list[HookEvent]:
-    """Translate a run's whole log in order; return the hook events caused by the records ``emit_for``
-    accepts. Every deliverer replays the same log, so each attributes every event the same way."""
+           emit_for: Callable[[dg.EventLogRecord], bool]) -> tuple[list[HookEvent], list[dict[str, Any]]]:
+    """Translate a run's whole log in order; return the hook events and log records caused by the
+    entries ``emit_for`` accepts. Every deliverer replays the same log, so each attributes alike."""
     translator = RunTranslator(project, run, instance)
-    out: list[HookEvent] = []
+    events: list[HookEvent] = []
+    records: list[dict[str, Any]] = []
     cursor = None
     while True:
         page = instance.get_records_for_run(run.run_id, cursor=cursor)
         for record in page.records:
-            events = translator.translate(record.event_log_entry)
-            if events and emit_for(record):
-                out += events
+            produced = translator.translate(record.event_log_entry)
+            if (produced or translator.finished_records) and emit_for(record):
+                events += produced
+                records += translator.finished_records
         cursor = page.cursor
         if not page.has_more:
-            return out
+            return events, records
 
 
 def step_error(event: dg.DagsterEvent) -> str:

@@ -8,7 +8,7 @@ so the instance's event log is the log, readable from the asset page and by ``re
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -32,20 +32,6 @@ def build_record(*, transformation_id: str, project: str, env: str, layer: str, 
         "duration_seconds": round((end_time - start_time).total_seconds(), 3), "rows_in": rows_in,
         "rows_out": rows_out, "attempt": attempt, "error_message": error_message,
     }
-
-
-def record_from_event(event: str, payload: dict[str, Any], *, run_id: str | None,
-                      labels: dict[str, Any] | None = None) -> dict[str, Any] | None:
-    """The log record of a ``transform_success`` / ``transform_failure`` hook event (None for others)."""
-    if event not in ("transform_success", "transform_failure"):
-        return None
-    end: datetime = payload["timestamp"]
-    return build_record(
-        transformation_id=payload["transformation_id"], project=payload["project"], env=payload["env"],
-        layer=payload["layer"], engine=payload["engine"], labels=labels, run_id=run_id,
-        start_time=end - timedelta(seconds=float(payload.get("duration_seconds") or 0.0)), end_time=end,
-        status="SUCCESS" if event == "transform_success" else "FAILED", attempt=payload.get("attempt"),
-        error_message=payload.get("error"))
 
 
 def record_metadata(record: Mapping[str, Any]) -> dict[str, Any]:

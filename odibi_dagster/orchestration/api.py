@@ -18,7 +18,7 @@ from odibi_dagster.config.settings import check_engine, storage_root
 from odibi_dagster.hooks.loading import load_project_hooks, merged
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, ProjectSteps
-from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink
+from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink, build_sink
 from odibi_dagster.orchestration.discovery import find_project
 from odibi_dagster.orchestration.live import run_live
 
@@ -66,16 +66,16 @@ def run_project(
 
     defs = build_definitions(loaded, engine=engine, storage_root_dir=storage_root())
     project_hooks = merged(load_project_hooks(loaded), hooks or HookManager())
+    if log_sink is None:
+        log_sink = build_sink(loaded.manifest.log_sink)
     if log_sink is None and kwargs.get("save_logs"):
         log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
-    labels = {row.transformation_id: row.entity_labels(loaded.manifest.entity_labels)
-              for row in loaded.transformations}
     tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else ""}
     with _instance() as instance:
         live = run_live(
             defs.resolve_implicit_global_asset_job_def(), instance, ProjectSteps.from_project(loaded, engine),
             selection=selection, run_config={"resources": {"odibi_engine": {"config": {"engine": engine}}}},
-            tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink, labels=labels)
+            tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink)
     translator, result = live.translator, live.result
     success = bool(result and result.success)
     return {

@@ -18,7 +18,6 @@ from dagster._core.utils import make_new_run_id
 
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
-from odibi_dagster.logging.records import record_from_event
 from odibi_dagster.logging.sinks import BaseLogSink
 
 logger = logging.getLogger("odibi_dagster.orchestration")
@@ -43,7 +42,6 @@ def run_live(
     tags: dict[str, str],
     hooks: HookManager,
     log_sink: BaseLogSink | None,
-    labels: dict[str, dict[str, Any]],
 ) -> LiveRun:
     live = LiveRun()
     run_id = make_new_run_id()
@@ -69,7 +67,10 @@ def run_live(
             page = instance.get_records_for_run(run_id, cursor=cursor)
             for record in page.records:
                 for event, payload in live.translator.translate(record.event_log_entry):
-                    _deliver(live, event, payload, hooks, log_sink, labels, run_id)
+                    live.events.append((event, payload))
+                    hooks.emit(event, payload)
+                for log_record in live.translator.finished_records:
+                    _write(live, log_sink, log_record)
             cursor = page.cursor
             if finished and not page.has_more:
                 break
@@ -90,18 +91,12 @@ def run_live(
     return live
 
 
-def _deliver(live: LiveRun, event: str, payload: dict[str, Any], hooks: HookManager,
-             log_sink: BaseLogSink | None, labels: dict[str, dict[str, Any]], run_id: str) -> None:
-    live.events.append((event, payload))
-    hooks.emit(event, payload)
+def _write(live: LiveRun, log_sink: BaseLogSink | None, record: dict[str, Any]) -> None:
     if log_sink is None:
-        return
-    record = record_from_event(event, payload, run_id=run_id, labels=labels.get(payload.get("transformation_id")))
-    if record is None:
         return
     try:
         log_sink.write([record])
     except Exception:
         logger.exception("log sink %s failed for '%s'; retrying at the run's end", type(log_sink).__name__,
-                         payload.get("transformation_id"))
+                         record.get("transformation_id"))
         live.unsent_records.append(record)

@@ -42,8 +42,10 @@ def test_every_materialization_carries_its_record_and_the_reader_returns_one_row
 
     log = read_transformation_log("Energy Efficiency", home_instance)
     assert list(log.columns) == list(RECORD_FIELDS)
-    assert len(log) == 10 and set(log["status"]) == {"SUCCESS"}  # 5 transformations x 2 runs
-    assert log.groupby("run_id").size().to_dict() == {results[0].run_id: 5, results[1].run_id: 5}
+    assert len(log) == 18 and set(log["status"]) == {"SUCCESS"}  # (4 sources + 5 transformations) x 2 runs
+    assert log.groupby("run_id").size().to_dict() == {results[0].run_id: 9, results[1].run_id: 9}
+    bronze = log[log["transformation_id"] == "src-sensor-readings"].iloc[-1]
+    assert (bronze["layer"], bronze["rows_out"]) == ("Bronze", 2_000)
     multi = log[log["transformation_id"] == "energy-plant-daily-gold"].iloc[-1]
     tables = [read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_1", t))
               for t in ("gold.plant_daily_efficiency", "gold.efficiency_alerts")]

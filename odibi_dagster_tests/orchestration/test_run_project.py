@@ -119,18 +119,21 @@ def test_log_sinks_get_one_record_per_finished_transformation(demo_cwd, tmp_path
     sink = ListSink()
     assert run_project("Energy Efficiency", log_sink=sink)["status"] == "success"
     assert sorted(r["transformation_id"] for r in sink.records) == sorted([
+        "src-plants", "src-boilers", "src-sensor-readings", "src-weather",  # bronze sources are logged too
         "energy-sensor-readings-silver", "energy-boiler-assets-silver", "energy-boiler-daily-silver",
         "energy-plant-daily-gold", "energy-plant-summary-gold"])
-    assert {r["status"] for r in sink.records} == {"SUCCESS"} and sink.records[0]["plant"] == "combined"
+    assert {r["status"] for r in sink.records} == {"SUCCESS"}
+    gold = next(r for r in sink.records if r["transformation_id"] == "energy-plant-summary-gold")
+    assert (gold["plant"], gold["rows_out"], gold["layer"]) == ("combined", 4, "Gold_2")
     path = tmp_path / "logs" / "log.csv"
     for _ in range(2):
         assert run_project("Energy Efficiency", log_sink=FileLogSink(path))["status"] == "success"
     with open(path) as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 10 and len({r["run_id"] for r in rows}) == 2  # appended, not overwritten
+    assert len(rows) == 18 and len({r["run_id"] for r in rows}) == 2  # appended, not overwritten
     result = run_project("Energy Efficiency", log_sink=BrokenSink())
     assert result["status"] == "success"  # a sink failure never fails the run
-    assert "log sink BrokenSink still failing at the run's end; 5 record(s) not written" in caplog.text
+    assert "log sink BrokenSink still failing at the run's end; 9 record(s) not written" in caplog.text
 
 
 def test_target_layers_and_bad_arguments(demo_cwd):

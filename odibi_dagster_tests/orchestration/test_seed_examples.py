@@ -33,9 +33,10 @@ def test_seed_examples_run_in_order(demo_cwd, tmp_path, spark, capsys):
             assert "Starting Silver_1" in out and "Completed Gold_2 in " in out
         if "Pandas with Hooks" in title:
             assert "Starting Energy Efficiency on pandas engine" in out
-            assert len((tmp_path / "logs" / "transformation_log.csv").read_text().splitlines()) == 6  # header + 5
+            lines = (tmp_path / "logs" / "transformation_log.csv").read_text().splitlines()
+            assert len(lines) == 10  # header + 4 sources + 5 transformations
         if "Custom Log Sink" in title:
             from deltalake import DeltaTable
 
             log = DeltaTable(str(tmp_path / "storage" / "_logs" / "my_schema.CustomTransformationLog")).to_pandas()
-            assert sorted(log["status"]) == ["SUCCESS"] * 5
+            assert sorted(log["status"]) == ["SUCCESS"] * 9
