@@ -7,7 +7,7 @@ A transformation with several outputs is one subsettable ``multi_asset``. Every 
 import functools
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
@@ -107,15 +107,15 @@ def build_source_asset(project: Project, source: Source, default_engine: str) ->
         # bronze sources are logged too, under their source_id
         record = functools.partial(
             build_record, transformation_id=source.source_id, project=project.name, env=project.env, layer=layer,
-            engine=backend.name, labels=None, run_id=context.run.run_id, start_time=datetime.now(),
+            engine=backend.name, labels=None, run_id=context.run.run_id, start_time=datetime.now(timezone.utc),
             attempt=context.retry_number + 1)
         try:
             frame = backend.read_source(source, project.root)
         except Exception as exc:
-            failed = record(end_time=datetime.now(), status="FAILED", error_message=f"{type(exc).__name__}: {exc}")
+            failed = record(end_time=datetime.now(timezone.utc), status="FAILED", error_message=f"{type(exc).__name__}: {exc}")
             context.log_event(dg.AssetObservation(asset_key=out.key, metadata=record_metadata(failed)))
             raise
-        done = record(end_time=datetime.now(), status="SUCCESS", rows_out=_rows(backend, [frame]))
+        done = record(end_time=datetime.now(timezone.utc), status="SUCCESS", rows_out=_rows(backend, [frame]))
         yield dg.Output(frame, output_name=out_name, metadata={"source_id": source.source_id,
                                                                **record_metadata(done)})
 
@@ -182,7 +182,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         selected = context.selected_asset_keys
         record = functools.partial(
             build_record, transformation_id=row.transformation_id, project=project.name, env=project.env,
-            layer=row.layer, engine=run_engine, labels=labels, run_id=context.run.run_id, start_time=datetime.now(),
+            layer=row.layer, engine=run_engine, labels=labels, run_id=context.run.run_id, start_time=datetime.now(timezone.utc),
             rows_in=_rows(backend, inputs.values()), attempt=context.retry_number + 1)
         try:
             result = call_transformation(fn, row.transformation_id, available)
@@ -191,7 +191,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         except Exception as exc:
             error = exc if isinstance(exc, TransformationError) else TransformationError(
                 f"transformation '{row.transformation_id}' failed: {type(exc).__name__}: {exc}")
-            failed = record(end_time=datetime.now(), status="FAILED", error_message=str(error))
+            failed = record(end_time=datetime.now(timezone.utc), status="FAILED", error_message=str(error))
             for key in selected:  # the failed run's record is kept, as an observation of each output
                 context.log_event(dg.AssetObservation(asset_key=key, metadata=record_metadata(failed)))
             if error is exc:
@@ -201,7 +201,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         if tables is None:
             yield from _observe_self_managed(project, row, resource, selected, record)
             return
-        done = record_metadata(record(end_time=datetime.now(), status="SUCCESS",
+        done = record_metadata(record(end_time=datetime.now(timezone.utc), status="SUCCESS",
                                       rows_out=_rows(backend, tables.values())))
         for table, frame in tables.items():
             if asset_key(project.slug, table) in selected:
@@ -221,7 +221,7 @@ def _rows(backend: Any, frames: Any) -> int | None:
 def _observe_self_managed(project: Project, row: Transformation, resource: OdibiEngine,
                           selected: set[dg.AssetKey], record: Any) -> Iterator[dg.MaterializeResult]:
     """A self-managed function wrote its tables itself: report what can be seen of them."""
-    done = record(end_time=datetime.now(), status="SUCCESS")
+    done = record(end_time=datetime.now(timezone.utc), status="SUCCESS")
     for output in row.outputs:
         key = asset_key(project.slug, output.table)
         if key not in selected:

@@ -76,9 +76,14 @@ class DeltaLogSink(BaseLogSink):
         self.path = Path(path)
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        from deltalake import write_deltalake
+        from deltalake import DeltaTable, write_deltalake
         from deltalake.exceptions import SchemaMismatchError
 
+        if DeltaTable.is_deltatable(str(self.path)):
+            columns = [field.name for field in DeltaTable(str(self.path)).schema().fields]
+            if columns != list(RECORD_FIELDS):
+                raise ValueError(f"the Delta table at {self.path} is not a transformation log (another schema: "
+                                 f"{columns})")
         self.path.mkdir(parents=True, exist_ok=True)
         try:
             write_deltalake(str(self.path), records_table(records), mode="append")
@@ -99,7 +104,7 @@ class SQLLogSink(BaseLogSink):
             sa.Column("transformation_id", sa.String(200), nullable=False), sa.Column("project", sa.String(200)),
             sa.Column("env", sa.String(50)), sa.Column("layer", sa.String(100)), sa.Column("engine", sa.String(20)),
             sa.Column("plant", sa.String(200)), sa.Column("asset", sa.String(200)), sa.Column("run_id", sa.String(64)),
-            sa.Column("start_time", sa.DateTime), sa.Column("end_time", sa.DateTime),
+            sa.Column("start_time", sa.DateTime(timezone=True)), sa.Column("end_time", sa.DateTime(timezone=True)),
             sa.Column("status", sa.String(20)), sa.Column("duration_seconds", sa.Float),
             sa.Column("rows_in", sa.BigInteger), sa.Column("rows_out", sa.BigInteger),
             sa.Column("attempt", sa.Integer), sa.Column("error_message", sa.Text),
@@ -146,7 +151,7 @@ def records_table(records: list[dict[str, Any]]) -> Any:
     schema = pa.schema([
         ("transformation_id", pa.string()), ("project", pa.string()), ("env", pa.string()), ("layer", pa.string()),
         ("engine", pa.string()), ("plant", pa.string()), ("asset", pa.string()), ("run_id", pa.string()),
-        ("start_time", pa.timestamp("us")), ("end_time", pa.timestamp("us")), ("status", pa.string()),
+        ("start_time", pa.timestamp("us", "UTC")), ("end_time", pa.timestamp("us", "UTC")), ("status", pa.string()),
         ("duration_seconds", pa.float64()), ("rows_in", pa.int64()), ("rows_out", pa.int64()),
         ("attempt", pa.int64()), ("error_message", pa.string()),
     ])
