@@ -1,5 +1,5 @@
-"""``odibi-dagster validate | export | log``: check a project, copy a folder project into SQL tables,
-print the transformation log."""
+"""``odibi-dagster validate | export | log | status | failed``: check a project, copy a folder
+project into SQL tables, and read the transformation log of the DAGSTER_HOME instance."""
 
 from __future__ import annotations
 
@@ -62,6 +62,31 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from odibi_dagster.logging.operations import project_status
+
+    status = project_status(args.project, hours=args.hours)
+    window = f"last {args.hours} h" if args.hours else "all time"
+    print(f"project '{status['project']}' ({window}): {status['total']} transformation runs")
+    for name, count in sorted(status["by_status"].items()):
+        print(f"  {name}: {count}")
+    print(f"  average duration: {status['average_duration_seconds']} s")
+    print(f"  last run: {status['last_run_id']} ended {status['last_end_time']}")
+    return 0
+
+
+def cmd_failed(args: argparse.Namespace) -> int:
+    from odibi_dagster.logging.operations import failed_transformations
+
+    failed = failed_transformations(args.project, hours=args.hours)
+    if failed.empty:
+        print(f"no failed transformations in the last {args.hours} h")
+        return 0
+    print(failed[["end_time", "transformation_id", "layer", "attempt", "run_id", "error_message"]]
+          .to_string(index=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="odibi-dagster", description="Config-driven medallion projects on Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--last", type=int, help="only the last N runs of transformations")
     log.add_argument("--status", choices=["SUCCESS", "FAILED", "success", "failed"], help="only this status")
     log.set_defaults(run=cmd_log)
+
+    status = commands.add_parser("status", help="counts by status, average duration, last run of a project")
+    status.add_argument("--project", required=True)
+    status.add_argument("--hours", type=float, help="only the last N hours (default: all time)")
+    status.set_defaults(run=cmd_status)
+
+    failed = commands.add_parser("failed", help="failed transformations of a project in the last N hours")
+    failed.add_argument("--project", required=True)
+    failed.add_argument("--hours", type=float, default=24)
+    failed.set_defaults(run=cmd_failed)
     return parser
 
 

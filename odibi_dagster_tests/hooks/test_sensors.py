@@ -1,5 +1,6 @@
 """Hook delivery by the code location's sensors, under a real dagster-daemon, for CLI runs."""
 
+import csv
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from odibi_dagster.config import load_project_folder
 from odibi_dagster.hooks.loading import HookModuleError
 from odibi_dagster.hooks.sensors import build_hook_sensors
+from odibi_dagster.logging import read_transformation_log
 from odibi_dagster_tests.conftest import BIN, REPO, dagster
 
 FUNCS = """
@@ -40,7 +42,7 @@ def register(hooks):
 def write_project(project_writer, hooks_code=HOOKS):
     module = f"hooks_{project_writer.module}"
     root = project_writer.write(
-        manifest={"hooks_module": module},
+        manifest={"hooks_module": module, "log_sink": {"type": "file", "path": "sensor_log.csv"}},
         sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
                   "source_path_or_query": "r.csv"}],
         data={"r.csv": "a\n1\n2\n"}, functions=FUNCS, transformations=[
@@ -115,6 +117,24 @@ def test_sensors_deliver_cli_run_events_once_under_the_daemon(project_writer, ho
         daemon.terminate()
         daemon.wait(30)
     assert Counter(e["event"] for e in events(log)) == first
+
+    # the manifest's log sink got the delivered run's records: the reader's, for that run
+    with dg.DagsterInstance.from_config(home["DAGSTER_HOME"]) as instance:
+        logged = read_transformation_log("Test Project", instance)
+    assert len(logged) == 6 and set(logged["status"]) == {"SUCCESS"}  # 3 steps x 2 CLI runs
+    run_id = end_run_id(home["DAGSTER_HOME"])
+    expected = logged[logged["run_id"] == run_id]
+    with open(Path(home["ODIBI_STORAGE_ROOT"]) / "_logs" / "sensor_log.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((r["transformation_id"], r["run_id"], r["rows_out"]) for r in rows) == sorted(
+        (t, r, str(int(n))) for t, r, n in expected[["transformation_id", "run_id", "rows_out"]].itertuples(index=False))
+    assert dict(zip(expected["transformation_id"], expected["rows_out"])) == {"s1": 2, "t-clean": 2, "t-summary": 1}
+
+
+def end_run_id(home: str) -> str:
+    """The newest run (the one made while the daemon ran)."""
+    with dg.DagsterInstance.from_config(home) as instance:
+        return instance.get_run_records(limit=1)[0].dagster_run.run_id
 
 
 def test_a_hooks_module_that_fails_to_import_fails_the_tick_not_the_load(project_writer, storage):

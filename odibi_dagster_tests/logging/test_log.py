@@ -67,3 +67,17 @@ def test_a_failed_run_keeps_its_record(project_writer, storage, home_instance, c
     assert main(["log", "--project", "Test Project", "--status", "failed"]) == 0
     out = capsys.readouterr().out
     assert "t-flaky" in out and "FAILED" in out and "t-ok" not in out
+
+
+def test_status_and_failed_commands(project_writer, storage, home_instance, capsys):
+    defs = build_definitions(load_project_folder(failing_project(project_writer)), storage_root_dir=storage)
+    assert not run(defs, home_instance).success
+    assert main(["status", "--project", "Test Project"]) == 0
+    out = capsys.readouterr().out
+    assert "project 'Test Project' (all time): 3 transformation runs" in out  # a source and two transformations
+    assert "  FAILED: 1" in out and "  SUCCESS: 2" in out and "average duration:" in out
+    assert main(["failed", "--project", "Test Project", "--hours", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "t-flaky" in out and "sensor feed corrupt" in out and "t-ok" not in out
+    assert main(["status", "--project", "Nobody"]) == 0
+    assert "0 transformation runs" in capsys.readouterr().out

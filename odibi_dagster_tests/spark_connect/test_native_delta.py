@@ -41,3 +41,20 @@ def test_catalog_tables_need_native_delta(backend, location):
     with pytest.raises(TableWriteError, match="catalog tables need a session with native Delta"):
         write_table(backend.spark, location, frame(backend, [1]), WriteSpec(), native_delta=False, catalog=True)
     assert location.stored_format() is None
+
+
+def test_spark_delta_log_sink_appends_to_a_catalog_table(backend):
+    from datetime import datetime, timezone
+
+    from odibi_dagster.logging import SparkDeltaLogSink, build_record
+
+    now = datetime.now(timezone.utc)
+    record = build_record(transformation_id="t1", project="P", env="qat", layer="Silver", engine="spark",
+                          labels={"plant": "Argo"}, run_id="r1", start_time=now, end_time=now, status="SUCCESS",
+                          rows_out=3, attempt=1)
+    sink = SparkDeltaLogSink(backend.spark, "logs_schema.TransformationRunLog")
+    sink.write([record])
+    sink.write([{**record, "run_id": "r2"}])
+    rows = backend.spark.table("logs_schema.TransformationRunLog").orderBy("run_id").toPandas()
+    assert rows["run_id"].tolist() == ["r1", "r2"] and rows["plant"].tolist() == ["Argo", "Argo"]
+    assert rows["rows_out"].tolist() == [3, 3]
