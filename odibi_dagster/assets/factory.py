@@ -15,7 +15,6 @@ import dagster as dg
 from odibi_dagster.assets.naming import asset_key, identifier, op_name, owners, tag_value
 from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
 from odibi_dagster.engines.metadata import table_metadata
-from odibi_dagster.engines.pandas_tables import describe_stored
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import TableLocation, planned_format
 from odibi_dagster.functions.calling import (
@@ -221,6 +220,8 @@ def _rows(backend: Any, frames: Any) -> int | None:
 def _observe_self_managed(project: Project, row: Transformation, resource: OdibiEngine,
                           selected: set[dg.AssetKey], record: Any) -> Iterator[dg.MaterializeResult]:
     """A self-managed function wrote its tables itself: report what can be seen of them."""
+    from odibi_dagster.engines.pandas_tables import describe_stored  # pandas: only when a step runs
+
     done = record(end_time=datetime.now(timezone.utc), status="SUCCESS")
     for output in row.outputs:
         key = asset_key(project.slug, output.table)

@@ -15,7 +15,16 @@ from odibi_dagster.config.model import (
     slugify,
 )
 from odibi_dagster.config.settings import load_project, load_project_from_environment
-from odibi_dagster.config.sql import export_project, load_project_sql
+
+
+def __getattr__(name: str):
+    # SQLAlchemy's SQL layer loads only when a project comes from (or goes to) SQL tables.
+    if name in ("export_project", "load_project_sql"):
+        from odibi_dagster.config import sql
+
+        return getattr(sql, name)
+    raise AttributeError(f"module 'odibi_dagster.config' has no attribute '{name}'")
+
 
 __all__ = [
     "ConfigError", "ConfigIssue", "InputSpec", "LayerConfig", "Manifest", "OutputSpec", "Project", "RetryConfig",

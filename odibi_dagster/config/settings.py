@@ -8,7 +8,6 @@ from pathlib import Path
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import load_project_folder
 from odibi_dagster.config.model import ENGINES, Project
-from odibi_dagster.config.sql import load_project_sql
 
 DEMO_PROJECT_DIR = Path(__file__).resolve().parents[2] / "projects" / "energy_efficiency"
 
@@ -23,6 +22,8 @@ def load_project(
     if config_db:
         if not project:
             raise ConfigError([ConfigIssue(config_db, "a SQL config database needs a project name (ODIBI_PROJECT)")])
+        from odibi_dagster.config.sql import load_project_sql  # SQLAlchemy's SQL layer only when needed
+
         return load_project_sql(config_db, project, env, project_root=project_dir)
     return load_project_folder(project_dir or DEMO_PROJECT_DIR, env)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 from odibi_dagster.engines.storage import TableLocation
 

@@ -8,7 +8,6 @@ from pydantic import Field, PrivateAttr
 
 from odibi_dagster.config.settings import check_engine
 from odibi_dagster.engines.base import Backend
-from odibi_dagster.engines.pandas_engine import PandasBackend
 
 
 class OdibiEngine(dg.ConfigurableResource):
@@ -63,6 +62,8 @@ class OdibiEngine(dg.ConfigurableResource):
     def backend(self, engine: str) -> Backend:
         if engine not in self._backends:
             if engine == "pandas":
+                from odibi_dagster.engines.pandas_engine import PandasBackend  # pandas only when a step runs
+
                 self._backends[engine] = PandasBackend()
             else:
                 from odibi_dagster.engines.spark_engine import SparkBackend  # pyspark only when Spark is used

@@ -22,7 +22,10 @@ LOCAL_DEFAULTS = {
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.driver.memory": "2g",
+    # The deltalake-through-Arrow path collects each table into the driver: 2g ran out of heap on a
+    # 2M-row demo table (benchmarks/RESULTS.md). Override with spark_conf on smaller machines.
+    "spark.driver.memory": "4g",
+    "spark.driver.maxResultSize": "2g",
 }
 
 _sessions: dict[SparkSettings, Any] = {}

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandas as pd
 
 from odibi_dagster.config.model import slugify
 from odibi_dagster.logging.records import RECORD_FIELDS, record_from_metadata
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAGE = 1000
 
@@ -19,6 +22,8 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
 
     ``project`` is a project name or slug; ``instance`` defaults to the ``DAGSTER_HOME`` one.
     """
+    import pandas as pd  # not at import: the code location loads without pandas
+
     instance = instance or dg.DagsterInstance.get()
     prefix = [slugify(project)] if project else None
     after = since.timestamp() if since else None

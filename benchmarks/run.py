@@ -1,0 +1,341 @@
+"""Benchmarks: what the orchestration costs, side by side with plain scripts, as ratios.
+
+    .venv/bin/python benchmarks/run.py [--quick]
+
+Each measurement alternates the two sides and takes medians (2-core machines are noisy). The
+last line printed is one JSON object with every key; benchmarks/RESULTS.md records full runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "projects" / "energy_efficiency"
+PYTHON = sys.executable
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def side_by_side(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
+    """Median seconds of ``a`` and ``b``, run alternately after one untimed warm-up run of each
+    (imports and first-use costs are paid once per process, not per run)."""
+    a()
+    b()
+    times_a, times_b = [], []
+    for _ in range(repeats):
+        for fn, times in ((a, times_a), (b, times_b)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+def demo_copy(work: Path, rows: int) -> Path:
+    target = work / "energy_efficiency"
+    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    spec = importlib.util.spec_from_file_location("generate_data", DEMO / "generate_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(rows, target / "data")
+    return target
+
+
+# -- the demo through Dagster against plain scripts ----------------------------------------------
+
+def run_through_dagster(project_dir: Path, storage: Path, engine: str, hooks=None) -> None:
+    from odibi_dagster.orchestration import run_project
+
+    os.environ["ODIBI_STORAGE_ROOT"] = str(storage)
+    result = run_project("Energy Efficiency", engine=engine, project_dir=project_dir, hooks=hooks, quiet=True)
+    assert result["status"] == "success", result
+
+
+def plain_pandas(project_dir: Path, out: Path) -> None:
+    """The same reads, functions and parquet/Delta writes, as a plain script would do them."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import sqlalchemy as sa
+    from deltalake import write_deltalake
+
+    sys.path.insert(0, str(project_dir))
+    import energy_functions as f
+
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save(name, frame, delta=False):
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if delta:
+            write_deltalake(str(out / name), table, mode="overwrite")
+        else:
+            pq.write_table(table, out / f"{name}.parquet")
+
+    data = project_dir / "data"
+    plants = pd.read_csv(data / "plants.csv", keep_default_na=False, na_values=[""]).astype({"capacity_mw": "float64"})
+    boilers = pd.read_json(data / "boilers.json", convert_dates=False)
+    boilers["commissioned"] = pd.to_datetime(boilers["commissioned"])
+    readings = pd.read_parquet(data / "sensor_readings.parquet")
+    engine = sa.create_engine(f"sqlite:///{data / 'energy.db'}")
+    with engine.connect() as conn:
+        weather = pd.read_sql_query(sa.text("SELECT plant_id, date, avg_temp_c, humidity_pct FROM weather_daily"), conn)
+    engine.dispose()
+    for name, frame in (("plants", plants), ("boilers", boilers), ("readings", readings), ("weather", weather)):
+        save(name, frame)
+    clean = f.clean_sensor_readings({"bronze.sensor_readings": readings}, {"min_fuel_kg": 1.0})
+    save("clean", clean)
+    assets = f.conform_boiler_assets({"bronze.boilers": boilers, "bronze.plants": plants})
+    save("assets", assets)
+    daily = f.boiler_daily_metrics({"silver.sensor_readings": clean, "silver.boiler_assets": assets})
+    save("daily", daily, delta=True)
+    gold = f.plant_daily_efficiency({"silver.boiler_daily": daily, "bronze.weather": weather}, {"alert_gap": 0.08})
+    for name, frame in gold.items():
+        save(name, frame)
+    save("summary", f.plant_summary({"gold.plant_daily_efficiency": gold["gold.plant_daily_efficiency"]}))
+
+
+def bench_demo(work: Path, rows: int, repeats: int) -> dict[str, float]:
+    project_dir = demo_copy(work, rows)
+    dagster_s, plain_s = side_by_side(lambda: run_through_dagster(project_dir, work / "dagster_out", "pandas"),
+                                      lambda: plain_pandas(project_dir, work / "plain_out"), repeats)
+    log(f"pandas demo, {rows} readings: dagster {dagster_s:.2f} s, plain {plain_s:.2f} s")
+
+    from odibi_dagster.hooks import EVENTS, HookManager
+
+    hooks = HookManager()
+    for n in range(20):
+        hooks.register(list(EVENTS)[n % len(EVENTS)], lambda payload: None)
+    hooked_s, bare_s = side_by_side(lambda: run_through_dagster(project_dir, work / "hooked", "pandas", hooks),
+                                    lambda: run_through_dagster(project_dir, work / "bare", "pandas"), repeats)
+    log(f"20 hooks: {hooked_s:.2f} s, none {bare_s:.2f} s")
+    rss_dagster = peak_rss(f"from benchmarks.run import run_through_dagster; from pathlib import Path; "
+                           f"run_through_dagster(Path({str(project_dir)!r}), Path({str(work / 'rss_d')!r}), 'pandas')")
+    rss_plain = peak_rss(f"from benchmarks.run import plain_pandas; from pathlib import Path; "
+                         f"plain_pandas(Path({str(project_dir)!r}), Path({str(work / 'rss_p')!r}))")
+    log(f"peak RSS: dagster {rss_dagster / 1024:.0f} MB, plain {rss_plain / 1024:.0f} MB")
+    return {"pandas_overhead_ratio": dagster_s / plain_s, "hook_overhead_ratio": hooked_s / bare_s,
+            "peak_rss_ratio": rss_dagster / rss_plain, "_project_dir": str(project_dir)}
+
+
+def peak_rss(code: str) -> int:
+    """Peak resident memory (KB) of a fresh interpreter running ``code``.
+
+    VmHWM, not ru_maxrss: Linux carries ru_maxrss across fork+exec, so a child started by this
+    (large) process would report this process's peak.
+    """
+    script = (f"{code}\nprint(next(int(line.split()[1]) for line in open('/proc/self/status') "
+              f"if line.startswith('VmHWM')))")
+    done = subprocess.run([PYTHON, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    return int(done.stdout.strip().splitlines()[-1])
+
+
+# -- Spark -----------------------------------------------------------------------------------------
+
+def plain_pyspark(project_dir: Path, out: Path) -> None:
+    from deltalake import write_deltalake
+
+    from odibi_dagster.engines.spark_session import SparkSettings, get_session
+
+    spark = get_session(SparkSettings())
+    sys.path.insert(0, str(project_dir))
+    import energy_functions as f
+
+    out.mkdir(parents=True, exist_ok=True)
+
+    def save(name, frame):
+        table = frame.toArrow()
+        write_deltalake(str(out / name), table, mode="overwrite", schema_mode="overwrite")
+
+    data = project_dir / "data"
+    plants = spark.read.option("header", True).option("inferSchema", True).csv(str(data / "plants.csv"))
+    boilers = spark.read.option("multiLine", True).json(str(data / "boilers.json"))
+    readings = spark.read.parquet(str(data / "sensor_readings.parquet"))
+    import pandas as pd
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(f"sqlite:///{data / 'energy.db'}")
+    with engine.connect() as conn:
+        weather = spark.createDataFrame(pd.read_sql_query(sa.text("SELECT * FROM weather_daily"), conn))
+    engine.dispose()
+    for name, frame in (("plants", plants), ("boilers", boilers), ("readings", readings), ("weather", weather)):
+        save(name, frame)
+    clean = f.clean_sensor_readings_spark({"bronze.sensor_readings": readings}, {"min_fuel_kg": 1.0})
+    save("clean", clean)
+    assets = f.conform_boiler_assets_spark({"bronze.boilers": boilers, "bronze.plants": plants})
+    save("assets", assets)
+    daily = f.boiler_daily_metrics_spark({"silver.sensor_readings": clean, "silver.boiler_assets": assets})
+    save("daily", daily)
+    gold = f.plant_daily_efficiency_spark({"silver.boiler_daily": daily, "bronze.weather": weather},
+                                          {"alert_gap": 0.08})
+    for name, frame in gold.items():
+        save(name, frame)
+    save("summary", f.plant_summary_spark({"gold.plant_daily_efficiency": gold["gold.plant_daily_efficiency"]}))
+
+
+def bench_spark(project_dir: Path, work: Path, repeats: int) -> dict[str, float]:
+    plain_pyspark(project_dir, work / "warm")  # start the JVM once, outside the measurement
+    dagster_s, plain_s = side_by_side(lambda: run_through_dagster(project_dir, work / "spark_d", "spark"),
+                                      lambda: plain_pyspark(project_dir, work / "spark_p"), repeats)
+    log(f"spark demo: dagster {dagster_s:.2f} s, plain {plain_s:.2f} s")
+    return {"spark_overhead_ratio": dagster_s / plain_s}
+
+
+# -- per-asset overhead, IO, definitions -------------------------------------------------------------
+
+def trivial_project(root: Path, transformations: int, sources: int = 1) -> Path:
+    import yaml
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "data").mkdir(exist_ok=True)
+    (root / "data" / "s.csv").write_text("a\n1\n2\n")
+    (root / "manifest.yaml").write_text(yaml.safe_dump({
+        "project_name": f"Trivial {transformations}", "layer_order": ["Bronze", "Silver"], "default_engine": "pandas",
+        "retry": {"max_retries": 0}}))
+    (root / "sources.yaml").write_text(yaml.safe_dump([
+        {"source_id": f"s{n}", "source_name": f"bronze.s{n}", "file_format": "csv", "source_path_or_query": "data/s.csv"}
+        for n in range(sources)]))
+    (root / "transformations.yaml").write_text(yaml.safe_dump([
+        {"transformation_id": f"t{n}", "layer": "Silver", "module": "trivial_functions", "function": "passthrough",
+         "inputs": [f"bronze.s{n % sources}"], "outputs": [{"table": f"silver.t{n}"}]}
+        for n in range(transformations)], sort_keys=False))
+    (root / "trivial_functions.py").write_text("def passthrough(inputs):\n    return next(iter(inputs.values()))\n")
+    return root
+
+
+def bench_per_asset(work: Path, count: int, repeats: int) -> float:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    project_dir = trivial_project(work / f"trivial_{count}", count)
+
+    def plain() -> None:
+        out = work / "trivial_plain"
+        out.mkdir(exist_ok=True)
+        frame = pd.read_csv(project_dir / "data" / "s.csv")
+        for n in range(count):
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), out / f"t{n}.parquet")
+
+    def through_dagster() -> None:
+        from odibi_dagster.orchestration import run_project
+
+        os.environ["ODIBI_STORAGE_ROOT"] = str(work / "trivial_out")
+        assert run_project(f"Trivial {count}", project_dir=project_dir, quiet=True)["status"] == "success"
+
+    dagster_s, plain_s = side_by_side(through_dagster, plain, repeats)
+    log(f"{count} trivial transformations: dagster {dagster_s:.2f} s, plain {plain_s:.3f} s")
+    return (dagster_s - plain_s) / count * 1000
+
+
+def bench_io(work: Path, rows: int, repeats: int) -> dict[str, float]:
+    import dagster as dg
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from dagster_deltalake import LocalConfig
+    from dagster_deltalake_pandas import DeltaLakePandasIOManager
+
+    from odibi_dagster.engines.pandas_tables import read_frame, write_frame
+    from odibi_dagster.engines.storage import TableLocation
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"id": np.arange(rows), "x": rng.random(rows), "y": rng.integers(0, 1000, rows),
+                          "s": rng.choice(["a", "b", "c"], rows)})
+    location = TableLocation(work / "io", "qat", "bench", "Silver", "silver.big")
+    plain_file = work / "io_plain.parquet"
+
+    def ours_parquet() -> None:
+        write_frame(location, frame)
+        read_frame(location)
+
+    def pyarrow_plain() -> None:
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), plain_file)
+        pq.read_table(plain_file).to_pandas()
+
+    ours_s, plain_s = side_by_side(ours_parquet, pyarrow_plain, repeats)
+    log(f"parquet IO, {rows} rows: ours {ours_s:.2f} s, pyarrow {plain_s:.2f} s")
+
+    delta_location = TableLocation(work / "io", "qat", "bench", "Silver", "silver.big_delta")
+    manager = DeltaLakePandasIOManager(root_uri=str(work / "io_dagster"), storage_options=LocalConfig())
+    # the config an IO manager sees in a run (Dagster passes it to the output context)
+    resource_config = {"root_uri": str(work / "io_dagster"), "storage_options": {"local": {}}, "mode": "overwrite"}
+    key = dg.AssetKey(["bench", "big"])
+
+    def ours_delta() -> None:
+        write_frame(delta_location, frame, format="delta")
+        read_frame(delta_location)
+
+    def dagster_delta() -> None:
+        io = manager.create_io_manager(dg.build_init_resource_context())
+        out_ctx = dg.build_output_context(asset_key=key, resource_config=resource_config)
+        io.handle_output(out_ctx, frame)
+        io.load_input(dg.build_input_context(asset_key=key, upstream_output=out_ctx, resource_config=resource_config,
+                                             dagster_type=dg.PythonObjectDagsterType(pd.DataFrame)))
+
+    ours_d, theirs_d = side_by_side(ours_delta, dagster_delta, repeats)
+    log(f"Delta IO, {rows} rows: ours {ours_d:.2f} s, dagster-deltalake-pandas {theirs_d:.2f} s")
+    return {"parquet_io_ratio": ours_s / plain_s, "delta_io_vs_dagster_deltalake": ours_d / theirs_d}
+
+
+def defs_load_seconds(work: Path, transformations: int, sources: int) -> float:
+    """Seconds to build ``defs`` for a generated project, beyond ``import dagster`` (fresh process)."""
+    project_dir = trivial_project(work / f"defs_{transformations}", transformations, sources)
+    code = textwrap.dedent(f"""
+        import os, time
+        os.environ["ODIBI_PROJECT_DIR"] = {str(project_dir)!r}
+        import dagster
+        start = time.perf_counter()
+        from odibi_dagster.definitions import defs
+        defs.resolve_all_asset_specs()
+        print(time.perf_counter() - start)
+    """)
+    times = []
+    for _ in range(3):
+        done = subprocess.run([PYTHON, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+        times.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for CI smoke runs")
+    args = parser.parse_args()
+    rows, io_rows, repeats = (50_000, 200_000, 1) if args.quick else (2_000_000, 5_000_000, 3)
+    trivial, big = (40, (200, 1000)) if args.quick else (200, (1000, 5000))
+    os.environ.setdefault("DAGSTER_HOME", "")
+    os.environ.pop("DAGSTER_HOME")  # ephemeral instances: the benchmark leaves no runs behind
+    sys.path.insert(0, str(REPO))
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="odibi_bench_") as tmp:
+        work = Path(tmp)
+        demo = bench_demo(work, rows, repeats)
+        project_dir = Path(demo.pop("_project_dir"))
+        results.update(demo)
+        results.update(bench_spark(project_dir, work, repeats))
+        results["per_asset_overhead_ms"] = bench_per_asset(work, trivial, repeats)
+        results.update(bench_io(work, io_rows, repeats))
+        small = defs_load_seconds(work, big[0], 100)
+        large = defs_load_seconds(work, big[1], 100)
+        log(f"definitions: {big[0]} transformations {small:.2f} s, {big[1]} {large:.2f} s")
+        results["defs_load_s_1000"] = small
+        results["defs_load_growth_5000_over_1000"] = large / small
+    print(json.dumps({key: round(value, 3) for key, value in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
