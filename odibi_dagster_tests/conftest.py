@@ -159,3 +159,30 @@ def demo_cwd(demo_dir, tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ODIBI_STORAGE_ROOT", str(tmp_path / "storage"))
     return work
+
+
+FAILING = """
+def ok(inputs):
+    return inputs["bronze.good"]
+
+def flaky(inputs):
+    raise ValueError("sensor feed corrupt")
+
+def after(inputs):
+    return inputs["silver.flaky"]
+"""
+
+
+def failing_project(project_writer: ProjectWriter, retries: int = 0) -> Path:
+    """A source, a transformation that works, one that raises and one downstream of it."""
+    return project_writer.write(
+        manifest={"retry": {"max_retries": retries, "delay": 0.1}},
+        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
+                  "source_path_or_query": "good.csv"}],
+        data={"good.csv": "a\n1\n"}, functions=FAILING, transformations=[
+            {"transformation_id": "t-ok", "layer": "Silver", "function": "ok", "inputs": ["bronze.good"],
+             "outputs": [{"table": "silver.ok"}]},
+            {"transformation_id": "t-flaky", "layer": "Silver", "function": "flaky", "inputs": ["bronze.good"],
+             "outputs": [{"table": "silver.flaky"}]},
+            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.flaky"],
+             "outputs": [{"table": "gold.after"}]}])

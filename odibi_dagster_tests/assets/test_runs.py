@@ -8,6 +8,7 @@ from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import load_project_folder
 from odibi_dagster.engines.pandas_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster_tests.conftest import failing_project
 
 
 def run(defs, instance, selection=None, run_config=None):
@@ -97,33 +98,14 @@ def test_missing_source_file_fails_its_asset_only(project_writer, storage, insta
     assert materialization(instance, "test_project/bronze/good") is not None
 
 
-FAILING = """
-def ok(inputs):
-    return inputs["bronze.good"]
-
-def broken(inputs):
-    raise ValueError("boiler data is inconsistent")
-
-def after(inputs):
-    return inputs["silver.broken"]
-"""
-
-
 def test_failing_transformation_skips_downstream_only(project_writer, storage, instance):
-    root = project_writer.write(sources=SOURCES[:1], data={"good.csv": "a\n1\n"}, functions=FAILING, transformations=[
-        {"transformation_id": "t-ok", "layer": "Silver", "function": "ok", "inputs": ["bronze.good"],
-         "outputs": [{"table": "silver.ok"}]},
-        {"transformation_id": "t-broken", "layer": "Silver", "function": "broken", "inputs": ["bronze.good"],
-         "outputs": [{"table": "silver.broken"}]},
-        {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.broken"],
-         "outputs": [{"table": "gold.after"}]},
-    ])
+    root = failing_project(project_writer)
     result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance)
     assert not result.success
-    assert ("TransformationError: transformation 't-broken' failed: ValueError: boiler data is inconsistent"
-            in failures(result)["test_project__t_broken"])
+    assert ("TransformationError: transformation 't-flaky' failed: ValueError: sensor feed corrupt"
+            in failures(result)["test_project__t_flaky"])
     assert materialization(instance, "test_project/silver/ok") is not None
-    assert {"test_project__t_ok", "test_project__t_broken"} <= started(result)
+    assert {"test_project__t_ok", "test_project__t_flaky"} <= started(result)
     assert "test_project__t_after" not in started(result)  # downstream of the failure: never started
     assert materialization(instance, "test_project/gold/after") is None
 

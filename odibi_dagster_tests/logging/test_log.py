@@ -11,7 +11,7 @@ from odibi_dagster.config import load_project_folder
 from odibi_dagster.engines.pandas_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster.logging import RECORD_FIELDS, read_transformation_log
-from odibi_dagster_tests.orchestration.test_run_project import failing_project
+from odibi_dagster_tests.conftest import failing_project
 
 
 def run(defs, instance):

@@ -13,6 +13,7 @@ from odibi_dagster.orchestration import (
     TransformationRunnerFromConfig,
     run_project,
 )
+from odibi_dagster_tests.conftest import failing_project
 
 LAYERS = ["Bronze", "Silver_1", "Silver_2", "Gold_1", "Gold_2"]
 
@@ -55,32 +56,6 @@ def test_demo_run_delivers_the_seed_events_in_order(demo_cwd, tmp_path):
     assert sum(e == "transform_start" for e in names) == sum(e == "transform_success" for e in names) == 5
     end = seen[-1][1]
     assert (end["status"], end["layers_executed"]) == ("success", LAYERS)
-
-
-FAILING = """
-def ok(inputs):
-    return inputs["bronze.good"]
-
-def flaky(inputs):
-    raise ValueError("sensor feed corrupt")
-
-def after(inputs):
-    return inputs["silver.flaky"]
-"""
-
-
-def failing_project(project_writer, retries=0):
-    return project_writer.write(
-        manifest={"retry": {"max_retries": retries, "delay": 0.1}},
-        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
-                  "source_path_or_query": "good.csv"}],
-        data={"good.csv": "a\n1\n"}, functions=FAILING, transformations=[
-            {"transformation_id": "t-ok", "layer": "Silver", "function": "ok", "inputs": ["bronze.good"],
-             "outputs": [{"table": "silver.ok"}]},
-            {"transformation_id": "t-flaky", "layer": "Silver", "function": "flaky", "inputs": ["bronze.good"],
-             "outputs": [{"table": "silver.flaky"}]},
-            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.flaky"],
-             "outputs": [{"table": "gold.after"}]}])
 
 
 def test_failing_transformation(project_writer, tmp_path, monkeypatch):
