@@ -89,7 +89,8 @@ def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine
     """Write an Arrow table as parquet or Delta (through ``deltalake``), atomically."""
     stored, target = target_format(location, spec, engine)
     if target == "delta":
-        result = _write_delta(location, data, spec.mode, spec.merge_keys, spec.partition_by, spec.schema_evolution)
+        result = _write_delta(location, data, spec.mode, spec.merge_keys, spec.partition_by, spec.schema_evolution,
+                              exists=stored == "delta")
     else:
         result = _write_parquet(location, data, spec.mode, spec.schema_evolution)
     if stored is not None and stored != target:
@@ -132,7 +133,12 @@ def _append_schema(location: TableLocation, stored: pa.Schema, new: pa.Schema, s
             return pa.unify_schemas([stored, new], promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise TableWriteError(f"append to '{location.table}': schemas cannot be merged: {exc}") from None
-    raise TableWriteError(
+    raise append_refused(location, stored, new)
+
+
+def append_refused(location: TableLocation, stored: pa.Schema, new: pa.Schema) -> TableWriteError:
+    """The error for an append whose columns do not fit the stored table (parquet or Delta)."""
+    return TableWriteError(
         f"append to '{location.table}' refused: {describe_schema_difference(stored, new)}; the stored table is "
         f"unchanged (set schema_evolution: true on the output to allow new columns)")
 
@@ -164,9 +170,9 @@ def describe_schema_difference(stored: pa.Schema, new: pa.Schema) -> str:
 # -- Delta ---------------------------------------------------------------------------------------
 
 def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys: Sequence[str],
-                 partition_by: Sequence[str], schema_evolution: bool) -> WriteResult:
+                 partition_by: Sequence[str], schema_evolution: bool, *, exists: bool) -> WriteResult:
+    """``exists``: a Delta table is already stored there (``write_arrow`` has just looked)."""
     path = str(location.path)
-    exists = location.stored_format() == "delta"
     if mode == "merge":
         check_merge_keys(location.table, data, merge_keys)
     if mode == "append" and exists and not schema_evolution:
@@ -203,9 +209,7 @@ def check_append_columns(location: TableLocation, new: pa.Schema) -> None:
     """An append must bring the stored Delta table's columns, no more, no fewer (unless schema_evolution)."""
     stored = describe_delta(location).schema
     if sorted(stored.names) != sorted(new.names):
-        raise TableWriteError(
-            f"append to '{location.table}' refused: {describe_schema_difference(stored, new)}; the stored table "
-            f"is unchanged (set schema_evolution: true on the output to allow new columns)")
+        raise append_refused(location, stored, new)
 
 
 def check_merge_keys(table: str, data: pa.Table, merge_keys: Sequence[str]) -> None:

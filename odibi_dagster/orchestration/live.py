@@ -28,7 +28,6 @@ POLL_SECONDS = 0.05
 class LiveRun:
     result: dg.ExecuteInProcessResult | None = None
     translator: RunTranslator | None = None
-    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     unsent_records: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -67,7 +66,6 @@ def run_live(
             page = instance.get_records_for_run(run_id, cursor=cursor)
             for record in page.records:
                 for event, payload in live.translator.translate(record.event_log_entry):
-                    live.events.append((event, payload))
                     hooks.emit(event, payload)
                 for log_record in live.translator.finished_records:
                     _write(live, log_sink, log_record)
