@@ -13,6 +13,14 @@ from typing import Any
 import dagster as dg
 
 from odibi_dagster.assets.naming import asset_key, identifier, op_name, owners, tag_value
+from odibi_dagster.assets.presentation import (
+    declared_column_schema,
+    source_code_references,
+    source_description,
+    source_kinds,
+    transformation_code_references,
+    transformation_description,
+)
 from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
 from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
@@ -45,15 +53,14 @@ def _project_tags(project: Project) -> dict[str, str]:
 
 
 def _asset_out(project: Project, layer: str, output: OutputSpec, engine: str, tags: dict[str, str],
-               description: str, extra_metadata: dict[str, Any]) -> dg.AssetOut:
-    storage_format = planned_format(engine, output.mode, output.format, output.partition_by)
+               description: str, extra_metadata: dict[str, Any], kinds: set[str] | None = None) -> dg.AssetOut:
     return dg.AssetOut(
         key=asset_key(project.slug, output.table),
         group_name=layer,
         description=description,
         io_manager_key=IO_MANAGER,
         is_required=False,
-        kinds={engine, storage_format},
+        kinds=kinds or {engine, _storage_format(engine, output)},
         tags=tags,
         owners=owners(project.manifest.owner),
         metadata={
@@ -67,9 +74,14 @@ def _asset_out(project: Project, layer: str, output: OutputSpec, engine: str, ta
             "odibi/merge_keys": json.dumps(output.merge_keys),
             "odibi/partition_by": json.dumps(output.partition_by),
             "odibi/schema_evolution": output.schema_evolution,
+            **declared_column_schema(output),
             **extra_metadata,
         },
     )
+
+
+def _storage_format(engine: str, output: OutputSpec) -> str:
+    return planned_format(engine, output.mode, output.format, output.partition_by)
 
 
 def _cache_metadata(project: Project, table: str) -> dict[str, str]:
@@ -87,11 +99,11 @@ def _location(project: Project, resource: OdibiEngine, table: str) -> TableLocat
 def build_source_asset(project: Project, source: Source, default_engine: str) -> dg.AssetsDefinition:
     layer = project.manifest.bronze_layer
     tags = {**_project_tags(project), "layer": tag_value(layer), "source_id": tag_value(source.source_id)}
-    description = source.description or f"Bronze source `{source.source_id}`: {source.file_format} from " \
-                                        f"`{source.source_path_or_query}`"
     out_name = identifier(source.table)
-    out = _asset_out(project, layer, source.output, default_engine, tags, description, {
-        "odibi/source_id": source.source_id, "odibi/file_format": source.file_format})
+    kinds = source_kinds(source, default_engine, _storage_format(default_engine, source.output))
+    out = _asset_out(project, layer, source.output, default_engine, tags, source_description(source), {
+        "odibi/source_id": source.source_id, "odibi/file_format": source.file_format,
+        **source_code_references(source)}, kinds)
 
     @dg.multi_asset(
         name=op_name(project.slug, source.source_id, "source__"),
@@ -132,11 +144,11 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         **{tag_value(label): tag_value(value) for label, value in labels.items()},
     }
     extra = {"odibi/transformation_id": row.transformation_id, "odibi/module": row.module,
-             "odibi/function": row.function, "odibi/io": row.io}
+             "odibi/function": row.function, "odibi/io": row.io, **transformation_code_references(row)}
     out_names = {output.table: identifier(output.table) for output in row.outputs}
     outs = {
         out_names[output.table]: _asset_out(project, row.layer, output, engine, tags,
-                                            output.description or row.description or _describe(row, labels), extra)
+                                            transformation_description(row, output, labels), extra)
         for output in row.outputs
     }
     arg_names = {table: f"in_{index}_{identifier(table)}"[:60] for index, table in enumerate(row.input_tables)}
@@ -235,15 +247,6 @@ def _observe_self_managed(project: Project, row: Transformation, resource: Odibi
                                            format=stored.format, schema=stored.schema, row_count=stored.row_count,
                                            delta_version=stored.delta_version))
         yield dg.MaterializeResult(asset_key=key, metadata=metadata)
-
-
-def _describe(row: Transformation, labels: dict[str, str]) -> str:
-    lines = [f"Transformation `{row.transformation_id}` ({row.layer}): `{row.module}.{row.function}`"]
-    if row.input_keys:
-        lines.append("Inputs: " + ", ".join(f"`{key}`" for key in row.input_keys))
-    if labels:
-        lines.append("Entities: " + ", ".join(f"{label} = {value}" for label, value in labels.items()))
-    return "\n\n".join(lines)
 
 
 def build_assets(project: Project, default_engine: str) -> list[dg.AssetsDefinition]:

@@ -194,6 +194,21 @@ class InputSpec(_Row):
         return self.table if self.type == "table" else (self.name or "query")
 
 
+class ColumnSpec(_Row):
+    """A column documented in config: shown in the asset's column schema in the UI."""
+
+    type: str | None = None
+    description: str = ""
+
+
+def _column_specs(value: Any) -> Any:
+    """``columns: {name: "a description"}`` is short for ``{name: {description: ...}}``."""
+    value = _json_text(value) or {}
+    if isinstance(value, dict):
+        return {name: {"description": spec} if isinstance(spec, str) else spec for name, spec in value.items()}
+    return value
+
+
 class OutputSpec(_Row):
     table: str
     mode: WriteMode = "overwrite"
@@ -202,6 +217,9 @@ class OutputSpec(_Row):
     format: Literal["parquet", "delta"] | None = None
     schema_evolution: bool = False
     description: str = ""
+    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+
+    _columns = field_validator("columns", mode="before")(_column_specs)
 
     @field_validator("table")
     @classmethod

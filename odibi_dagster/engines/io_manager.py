@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from odibi_dagster.engines.base import WriteSpec
-from odibi_dagster.engines.metadata import table_metadata
+from odibi_dagster.engines.metadata import declared_descriptions, table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import TableLocation
 
@@ -49,9 +49,14 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         location = self.location(metadata)
         backend = self.odibi_engine.backend_for_frame(obj)
         result = backend.write_table(location, obj, write_spec(metadata))
+        descriptions = declared_descriptions(plain(metadata.get("dagster/column_schema")))
+        missing = sorted(set(descriptions) - set(result.schema.names))
+        if missing:
+            context.log.warning(f"table '{location.table}' has no column(s) {missing} that its config documents")
         context.add_output_metadata({**table_metadata(
             location, engine=backend.name, format=result.format, schema=result.schema, row_count=result.row_count,
-            rows_written=result.rows_written, delta_version=result.delta_version), **result.extra})
+            rows_written=result.rows_written, delta_version=result.delta_version, descriptions=descriptions),
+            **result.extra})
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = context.upstream_output.definition_metadata or {}

@@ -40,8 +40,8 @@ def test_groups_kinds_tags_owners_descriptions(demo_defs):
     assert daily.description.startswith("Daily fuel, steam and efficiency per boiler")
     assert daily.metadata["odibi/module"] == "energy_functions"
     plants = specs["energy_efficiency/bronze/plants"]
-    assert plants.group_name == "Bronze" and plants.kinds == {"pandas", "parquet"}
-    assert plants.tags["source_id"] == "src-plants" and plants.description == "Plant register (CSV)"
+    assert plants.group_name == "Bronze" and plants.kinds == {"pandas", "parquet", "csv"}  # + the source's format
+    assert plants.tags["source_id"] == "src-plants" and plants.description.startswith("Plant register (CSV)\n")
 
 
 def test_lineage_from_inputs(demo_defs):
