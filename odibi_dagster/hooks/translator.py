@@ -100,7 +100,9 @@ def run_engine(run: dg.DagsterRun, default: str) -> str:
 
 
 @dataclass
-class _Layer:
+class LayerState:
+    """A layer's steps in one run: planned, ended, failed; times are event timestamps (epoch s)."""
+
     planned: set[str]
     started: float | None = None
     ended: set[str] = field(default_factory=set)
@@ -119,7 +121,7 @@ class RunTranslator:
         self.engine = run_engine(run, project.default_engine)
         planned = project.planned_steps(run, instance)
         self.layers = {
-            layer: _Layer({s for s in planned if project.steps[s].layer == layer})
+            layer: LayerState({s for s in planned if project.steps[s].layer == layer})
             for layer in project.layer_order if any(project.steps[s].layer == layer for s in planned)
         }
         self.attempts: dict[str, int] = {}
@@ -168,7 +170,7 @@ class RunTranslator:
         if step not in self.project.steps:
             return []
         info = self.project.steps[step]
-        layer = self.layers.setdefault(info.layer, _Layer({step}))
+        layer = self.layers.setdefault(info.layer, LayerState({step}))
         out: list[HookEvent] = []
         if kind == DagsterEventType.STEP_START:
             self.attempts.setdefault(step, 1)
@@ -208,7 +210,7 @@ class RunTranslator:
     def _layer_event(self, which: str, layer: str | None = None) -> str:
         return f"bronze_{which}" if layer == self.project.bronze_layer else f"layer_{which}"
 
-    def _layer_end(self, name: str, layer: _Layer, ts: float) -> list[HookEvent]:
+    def _layer_end(self, name: str, layer: LayerState, ts: float) -> list[HookEvent]:
         if layer.closed:
             return []
         layer.closed = True

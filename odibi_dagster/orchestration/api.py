@@ -21,9 +21,10 @@ from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, Proje
 from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink, build_sink
 from odibi_dagster.orchestration.discovery import find_project
 from odibi_dagster.orchestration.live import run_live
+from odibi_dagster.orchestration.progress import LayerProgress
 
 logger = logging.getLogger("odibi_dagster.orchestration")
-_EXTRA_KWARGS = {"repo_path", "layer_order", "log_level", "save_logs", "auth_provider", "log_container", "quiet"}
+_EXTRA_KWARGS = {"repo_path", "layer_order", "log_level", "save_logs", "auth_provider", "log_container"}
 
 
 def run_project(
@@ -37,6 +38,7 @@ def run_project(
     manifest_path: str | os.PathLike | None = None,
     project_dir: str | os.PathLike | None = None,
     max_workers: int | None = None,
+    quiet: bool = False,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Run ``project``'s layers (all, or ``target_layers``) through Dagster and return the result dict.
@@ -44,7 +46,8 @@ def run_project(
     ``engine=None`` means the manifest's ``default_engine``, and ``"spark"`` where it names none.
     Hooks are called live while the run goes on; ``log_sink`` receives one record per finished
     transformation. The run is a real Dagster run on the ``DAGSTER_HOME`` instance (visible in the
-    UI) or, without ``DAGSTER_HOME``, on an ephemeral one.
+    UI) or, without ``DAGSTER_HOME``, on an ephemeral one. A progress line per layer (steps done /
+    total, elapsed) goes to stdout unless ``quiet=True``.
     """
     unknown = sorted(set(kwargs) - _EXTRA_KWARGS)
     if unknown:
@@ -75,7 +78,8 @@ def run_project(
         live = run_live(
             defs.resolve_implicit_global_asset_job_def(), instance, ProjectSteps.from_project(loaded, engine),
             selection=selection, run_config={"resources": {"odibi_engine": {"config": {"engine": engine}}}},
-            tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink)
+            tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink,
+            progress=None if quiet else LayerProgress())
     translator, result = live.translator, live.result
     success = bool(result and result.success)
     return {
@@ -175,7 +179,8 @@ class TransformationRunnerFromConfig:
 
     def run_parallel(self) -> dict[str, Any]:
         return run_project(self.project, env=self.env, engine=self.engine, hooks=self.hooks, log_sink=self.log_sink,
-                           target_layers=[self.layer], project_dir=self.project_dir, max_workers=self.max_workers)
+                           target_layers=[self.layer], project_dir=self.project_dir, max_workers=self.max_workers,
+                           quiet=bool(self.kwargs.get("quiet", False)))
 
     run_all = run_parallel
 

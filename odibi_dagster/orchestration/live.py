@@ -1,8 +1,8 @@
 """Run a project's assets through Dagster and deliver hook events live, in this process.
 
 The run executes on a worker thread; this thread tails the run's event log on the instance
-(public ``get_records_for_run`` with a cursor), translates each entry and calls the hooks and
-the log sink as the run goes on.
+(public ``get_records_for_run`` with a cursor), translates each entry and calls the hooks, the
+log sink and the progress printer as the run goes on.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dagster._core.utils import make_new_run_id
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
 from odibi_dagster.logging.sinks import BaseLogSink
+from odibi_dagster.orchestration.progress import LayerProgress
 
 logger = logging.getLogger("odibi_dagster.orchestration")
 POLL_SECONDS = 0.05
@@ -41,6 +42,7 @@ def run_live(
     tags: dict[str, str],
     hooks: HookManager,
     log_sink: BaseLogSink | None,
+    progress: LayerProgress | None = None,
 ) -> LiveRun:
     live = LiveRun()
     run_id = make_new_run_id()
@@ -70,6 +72,8 @@ def run_live(
                 for log_record in live.translator.finished_records:
                     _write(live, log_sink, log_record)
             cursor = page.cursor
+            if progress is not None:
+                progress.update(live.translator)
             if finished and not page.has_more:
                 break
         elif finished:
