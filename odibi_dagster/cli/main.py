@@ -1,5 +1,5 @@
-"""``odibi-dagster validate | export | log | status | failed``: check a project, copy a folder
-project into SQL tables, and read the transformation log of the DAGSTER_HOME instance."""
+"""``odibi-dagster init | validate | export | log | status | failed``: create a project, check it,
+copy a folder project into SQL tables, and read the transformation log of the DAGSTER_HOME instance."""
 
 from __future__ import annotations
 
@@ -28,6 +28,23 @@ def summary(project: Project) -> str:
               f"assets from {len(project.sources)} sources and {len(project.transformations)} transformations")]
     lines += [f"  {layer}: {per_layer[layer]} assets" for layer in project.manifest.layer_order]
     return "\n".join(lines)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from odibi_dagster.scaffold import initialize_project
+
+    try:
+        made = initialize_project(args.name, args.type, args.dir)
+    except (ValueError, FileExistsError) as exc:
+        print(f"init: {exc}", file=sys.stderr)
+        return 1
+    print(f"created project '{made['project_name']}' ({args.type}) in {made['project_path']}:")
+    for path in made["created_files"]:
+        print(f"  {path}")
+    print("next:")
+    for step in made["next_steps"]:
+        print(f"  {step}")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -90,6 +107,15 @@ def cmd_failed(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="odibi-dagster", description="Config-driven medallion projects on Dagster")
     commands = parser.add_subparsers(dest="command", required=True)
+
+    from odibi_dagster.scaffold import PROJECT_TYPES
+
+    init = commands.add_parser("init", help="create a new project folder that validates and materializes as is")
+    init.add_argument("name", help="the project's name, e.g. 'Energy Efficiency'")
+    init.add_argument("--dir", default="projects", help="folder to create <slug>/ in (default: ./projects)")
+    init.add_argument("--type", default="custom", choices=list(PROJECT_TYPES),
+                      help="layers and entity labels: manufacturing has Silver_1/2 and Gold_1/2 (default: custom)")
+    init.set_defaults(run=cmd_init)
 
     validate = commands.add_parser("validate", help="load and validate a project; exit 1 listing every error")
     _add_source_arguments(validate)
