@@ -131,11 +131,11 @@ def transformation_code_references(row: Transformation) -> dict[str, Any]:
         # a function may exist for one engine only; validation has reported what cannot be imported
         with contextlib.suppress(ImportError, LookupError):
             engines_of.setdefault(resolve_function(row.module, row.function, engine), []).append(engine)
-    name = f"{row.module}.{row.function}"
-    references = [_function_reference(fn, name if len(engines_of) == 1 else f"{engines[0]}: {name}")
+    # short labels: the UI shows "Open <label> in editor" in a narrow column
+    references = [_function_reference(fn, row.function if len(engines_of) == 1 else f"{row.function} ({engines[0]})")
                   for fn, engines in engines_of.items()]
-    return _references([*references, _config_reference(row.where, f"config: {row.transformation_id}")])
+    return _references([*references, _config_reference(row.where, Path(row.where).name)])
 
 
 def source_code_references(source: Source) -> dict[str, Any]:
-    return _references([_config_reference(source.where, f"config: {source.source_id}")])
+    return _references([_config_reference(source.where, Path(source.where).name)])

@@ -63,14 +63,14 @@ def test_code_references_point_at_each_engines_function_and_the_config(specs, de
 
     refs = specs["energy_efficiency/gold/plant_summary"].metadata["dagster/code_references"].code_references
     by_label = {ref.label: ref for ref in refs}
-    assert set(by_label) == {"pandas: energy_functions.plant_summary", "spark: energy_functions.plant_summary",
-                             "config: energy-plant-summary-gold"}
-    pandas_ref = by_label["pandas: energy_functions.plant_summary"]
+    assert set(by_label) == {"plant_summary (pandas)", "plant_summary (spark)", "transformations.yaml"}
+    pandas_ref = by_label["plant_summary (pandas)"]
     assert pandas_ref.file_path == inspect.getsourcefile(energy_functions)
     assert pandas_ref.line_number == inspect.getsourcelines(energy_functions.plant_summary)[1]  # its decorator
-    assert Path(by_label["config: energy-plant-summary-gold"].file_path) == demo_dir / "transformations.yaml"
+    assert by_label["plant_summary (spark)"].line_number > pandas_ref.line_number  # the Spark variant, further down
+    assert Path(by_label["transformations.yaml"].file_path) == demo_dir / "transformations.yaml"
     source_refs = specs["energy_efficiency/bronze/plants"].metadata["dagster/code_references"].code_references
-    assert [(Path(ref.file_path).name, ref.label) for ref in source_refs] == [("sources.yaml", "config: src-plants")]
+    assert [(Path(ref.file_path), ref.label) for ref in source_refs] == [(demo_dir / "sources.yaml", "sources.yaml")]
 
 
 def test_declared_columns_become_the_column_schema(specs):

@@ -1,0 +1,137 @@
+"""The web UI end to end: ``dagster dev`` (webserver and daemon) on the demo, driven by headless Chromium.
+
+One ``dagster dev`` and one browser serve the whole module; each test gets a fresh page. Screenshots
+go to ``test-artifacts/e2e/`` (or ``ODIBI_E2E_ARTIFACTS``), next to the server's log.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from odibi_dagster_tests.conftest import DEMO_DIR, REPO
+
+ARTIFACTS = Path(os.environ.get("ODIBI_E2E_ARTIFACTS", REPO / "test-artifacts" / "e2e"))
+# Flags for Chromium as root on a machine without a display or an outside network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+START_SECONDS = 180
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("ODIBI_CHROMIUM"), "chromium", "chromium-browser", "google-chrome"):
+        found = candidate and shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class DagsterDev:
+    url: str
+    home: Path
+    storage: Path
+    project_dir: Path
+    log: Path
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.time() + START_SECONDS
+    while time.time() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"dagster dev exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    pytest.fail(f"dagster dev did not serve {url} within {START_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Ctrl-C for ``dagster dev`` (it stops webserver and daemon), then end what it leaves in its group."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # code servers it started outlive it by their heartbeat otherwise
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory, demo_data) -> Iterator[DagsterDev]:
+    """``dagster dev -m odibi_dagster.definitions`` on a copy of the demo, on a free loopback port."""
+    work = tmp_path_factory.mktemp("e2e")
+    project_dir = work / "energy_efficiency"
+    shutil.copytree(DEMO_DIR, project_dir, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    shutil.copytree(demo_data, project_dir / "data")
+    home = work / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = ARTIFACTS / "dagster_dev.log"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ODIBI_", "DAGSTER_"))} | {
+        "DAGSTER_HOME": str(home), "ODIBI_PROJECT_DIR": str(project_dir), "ODIBI_STORAGE_ROOT": str(work / "storage"),
+        "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "odibi_dagster.definitions",
+             "-h", "127.0.0.1", "-p", str(port)],
+            env=env, cwd=work, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(url, process, log)
+        yield DagsterDev(url, home, work / "storage", project_dir, log)
+    finally:
+        _stop(process)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    executable = chromium_path()
+    if executable is None:
+        reason = "no Chromium found (install Debian's chromium, or set ODIBI_CHROMIUM)"
+        if os.environ.get("ODIBI_REQUIRE_SERVICES"):
+            pytest.fail(f"the browser tests are required (ODIBI_REQUIRE_SERVICES): {reason}")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, dagster_dev) -> Iterator[object]:
+    """A fresh page on the UI; the first-visit "Join the Dagster community" dialog is skipped when it shows."""
+    context = browser.new_context(base_url=dagster_dev.url, viewport={"width": 1600, "height": 1000})
+    context.set_default_timeout(60_000)
+    new_page = context.new_page()
+    new_page.add_locator_handler(new_page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    yield new_page
+    context.close()
