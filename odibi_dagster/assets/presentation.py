@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import re
 import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,6 +24,7 @@ from odibi_dagster.functions.registry import resolve_function
 CODE_REFERENCES = "dagster/code_references"
 COLUMN_SCHEMA = "dagster/column_schema"
 _MAX_VALUE = 200  # longer constants are cut in the description; the config holds the whole value
+_SECRET_KEY = re.compile(r"pass(word|wd)?|secret|token|credential|api_?key", re.IGNORECASE)
 
 
 def _cell(text: object) -> str:
@@ -79,9 +81,15 @@ def source_description(source: Source) -> str:
         ("Write mode", _cell(source.write_mode)),
     ]
     if source.source_options:
-        rows.append(("Options", _code(json.dumps(source.source_options, default=str))))
+        rows.append(("Options", _code(json.dumps(_without_secrets(source.source_options), default=str))))
     intro = source.description or f"Bronze source `{source.source_id}`."
     return f"{intro}\n\n{_table(rows)}"
+
+
+def _without_secrets(options: dict[str, Any]) -> dict[str, Any]:
+    """Reader options with the values of secret-looking keys (a JDBC password, a token) hidden."""
+    return {key: "***" if _SECRET_KEY.search(str(key)) else _without_secrets(value) if isinstance(value, dict)
+            else value for key, value in options.items()}
 
 
 def source_kinds(source: Source, engine: str, storage_format: str) -> set[str]:

@@ -58,7 +58,7 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
         if process.poll() is not None:
             pytest.fail(f"dagster dev exited with {process.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
                 if response.status == 200:
                     return
         except OSError:
@@ -126,12 +126,18 @@ def browser() -> Iterator[object]:
         launched.close()
 
 
-@pytest.fixture
-def page(browser, dagster_dev) -> Iterator[object]:
-    """A fresh page on the UI; the first-visit "Join the Dagster community" dialog is skipped when it shows."""
-    context = browser.new_context(base_url=dagster_dev.url, viewport={"width": 1600, "height": 1000})
+def open_page(browser, url: str):
+    """A page in a fresh browser context; the first-visit "Join the Dagster community" dialog is
+    skipped whenever it shows."""
+    context = browser.new_context(base_url=url, viewport={"width": 1600, "height": 1000})
     context.set_default_timeout(60_000)
     new_page = context.new_page()
     new_page.add_locator_handler(new_page.get_by_role("button", name="Skip"), lambda skip: skip.click())
-    yield new_page
-    context.close()
+    return new_page
+
+
+@pytest.fixture
+def page(browser, dagster_dev) -> Iterator[object]:
+    opened = open_page(browser, dagster_dev.url)
+    yield opened
+    opened.context.close()

@@ -18,7 +18,7 @@ from odibi_dagster.config import load_project_folder
 from odibi_dagster.engines.pandas_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster.hooks.sensors import build_hook_sensors
-from odibi_dagster_tests.e2e.conftest import ARTIFACTS
+from odibi_dagster_tests.e2e.conftest import ARTIFACTS, open_page
 
 pytestmark = pytest.mark.e2e
 RUN_STATUS = re.compile(r"^(Success|Failure|Canceled)$")
@@ -71,9 +71,7 @@ def project(dagster_dev):
 @pytest.fixture(scope="module")
 def ui_run(browser, dagster_dev):
     """"Materialize all" clicked on the asset graph, followed to its run page until it ends."""
-    context = browser.new_context(base_url=dagster_dev.url, viewport={"width": 1600, "height": 1000})
-    page = context.new_page()
-    page.add_locator_handler(page.get_by_role("button", name="Skip"), lambda skip: skip.click())
+    page = open_page(browser, dagster_dev.url)
     page.goto("/asset-groups")
     page.get_by_role("button", name="Materialize all").click()
     toast = page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$"))
@@ -81,7 +79,7 @@ def ui_run(browser, dagster_dev):
     page.get_by_role("link", name="View").or_(page.get_by_role("button", name="View")).first.click()
     run_id, status = wait_for_run_end(page, timeout_s=240)
     screenshot(page, "run_materialize_all")
-    context.close()
+    page.context.close()
     return run_id, status
 
 
