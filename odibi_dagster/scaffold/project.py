@@ -21,16 +21,16 @@ import yaml
 
 from odibi_dagster.config.model import slugify
 
+_CATEGORIES = {"entity_1": "category_1", "entity_2": "category_2", "entity_3": "category_3"}
+_MEDALLION = ["Bronze", "Silver", "Gold"]
+# type -> (layer_order, entity_labels), as odibi_de_v2's create_template
 PROJECT_TYPES: dict[str, tuple[list[str], dict[str, str]]] = {
     "manufacturing": (["Bronze", "Silver_1", "Silver_2", "Gold_1", "Gold_2"],
                       {"entity_1": "plant", "entity_2": "asset", "entity_3": "equipment"}),
-    "analytics": (["Bronze", "Silver", "Gold"], {"entity_1": "domain", "entity_2": "subdomain", "entity_3": "metric"}),
-    "ml_pipeline": (["Bronze", "Silver", "Gold"], {"entity_1": "category_1", "entity_2": "category_2",
-                                                   "entity_3": "category_3"}),
-    "data_integration": (["Bronze", "Silver", "Gold"], {"entity_1": "category_1", "entity_2": "category_2",
-                                                        "entity_3": "category_3"}),
-    "custom": (["Bronze", "Silver", "Gold"], {"entity_1": "category_1", "entity_2": "category_2",
-                                              "entity_3": "category_3"}),
+    "analytics": (_MEDALLION, {"entity_1": "domain", "entity_2": "subdomain", "entity_3": "metric"}),
+    "ml_pipeline": (_MEDALLION, _CATEGORIES),
+    "data_integration": (_MEDALLION, _CATEGORIES),
+    "custom": (_MEDALLION, _CATEGORIES),
 }
 
 # The sample pipeline: (transformation id suffix, function, inputs, output table, description).
@@ -62,11 +62,11 @@ def initialize_project(project_name: str, project_type: str = "custom",
     if folder.exists() and any(folder.iterdir()):
         raise FileExistsError(f"'{folder}' already exists and is not empty; choose another name or --dir")
     layers, labels = PROJECT_TYPES[project_type]
-    module = f"{slug}_functions"
+    module = f"{slug}_functions" if slug[0].isalpha() else f"project_{slug}_functions"  # importable
     files = {
         "manifest.yaml": _manifest(project_name.strip(), project_type, slug, layers, labels, module),
         "sources.yaml": _sources(),
-        "transformations.yaml": _transformations(slug, layers, labels),
+        "transformations.yaml": _transformations(slug, module, layers, labels),
         f"{module}.py": _template("functions.py.tmpl", project_name=project_name.strip()),
         "README.md": _template("README.md.tmpl", project_name=project_name.strip(), project_type=project_type,
                                slug=slug, module=module, project_dir=str(folder),
@@ -85,7 +85,7 @@ def initialize_project(project_name: str, project_type: str = "custom",
         "project_path": str(folder),
         "manifest_path": str(folder / "manifest.yaml"),
         "created_files": created,
-        "layer_order": layers,
+        "layer_order": list(layers),
         "next_steps": [
             f"python -m odibi_dagster validate --project-dir {folder}",
             f"ODIBI_PROJECT_DIR={folder} dagster asset materialize -m odibi_dagster.definitions --select '*'",
@@ -110,7 +110,7 @@ def _manifest(name: str, project_type: str, slug: str, layers: list[str], labels
         "project_type": project_type,
         "description": f"{name}: sample readings become clean, enriched, daily and summary tables.",
         "version": "0.1.0",
-        "layer_order": layers,
+        "layer_order": list(layers),
         "layers": {layer: {"description": "Raw sources as delivered" if index == 0 else
                            "Builds " + ", ".join(table for table, at in _layer_of_steps(layers).items() if at == layer),
                            **({"depends_on": [layers[index - 1]]} if index else {})}
@@ -148,7 +148,7 @@ def _layer_of_steps(layers: list[str]) -> dict[str, str]:
     return {step[3]: work[min(index * len(work) // len(_STEPS), len(work) - 1)] for index, step in enumerate(_STEPS)}
 
 
-def _transformations(slug: str, layers: list[str], labels: dict[str, str]) -> str:
+def _transformations(slug: str, module: str, layers: list[str], labels: dict[str, str]) -> str:
     layer_of = _layer_of_steps(layers)
     rows = []
     for suffix, function, inputs, table, description in _STEPS:
@@ -157,7 +157,7 @@ def _transformations(slug: str, layers: list[str], labels: dict[str, str]) -> st
             "layer": layer_of[table],
             "step": 1,
             "entity_1": "all",
-            "module": f"{slug}_functions",
+            "module": module,
             "function": function,
             "inputs": inputs,
             **({"constants": {"min_value": 0}} if function == "clean_readings" else {}),

@@ -57,6 +57,13 @@ def test_readme_walks_through_the_project(tmp_path):
     assert "$" + "{" not in readme  # every placeholder filled
 
 
+def test_a_name_starting_with_a_digit_gets_an_importable_module(tmp_path):
+    made = initialize_project("2026 Plan", "analytics", tmp_path)
+    project = load_project_folder(made["project_path"])
+    assert project.slug == "2026_plan"
+    assert {row.module for row in project.transformations} == {"project_2026_plan_functions"}
+
+
 def test_bad_input_is_refused_and_nothing_is_overwritten(tmp_path, capsys):
     assert main(["init", "Sales", "--dir", str(tmp_path)]) == 0
     manifest = tmp_path / "sales" / "manifest.yaml"
