@@ -292,8 +292,10 @@ def bench_io(work: Path, rows: int, repeats: int) -> dict[str, float]:
     return {"parquet_io_ratio": ours_s / plain_s, "delta_io_vs_dagster_deltalake": ours_d / theirs_d}
 
 
-def defs_load_seconds(work: Path, transformations: int, sources: int) -> float:
-    """Seconds to build ``defs`` for a generated project, beyond ``import dagster`` (fresh process)."""
+def defs_load_seconds(work: Path, transformations: int, sources: int, checkout: Path = REPO,
+                      repeats: int = 3) -> float:
+    """Seconds to build ``defs`` for a generated project, beyond ``import dagster`` (fresh process),
+    with ``odibi_dagster`` imported from ``checkout`` (this one by default)."""
     project_dir = trivial_project(work / f"defs_{transformations}", transformations, sources)
     code = textwrap.dedent(f"""
         import os, time
@@ -305,8 +307,9 @@ def defs_load_seconds(work: Path, transformations: int, sources: int) -> float:
         print(time.perf_counter() - start)
     """)
     times = []
-    for _ in range(3):
-        done = subprocess.run([PYTHON, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    for _ in range(repeats):
+        done = subprocess.run([PYTHON, "-c", code], cwd=checkout, env=env, capture_output=True, text=True, check=True)
         times.append(float(done.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
 

@@ -8,6 +8,7 @@ Secrets stay out: a source's ``connection_config`` is never shown.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import json
 import re
@@ -110,6 +111,7 @@ def declared_column_schema(output: OutputSpec) -> dict[str, dg.TableSchema]:
 _Reference = tuple[str, int | None, str]  # file, line, label
 
 
+@functools.cache  # many rows share a function and every row of a file shares it: stat each once
 def _function_reference(fn: Callable[..., Any], label: str) -> _Reference | None:
     code = getattr(inspect.unwrap(fn), "__code__", None)
     if code is None or not Path(code.co_filename).is_file():
@@ -117,9 +119,10 @@ def _function_reference(fn: Callable[..., Any], label: str) -> _Reference | None
     return code.co_filename, code.co_firstlineno, label
 
 
-def _config_reference(where: str, label: str) -> _Reference | None:
+@functools.cache
+def _config_reference(where: str) -> _Reference | None:
     path = Path(where)  # a file for folder projects; a table name for SQL ones, which has no link
-    return (str(path), None, label) if path.is_absolute() and path.is_file() else None
+    return (str(path), None, path.name) if path.is_absolute() and path.is_file() else None
 
 
 def _references(references: list[_Reference | None]) -> dict[str, Any]:
@@ -142,8 +145,8 @@ def transformation_code_references(row: Transformation) -> dict[str, Any]:
     # short labels: the UI shows "Open <label> in editor" in a narrow column
     references = [_function_reference(fn, row.function if len(engines_of) == 1 else f"{row.function} ({engines[0]})")
                   for fn, engines in engines_of.items()]
-    return _references([*references, _config_reference(row.where, Path(row.where).name)])
+    return _references([*references, _config_reference(row.where)])
 
 
 def source_code_references(source: Source) -> dict[str, Any]:
-    return _references([_config_reference(source.where, Path(source.where).name)])
+    return _references([_config_reference(source.where)])
