@@ -28,6 +28,7 @@ ASSET_NAME = '[class*="AssetNode_assetName"]'  # the name label of a node in the
 def screenshot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path  # a test artifact, kept after the run
     return path
 
 
@@ -88,8 +89,13 @@ def test_asset_graph_shows_every_asset_grouped_by_layer(page, project):
     page.get_by_role("button", name="Materialize all").wait_for()
     page.keyboard.press("Alt+e")  # the graph's "Expand all groups" shortcut
     page.locator(ASSET_NAME).nth(len(project.table_layers) - 1).wait_for()
-    screenshot(page, "asset_graph")
     drawn = graph_groups(page)
+    for _ in range(20):  # the graph may still be laying out after expanding: wait until it holds still
+        page.wait_for_timeout(250)
+        drawn, before = graph_groups(page), drawn
+        if drawn == before:
+            break
+    screenshot(page, "asset_graph")
     expected: dict[str, list[str]] = {}
     for table, layer in project.table_layers.items():
         expected.setdefault(layer, []).append(asset_key(project.slug, table).path[-1])
