@@ -63,10 +63,11 @@ def initialize_project(project_name: str, project_type: str = "custom",
         raise FileExistsError(f"'{folder}' already exists and is not empty; choose another name or --dir")
     layers, labels = PROJECT_TYPES[project_type]
     module = f"{slug}_functions" if slug[0].isalpha() else f"project_{slug}_functions"  # importable
+    layer_of = _layer_of_steps(layers)
     files = {
-        "manifest.yaml": _manifest(project_name.strip(), project_type, slug, layers, labels, module),
+        "manifest.yaml": _manifest(project_name.strip(), project_type, slug, layers, labels, module, layer_of),
         "sources.yaml": _sources(),
-        "transformations.yaml": _transformations(slug, module, layers, labels),
+        "transformations.yaml": _transformations(slug, module, layer_of, labels),
         f"{module}.py": _template("functions.py.tmpl", project_name=project_name.strip()),
         "README.md": _template("README.md.tmpl", project_name=project_name.strip(), project_type=project_type,
                                slug=slug, module=module, project_dir=str(folder),
@@ -104,7 +105,7 @@ def _yaml(data: Any) -> str:
 
 
 def _manifest(name: str, project_type: str, slug: str, layers: list[str], labels: dict[str, str],
-              module: str) -> str:
+              module: str, layer_of: dict[str, str]) -> str:
     manifest = {
         "project_name": name,
         "project_type": project_type,
@@ -112,7 +113,7 @@ def _manifest(name: str, project_type: str, slug: str, layers: list[str], labels
         "version": "0.1.0",
         "layer_order": list(layers),
         "layers": {layer: {"description": "Raw sources as delivered" if index == 0 else
-                           "Builds " + ", ".join(table for table, at in _layer_of_steps(layers).items() if at == layer),
+                           "Builds " + ", ".join(table for table, at in layer_of.items() if at == layer),
                            **({"depends_on": [layers[index - 1]]} if index else {})}
                    for index, layer in enumerate(layers)},
         "environments": ["qat", "prod"],
@@ -148,8 +149,7 @@ def _layer_of_steps(layers: list[str]) -> dict[str, str]:
     return {step[3]: work[min(index * len(work) // len(_STEPS), len(work) - 1)] for index, step in enumerate(_STEPS)}
 
 
-def _transformations(slug: str, module: str, layers: list[str], labels: dict[str, str]) -> str:
-    layer_of = _layer_of_steps(layers)
+def _transformations(slug: str, module: str, layer_of: dict[str, str], labels: dict[str, str]) -> str:
     rows = []
     for suffix, function, inputs, table, description in _STEPS:
         row: dict[str, Any] = {
