@@ -250,7 +250,7 @@ def bench_io(work: Path, rows: int, repeats: int) -> dict[str, float]:
     from dagster_deltalake import LocalConfig
     from dagster_deltalake_pandas import DeltaLakePandasIOManager
 
-    from odibi_dagster.engines.pandas_tables import read_frame, write_frame
+    from odibi_dagster.engines.arrow_tables import read_frame, write_frame
     from odibi_dagster.engines.storage import TableLocation
 
     rng = np.random.default_rng(1)

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 
 # Gold tables of the demo and the columns that identify a row.

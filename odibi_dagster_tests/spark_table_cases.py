@@ -5,8 +5,8 @@ Delta). Each importing module provides the ``backend`` fixture."""
 import pandas as pd
 import pytest
 
+from odibi_dagster.engines.arrow_tables import TableWriteError, read_frame, write_frame
 from odibi_dagster.engines.base import WriteSpec
-from odibi_dagster.engines.pandas_tables import TableWriteError, read_frame, write_frame
 from odibi_dagster.engines.storage import TableLocation
 
 

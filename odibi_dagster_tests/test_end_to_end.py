@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 
 from odibi_dagster.config.sql import export_project
-from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster_tests.conftest import dagster
 

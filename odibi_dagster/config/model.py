@@ -118,6 +118,40 @@ class ScheduleConfig(_Row):
         return self
 
 
+LOG_SINK_TYPES = ("file", "delta", "sql", "spark_delta")
+
+
+class LogSinkConfig(_Row):
+    """One log sink that receives every transformation log record of every run of the project."""
+
+    type: Literal["file", "delta", "sql", "spark_delta"]
+    path: str | None = None
+    url: str | None = None
+    table: str | None = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _lower_type(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _fields_of_type(self) -> LogSinkConfig:
+        allowed = {"file": {"path"}, "delta": {"path"}, "sql": {"url", "table"}, "spark_delta": {"table"}}[self.type]
+        given = {name for name in ("path", "url", "table") if getattr(self, name) is not None}
+        if given - allowed:
+            raise ValueError(f"a '{self.type}' log sink takes {sorted(allowed)}, not {sorted(given - allowed)}")
+        if self.type == "sql" and not self.url:
+            raise ValueError("a 'sql' log sink needs 'url' (a SQLAlchemy URL; ${NAME} reads a secret from the "
+                             "environment)")
+        if self.path is not None:
+            parts = Path(self.path).parts
+            if Path(self.path).is_absolute() or ".." in parts or not parts:
+                raise ValueError(f"log sink path '{self.path}' must be a relative path inside <storage_root>/_logs")
+        if self.table is not None and not TABLE_NAME.match(self.table):
+            raise ValueError(f"log sink table '{self.table}' must be identifiers joined by dots")
+        return self
+
+
 class Manifest(_Row):
     project_name: str
     project_type: str = "custom"
@@ -137,7 +171,7 @@ class Manifest(_Row):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     owner: str | None = None
     tags: list[str] | dict[str, str] = Field(default_factory=list)
-    log_sink: dict[str, Any] | None = None
+    log_sink: LogSinkConfig | list[LogSinkConfig] | None = None
     hooks_module: str | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     # Not in the original: how Dagster runs the steps (see assets/jobs.py).
@@ -161,6 +195,13 @@ class Manifest(_Row):
     @property
     def slug(self) -> str:
         return slugify(self.project_name)
+
+    @property
+    def log_sinks(self) -> list[LogSinkConfig]:
+        """``log_sink`` as a list (it may name one sink or several)."""
+        if self.log_sink is None:
+            return []
+        return self.log_sink if isinstance(self.log_sink, list) else [self.log_sink]
 
     @property
     def bronze_layer(self) -> str:

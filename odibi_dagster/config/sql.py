@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from odibi_dagster.config.assemble import assemble_project
+from odibi_dagster.config.connections import safe_url, sql_engine
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import find_config_file, load_project_folder, read_config_file, rows_of
 from odibi_dagster.config.model import Project
@@ -81,7 +82,7 @@ MANIFESTS = sa.Table(
 
 
 def _where(engine: sa.Engine, table: sa.Table) -> str:
-    return f"{engine.url.render_as_string(hide_password=True)} table {table.name}"
+    return f"{safe_url(engine.url)} table {table.name}"
 
 
 def load_project_sql(
@@ -94,25 +95,20 @@ def load_project_sql(
     check_imports: bool = True,
 ) -> Project:
     """Load ``project`` (matched case-insensitively, as the original did) from the config tables."""
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            manifest_raw, manifest_where, root = _read_manifest(conn, engine, project, manifest_path)
-            name = manifest_raw.get("project_name", project) if isinstance(manifest_raw, dict) else project
-            sources = _read_rows(conn, SOURCES, name)
-            transformations = _read_rows(conn, TRANSFORMATIONS, name)
-    except sa.exc.SQLAlchemyError as exc:
-        raise ConfigError([ConfigIssue(engine.url.render_as_string(hide_password=True),
-                                       f"cannot read config tables: {type(exc).__name__}: {exc.orig or exc}")],
-                          project) from None
-    finally:
-        engine.dispose()
+    def config_error(message: str) -> ConfigError:
+        return ConfigError([ConfigIssue(safe_url(sa.make_url(url)), message)], project)
+
+    with sql_engine(url, where="cannot read config tables", error=config_error) as engine, engine.connect() as conn:
+        manifest_raw, manifest_where, root = _read_manifest(conn, engine, project, manifest_path)
+        name = manifest_raw.get("project_name", project) if isinstance(manifest_raw, dict) else project
+        sources = _read_rows(conn, SOURCES, name)
+        transformations = _read_rows(conn, TRANSFORMATIONS, name)
     root = Path(project_root).resolve() if project_root else root
     return assemble_project(
         manifest_raw, sources, transformations,
         manifest_where=manifest_where, sources_where=_where(engine, SOURCES),
         transformations_where=_where(engine, TRANSFORMATIONS), env=env, root=root,
-        origin=engine.url.render_as_string(hide_password=True), check_imports=check_imports,
+        origin=safe_url(engine.url), check_imports=check_imports,
     )
 
 
@@ -121,8 +117,9 @@ def _read_manifest(conn, engine, project: str, manifest_path) -> tuple[Any, str,
         path = Path(manifest_path).resolve()
         return read_config_file(path), str(path), path.parent
     where = _where(engine, MANIFESTS)
+    table = _stored(conn, MANIFESTS)
     row = conn.execute(
-        sa.select(MANIFESTS).where(sa.func.lower(MANIFESTS.c.project_name) == project.lower())
+        sa.select(table).where(sa.func.lower(table.c.project_name) == project.lower())
     ).mappings().first()
     if row is None:
         raise ConfigError([ConfigIssue(where, f"no manifest row for project '{project}'", project, "project_name")])
@@ -145,7 +142,17 @@ def _read_manifest(conn, engine, project: str, manifest_path) -> tuple[Any, str,
     return raw, where, root
 
 
+def _stored(conn: sa.Connection, table: sa.Table) -> sa.Table:
+    """The table as the database has it: every column, so that a column the model does not know
+    reaches validation (and is refused there, as an unknown key in a folder project is)."""
+    try:
+        return sa.Table(table.name, sa.MetaData(), autoload_with=conn)
+    except sa.exc.NoSuchTableError:
+        return table  # the query then fails with the database's own "no such table" message
+
+
 def _read_rows(conn, table: sa.Table, project: str) -> list[dict[str, Any]]:
+    table = _stored(conn, table)
     query = sa.select(table).where(sa.func.lower(table.c.project) == project.lower())
     rows = []
     for row in conn.execute(query).mappings():
@@ -183,8 +190,10 @@ def export_project(project_dir: str | Path, url: str) -> Project:
             out.append(record)
         return out
 
-    engine = sa.create_engine(url)
-    try:
+    def export_error(message: str) -> ConfigError:
+        return ConfigError([ConfigIssue(safe_url(sa.make_url(url)), message)], name)
+
+    with sql_engine(url, where="cannot export to config tables", error=export_error) as engine:
         metadata.create_all(engine)
         with engine.begin() as conn:
             conn.execute(sa.delete(MANIFESTS).where(sa.func.lower(MANIFESTS.c.project_name) == name.lower()))
@@ -194,8 +203,6 @@ def export_project(project_dir: str | Path, url: str) -> Project:
                 records = rows(stem, table)
                 if records:
                     conn.execute(sa.insert(table), records)
-    finally:
-        engine.dispose()
     return project
 
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from odibi_dagster.config.model import InputSpec, Source
-from odibi_dagster.engines.storage import StoredFormat, TableLocation
-
-
-@dataclass(frozen=True)
-class WriteSpec:
-    """How to write one table (an output's ``mode``, ``format``, ``merge_keys``, ...)."""
-
-    mode: str = "overwrite"
-    format: StoredFormat | None = None
-    merge_keys: tuple[str, ...] = ()
-    partition_by: tuple[str, ...] = ()
-    schema_evolution: bool = False
+from odibi_dagster.engines.storage import StoredFormat, TableLocation, WriteSpec
 
 
 @dataclass
@@ -33,8 +23,11 @@ class WriteResult:
     extra: dict = field(default_factory=dict)
 
 
+CACHE_WARNING = "Caching not supported for pandas engine. Skipping cache for {layer}"
+
+
 class Backend(Protocol):
-    """One engine: ``pandas`` or ``spark``."""
+    """One engine: ``pandas`` or ``spark``. Everything the IO manager and the asset factory call."""
 
     name: str
 
@@ -42,6 +35,12 @@ class Backend(Protocol):
     def spark(self) -> Any: ...
 
     def is_frame(self, obj: Any) -> bool: ...
+
+    def count_rows(self, frames: Iterable[Any]) -> int | None:
+        """Rows of the frames where counting is free; None where it would cost a pass over the data."""
+
+    def read_cached(self, location: TableLocation, run_id: str, layer: str, warn: Callable[[str], None]) -> Any:
+        """A ``cache_plan`` table (cached after ``layer``): read once per run where the engine can cache."""
 
     def read_source(self, source: Source, root: Path | None) -> Any: ...
 

@@ -23,8 +23,10 @@ def column_schema(schema: pa.Schema, descriptions: Mapping[str, str] | None = No
     ])
 
 
-def declared_descriptions(declared: dg.TableSchema | None) -> dict[str, str]:
+def declared_descriptions(declared: Any) -> dict[str, str]:
     """Column -> description ('' where none) of an asset's definition-time ``dagster/column_schema``."""
+    if isinstance(declared, dg.MetadataValue):
+        declared = declared.value
     if not isinstance(declared, dg.TableSchema):
         return {}
     return {column.name: column.description or "" for column in declared.columns}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from odibi_dagster.config.model import InputSpec, Source
-from odibi_dagster.engines import pandas_tables, readers
-from odibi_dagster.engines.base import WriteResult, WriteSpec
+from odibi_dagster.engines import arrow_tables, readers
+from odibi_dagster.engines.base import CACHE_WARNING, WriteResult, WriteSpec
 from odibi_dagster.engines.storage import TableLocation
 
 
@@ -20,6 +21,15 @@ class PandasBackend:
     def is_frame(self, obj: Any) -> bool:
         return isinstance(obj, pd.DataFrame)
 
+    def count_rows(self, frames: Iterable[Any]) -> int | None:
+        frames = list(frames)
+        return sum(len(frame) for frame in frames) if all(self.is_frame(f) for f in frames) else None
+
+    def read_cached(self, location: TableLocation, run_id: str, layer: str, warn: Callable[[str], None]
+                    ) -> pd.DataFrame:
+        warn(CACHE_WARNING.format(layer=layer))  # the seed's behaviour: no cache on pandas
+        return self.read_table(location)
+
     def read_source(self, source: Source, root: Path | None) -> pd.DataFrame:
         return readers.read_source(source, root)
 
@@ -27,7 +37,7 @@ class PandasBackend:
         return readers.read_query(spec.sql or "", spec.connection, root, where)
 
     def read_table(self, location: TableLocation) -> pd.DataFrame:
-        return pandas_tables.read_frame(location)
+        return arrow_tables.read_frame(location)
 
     def write_table(self, location: TableLocation, frame: pd.DataFrame, spec: WriteSpec) -> WriteResult:
-        return pandas_tables.write_arrow(location, pandas_tables.to_arrow(frame), spec, engine="pandas")
+        return arrow_tables.write_arrow(location, arrow_tables.to_arrow(frame), spec, engine="pandas")

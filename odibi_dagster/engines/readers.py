@@ -14,10 +14,10 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from odibi_dagster.config.connections import make_sql_url, sql_engine, substitute_env
 from odibi_dagster.config.model import Source
 from odibi_dagster.config.validation import resolve_source_path
-from odibi_dagster.engines.connections import make_sql_url, redact, safe_url, substitute_env
-from odibi_dagster.engines.pandas_tables import read_delta
+from odibi_dagster.engines.arrow_tables import read_delta
 
 # Portable schema type names (config/model.py SCHEMA_TYPES) -> pandas dtypes, nullable where possible.
 PANDAS_TYPES = {
@@ -129,21 +129,14 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
     if not raw_url:
         raise SourceReadError(f"source '{source.source_id}': connection_config needs 'url' (a SQLAlchemy URL)")
     url = make_sql_url(raw_url, root)
-    secrets = [url.password, raw_url, *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
+    secrets = [raw_url, *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
     text = source.source_path_or_query.strip()
-    engine = sa.create_engine(url, **dict(config.get("engine_options") or {}))
-    try:
-        with engine.connect() as conn:
-            if text.lower().startswith(("select", "with")):
-                return pd.read_sql_query(sa.text(text), conn)
-            schema, _, table = text.rpartition(".")
-            return pd.read_sql_table(table, conn, schema=schema or None)
-    except Exception as exc:  # noqa: BLE001 - driver errors vary; re-raise one clear, redacted error
-        message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", *secrets)
-        raise SourceReadError(f"source '{source.source_id}': cannot read '{text}' from {safe_url(url)}: "
-                              f"{message}") from None
-    finally:
-        engine.dispose()
+    with sql_engine(url, where=f"source '{source.source_id}': cannot read '{text}'", error=SourceReadError,
+                    secrets=secrets, **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
+        if text.lower().startswith(("select", "with")):
+            return pd.read_sql_query(sa.text(text), conn)
+        schema, _, table = text.rpartition(".")
+        return pd.read_sql_table(table, conn, schema=schema or None)
 
 
 def _apply_schema(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
@@ -173,12 +166,6 @@ def read_query(sql: str, connection: str | None, root: Path | None, where: str) 
         raise SourceReadError(f"{where}: a query input on pandas needs 'connection' (a SQLAlchemy URL)")
     raw_url = substitute_env(connection, where)
     url = make_sql_url(raw_url, root)
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return pd.read_sql_query(sa.text(sql), conn)
-    except Exception as exc:  # noqa: BLE001 - one clear, redacted error
-        message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", url.password, raw_url)
-        raise SourceReadError(f"{where}: query failed on {safe_url(url)}: {message}") from None
-    finally:
-        engine.dispose()
+    with sql_engine(url, where=f"{where}: query failed", error=SourceReadError, secrets=[raw_url]) as engine, \
+            engine.connect() as conn:
+        return pd.read_sql_query(sa.text(sql), conn)

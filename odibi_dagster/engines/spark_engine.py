@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,6 +45,9 @@ class SparkBackend:
 
         return isinstance(obj, DataFrame)
 
+    def count_rows(self, frames: Iterable[Any]) -> int | None:
+        return None  # a count is a pass over the data; the written table's count comes from the Delta log
+
     def read_source(self, source: Source, root: Path | None) -> Any:
         return spark_readers.read_source(self.spark, source, root, self.native_delta)
 
@@ -61,7 +65,7 @@ class SparkBackend:
             result.extra["dagster/table_name"] = location.table
         return result
 
-    def read_cached(self, location: TableLocation, run_id: str) -> Any:
+    def read_cached(self, location: TableLocation, run_id: str, layer: str, warn: Callable[[str], None]) -> Any:
         """Read a ``cache_plan`` table once per run and keep it cached in the shared session."""
         stored = location.stored_format()
         version = None if stored != "delta" else spark_tables.describe_delta(location).delta_version

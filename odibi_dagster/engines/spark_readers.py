@@ -12,10 +12,10 @@ from typing import Any
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from odibi_dagster.config.connections import substitute_env
 from odibi_dagster.config.model import Source
 from odibi_dagster.config.validation import resolve_source_path
-from odibi_dagster.engines.connections import substitute_env
-from odibi_dagster.engines.pandas_tables import read_delta
+from odibi_dagster.engines.arrow_tables import read_delta
 from odibi_dagster.engines.readers import SourceReadError, json_is_multiline, source_files
 from odibi_dagster.engines.readers import read_source as read_with_pandas
 

@@ -14,8 +14,7 @@ from typing import Any
 import pyarrow as pa
 from pyspark.sql import functions as F
 
-from odibi_dagster.engines.base import WriteResult, WriteSpec
-from odibi_dagster.engines.pandas_tables import (
+from odibi_dagster.engines.arrow_tables import (
     TableWriteError,
     check_append_columns,
     describe_delta,
@@ -24,6 +23,7 @@ from odibi_dagster.engines.pandas_tables import (
     target_format,
     write_arrow,
 )
+from odibi_dagster.engines.base import WriteResult, WriteSpec
 from odibi_dagster.engines.storage import TableLocation
 
 

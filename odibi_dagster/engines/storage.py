@@ -1,4 +1,6 @@
-"""The one place that knows where tables live: ``<root>/<env>/<project_slug>/<layer>/<table>``.
+"""The one place that knows where tables live: ``<root>/<env>/<project_slug>/<layer>/<table>``,
+and the typed ``odibi/*`` metadata through which the asset factory tells the IO manager where and
+how to store each asset's table.
 
 A table is a folder. It holds either a Delta table (``_delta_log/`` + parquet parts) or a single
 ``data.parquet`` file; whichever engine wrote it last, both engines can read it.
@@ -7,10 +9,15 @@ A table is a folder. It holds either a Delta table (``_delta_log/`` + parquet pa
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import dagster as dg
+
+# public in Dagster's API reference, not re-exported at the top level in 1.13
+from dagster._core.definitions.metadata import NamespacedMetadataSet
 
 from odibi_dagster.config.model import LAYER_NAME, TABLE_NAME
 
@@ -63,13 +70,60 @@ class TableLocation:
             return "parquet"
         return None
 
+
+
+@dataclass(frozen=True)
+class WriteSpec:
+    """How to write one table (an output's ``mode``, ``format``, ``merge_keys``, ...)."""
+
+    mode: str = "overwrite"
+    format: StoredFormat | None = None
+    merge_keys: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    schema_evolution: bool = False
+
+
+class TableMetadata(NamespacedMetadataSet):
+    """An asset's ``odibi/*`` definition metadata: written by the asset specs, read by the IO manager."""
+
+    project: str | None = None
+    env: str | None = None
+    layer: str | None = None
+    table: str | None = None
+    mode: str | None = None
+    format: str | None = None
+    merge_keys: dg.JsonMetadataValue | None = None
+    partition_by: dg.JsonMetadataValue | None = None
+    schema_evolution: bool | None = None
+    cache_layer: str | None = None  # cache_plan: cached after this layer (Spark), skipped on pandas
+
     @classmethod
-    def from_metadata(cls, metadata: Mapping[str, object], root: Path) -> TableLocation:
-        """Rebuild a location from the ``odibi/*`` definition metadata every odibi asset carries."""
-        return cls(
-            root=root,
-            env=str(metadata["odibi/env"]),
-            project_slug=str(metadata["odibi/project"]),
-            layer=str(metadata["odibi/layer"]),
-            table=str(metadata["odibi/table"]),
+    def namespace(cls) -> str:
+        return "odibi"
+
+    @classmethod
+    def of(cls, *, project: str, env: str, layer: str, table: str, mode: str, format: str | None,
+           merge_keys: Sequence[str], partition_by: Sequence[str], schema_evolution: bool,
+           cache_layer: str | None) -> TableMetadata:
+        return cls(project=project, env=env, layer=layer, table=table, mode=mode, format=format,
+                   merge_keys=dg.MetadataValue.json(list(merge_keys)),
+                   partition_by=dg.MetadataValue.json(list(partition_by)), schema_evolution=schema_evolution,
+                   cache_layer=cache_layer)
+
+    def location(self, root: Path) -> TableLocation:
+        if None in (self.env, self.project, self.layer, self.table):
+            raise ValueError(f"asset metadata names no complete table location: {dict(self)}")
+        return TableLocation(root, str(self.env), str(self.project), str(self.layer), str(self.table))
+
+    def write_spec(self) -> WriteSpec:
+        return WriteSpec(
+            mode=self.mode or "overwrite",
+            format=self.format or None,  # type: ignore[arg-type]
+            merge_keys=tuple(self.merge_keys.value if self.merge_keys else ()),
+            partition_by=tuple(self.partition_by.value if self.partition_by else ()),
+            schema_evolution=bool(self.schema_evolution),
         )
+
+
+# The op tag naming a transformation's engine override; the IO manager loads its inputs for it.
+ENGINE_TAG = "odibi/engine"

@@ -6,7 +6,8 @@
   delivers the layer and transformation events; a new sensor starts from the current end of the log.
 
 Both replay the run's log through the one translator and deliver only the events caused by their
-own records, so each event is delivered once. Runs launched by ``dagster asset materialize`` have
+own records, so each event is delivered once. Log records do not go through the sensors: each
+step writes its own to the manifest's sinks. Runs launched by ``dagster asset materialize`` have
 no code-location origin, so the run status sensors monitor all code locations and pick this
 project's runs by their steps. The hooks are the ones ``hooks_module`` registers; a module that
 fails to import fails the tick with its error, while the code location still loads.
@@ -15,7 +16,6 @@ fails to import fails the tick with its error, while the code location still loa
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,9 +27,6 @@ from dagster import DagsterEventType
 from odibi_dagster.config.model import Project
 from odibi_dagster.hooks.loading import load_project_hooks
 from odibi_dagster.hooks.translator import ProjectSteps, replay
-from odibi_dagster.logging.sinks import build_sink
-
-logger = logging.getLogger("odibi_dagster.hooks")
 
 STEP_KINDS = frozenset({
     DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_UP_FOR_RETRY,
@@ -87,24 +84,15 @@ class StepCursor:
 def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5
                        ) -> list[dg.SensorDefinition]:
     steps = ProjectSteps.from_project(project, default_engine)
-    wanted = project.manifest.hooks_module or project.manifest.log_sink
-    status = dg.DefaultSensorStatus.RUNNING if wanted else dg.DefaultSensorStatus.STOPPED
+    # log records reach the manifest's sinks from the steps themselves; the sensors only call hooks
+    status = dg.DefaultSensorStatus.RUNNING if project.manifest.hooks_module else dg.DefaultSensorStatus.STOPPED
     prefix = f"{project.slug}_hooks"
 
-    def deliver(delivery: tuple[list[tuple[str, dict[str, Any]]], list[dict[str, Any]]],
-                log: Any = None) -> int:
-        events, records = delivery
+    def deliver(events: list[tuple[str, dict[str, Any]]]) -> int:
         hooks = load_project_hooks(project)  # per tick: a fixed hooks module is picked up without a reload
         for event, payload in events:
             hooks.emit(event, payload)
-        sink = build_sink(project.manifest.log_sink) if records else None
-        if sink is not None:
-            try:
-                sink.write(records)
-            except Exception as exc:  # noqa: BLE001 - reported in the tick's log; runs are never failed by it
-                ids = [record["transformation_id"] for record in records]
-                (log or logger).error(f"log sink {type(sink).__name__} failed; records not written for {ids}: {exc}")
-        return len(events) + len(records)
+        return len(events)
 
     def run_status_sensor(run_status: dg.DagsterRunStatus, kinds: set[DagsterEventType], name: str):
         @dg.run_status_sensor(run_status=run_status, name=f"{prefix}_{name}", monitor_all_code_locations=True,
@@ -116,7 +104,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
             events = replay(context.instance, steps, run,
                             lambda record: record.event_log_entry.dagster_event_type in kinds)
-            deliver(events, context.log)
+            deliver(events)
             return None
 
         return _sensor
@@ -145,7 +133,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
 
             # a finished run is read after its status: every record it will ever have is there
             finished = run.is_finished
-            delivered += deliver(replay(instance, steps, run, emit_for), context.log)
+            delivered += deliver(replay(instance, steps, run, emit_for))
             cursor.runs[run.run_id] = -1 if finished else max(new_ids | {last})
         context.update_cursor(cursor.advance(instance).dump())
         return dg.SkipReason("no new step events") if delivered == 0 else None

@@ -129,8 +129,8 @@ class RunTranslator:
         self.run_start: float | None = None
         self.failed_transformations: list[str] = []
         self.run_error: str | None = None
-        self.step_records: dict[str, dict[str, Any]] = {}  # step -> its latest log record (from metadata)
-        self.finished_records: list[dict[str, Any]] = []  # records of steps ended by the last entry
+        self._seen_records: set[tuple[Any, ...]] = set()
+        self.finished_records: list[dict[str, Any]] = []  # log records first seen in the last entry
 
     # -- payload helpers -------------------------------------------------------------------------
     def _base(self, timestamp: float, **extra: Any) -> dict[str, Any]:
@@ -159,8 +159,11 @@ class RunTranslator:
             data = event.event_specific_data
             found = getattr(data, "materialization", None) or getattr(data, "asset_observation", None)
             record = record_from_metadata(found.metadata) if found is not None else None
-            if record is not None and step is not None:
-                self.step_records[step] = record
+            # one record per attempt; a step with several outputs carries it on each of them
+            seen = record and (record["transformation_id"], record["attempt"], record["status"])
+            if record is not None and seen not in self._seen_records:
+                self._seen_records.add(seen)
+                self.finished_records.append(record)
             return []
         if kind == DagsterEventType.RUN_START:
             self.run_start = ts
@@ -199,8 +202,6 @@ class RunTranslator:
                     self.failed_transformations.append(info.row_id)
                     out.append(("transform_failure", self._transform(step, ts, duration_seconds=duration,
                                                                      error=message)))
-            if kind != DagsterEventType.STEP_SKIPPED and step in self.step_records:
-                self.finished_records.append(self.step_records.pop(step))
             layer.ended.add(step)
             layer.last_end = ts
             if layer.planned <= layer.ended:
@@ -249,23 +250,21 @@ class RunTranslator:
 
 
 def replay(instance: dg.DagsterInstance, project: ProjectSteps, run: dg.DagsterRun,
-           emit_for: Callable[[dg.EventLogRecord], bool]) -> tuple[list[HookEvent], list[dict[str, Any]]]:
-    """Translate a run's whole log in order; return the hook events and log records caused by the
-    entries ``emit_for`` accepts. Every deliverer replays the same log, so each attributes alike."""
+           emit_for: Callable[[dg.EventLogRecord], bool]) -> list[HookEvent]:
+    """Translate a run's whole log in order; return the hook events caused by the entries
+    ``emit_for`` accepts. Every deliverer replays the same log, so each attributes alike."""
     translator = RunTranslator(project, run, instance)
     events: list[HookEvent] = []
-    records: list[dict[str, Any]] = []
     cursor = None
     while True:
         page = instance.get_records_for_run(run.run_id, cursor=cursor)
         for record in page.records:
             produced = translator.translate(record.event_log_entry)
-            if (produced or translator.finished_records) and emit_for(record):
+            if produced and emit_for(record):
                 events += produced
-                records += translator.finished_records
         cursor = page.cursor
         if not page.has_more:
-            return events, records
+            return events
 
 
 def step_error(event: dg.DagsterEvent) -> str:

@@ -1,22 +1,29 @@
-"""The transformation log record (DESIGN.md section 7), and its home in materialization metadata.
+"""The transformation log record (one per transformation run and attempt), and its home in metadata.
 
-The default sink is the asset's own metadata: every materialization of a transformation's asset
-carries its record under ``odibi/log/*`` keys (a failed run's record is kept as an observation),
-so the instance's event log is the log, readable from the asset page and by ``reader.py``.
+The record's columns are declared once, in ``RECORD_COLUMNS``; the sinks derive their Arrow and
+SQL schemas from it and the reader its column order. The default sink is the asset's own
+metadata: every materialization of a transformation's asset carries its record under
+``odibi/log/*`` keys (a failed attempt's record is kept as an observation), so the instance's event
+log is the log, readable from the asset page and by ``reader.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 
-RECORD_FIELDS = (
-    "transformation_id", "project", "env", "layer", "engine", "plant", "asset", "run_id", "start_time", "end_time",
-    "status", "duration_seconds", "rows_in", "rows_out", "attempt", "error_message",
-)
+ColumnKind = Literal["text", "id", "timestamp", "float", "int"]
+
+# name -> logical kind; the order is the column order of every sink and of the reader
+RECORD_COLUMNS: dict[str, ColumnKind] = {
+    "transformation_id": "id", "project": "id", "env": "id", "layer": "id", "engine": "id", "plant": "id",
+    "asset": "id", "run_id": "id", "start_time": "timestamp", "end_time": "timestamp", "status": "id",
+    "duration_seconds": "float", "rows_in": "int", "rows_out": "int", "attempt": "int", "error_message": "text",
+}
+RECORD_FIELDS = tuple(RECORD_COLUMNS)
 LOG_PREFIX = "odibi/log/"
 
 
@@ -49,10 +56,10 @@ def record_from_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     if f"{LOG_PREFIX}transformation_id" not in metadata:
         return None
     record = {}
-    for field in RECORD_FIELDS:
+    for field, kind in RECORD_COLUMNS.items():
         value = metadata.get(f"{LOG_PREFIX}{field}")
         value = value.value if isinstance(value, dg.MetadataValue) else value
-        if field in ("start_time", "end_time") and isinstance(value, str):
+        if kind == "timestamp" and isinstance(value, str):
             value = datetime.fromisoformat(value)
         record[field] = value
     return record

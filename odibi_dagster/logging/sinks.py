@@ -1,21 +1,39 @@
-"""Log sinks with the seed's constructors: ``write(records)`` receives a list of record dicts."""
+"""Log sinks with the seed's constructors: ``write(records)`` receives a list of record dicts.
+
+Their schemas derive from ``records.RECORD_COLUMNS``. ``build_sink`` turns the manifest's
+``log_sink`` config into sinks; ``deliver`` writes records to sinks and reports, never raises.
+"""
 
 from __future__ import annotations
 
 import csv
+import fcntl
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from odibi_dagster.logging.records import RECORD_FIELDS
+from odibi_dagster.logging.records import RECORD_COLUMNS, RECORD_FIELDS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import sqlalchemy as sa
+
+    from odibi_dagster.config.model import LogSinkConfig
+
+LOG_FOLDER = "_logs"  # under the storage root: where relative file and Delta sink paths live
 
 
 class BaseLogSink(ABC):
     @abstractmethod
     def write(self, records: list[dict[str, Any]]) -> None:
-        """Store the records; raise on failure (the caller logs it and keeps the run going)."""
+        """Store the records; raise on failure (the caller reports it and keeps the run going)."""
+
+    def describe(self) -> str:
+        """The sink as a message names it (never with a password)."""
+        return type(self).__name__
 
 
 def _text(value: Any) -> Any:
@@ -23,38 +41,52 @@ def _text(value: Any) -> Any:
 
 
 class FileLogSink(BaseLogSink):
-    """CSV with a header; ``append=True`` adds to what earlier runs wrote, never overwriting it."""
+    """CSV with a header; ``append=True`` adds to what earlier runs wrote, never overwriting it.
+
+    Writers in several processes (steps of a multiprocess run, concurrent runs) take turns
+    through an advisory lock on the file, so lines never interleave and the header is written once.
+    """
 
     def __init__(self, file_path: str | os.PathLike, append: bool = True):
         self.file_path = Path(file_path)
         self.append = append
 
+    def describe(self) -> str:
+        return f"file sink {self.file_path}"
+
     def write(self, records: list[dict[str, Any]]) -> None:
         self.file_path.parent.mkdir(parents=True, exist_ok=True)
-        new_file = not self.append or not self.file_path.exists() or self.file_path.stat().st_size == 0
-        with open(self.file_path, "w" if not self.append else "a", newline="", encoding="utf-8") as handle:
+        with open(self.file_path, "a" if self.append else "w", newline="", encoding="utf-8") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0, os.SEEK_END)
             writer = csv.DictWriter(handle, fieldnames=RECORD_FIELDS, extrasaction="ignore")
-            if new_file:
+            if handle.tell() == 0:
                 writer.writeheader()
             writer.writerows({key: _text(value) for key, value in record.items()} for record in records)
+            handle.flush()
 
 
 class SparkDeltaLogSink(BaseLogSink):
     """A Delta table named like the seed's (``schema.TransformationRunLog``), appended through Spark.
 
     With native Delta the table is a catalog table; otherwise it is a Delta folder under
-    ``<ODIBI_STORAGE_ROOT>/_logs/<table_name>`` written through the ``deltalake`` package.
+    ``<storage_root>/_logs/<table_name>`` written through the ``deltalake`` package.
     """
 
-    def __init__(self, spark: Any, table_name: str = "config_driven.TransformationRunLog"):
+    def __init__(self, spark: Any, table_name: str = "config_driven.TransformationRunLog",
+                 root: str | os.PathLike | None = None):
         self.spark = spark
         self.table_name = table_name
+        self.root = Path(root) if root is not None else None
 
     @property
     def path(self) -> Path:
         from odibi_dagster.config.settings import storage_root
 
-        return storage_root() / "_logs" / self.table_name
+        return (self.root or storage_root()) / LOG_FOLDER / self.table_name
+
+    def describe(self) -> str:
+        return f"spark_delta sink {self.table_name}"
 
     def write(self, records: list[dict[str, Any]]) -> None:
         from odibi_dagster.engines.spark_session import has_native_delta
@@ -74,6 +106,9 @@ class DeltaLogSink(BaseLogSink):
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+
+    def describe(self) -> str:
+        return f"delta sink {self.path}"
 
     def write(self, records: list[dict[str, Any]]) -> None:
         from deltalake import DeltaTable, write_deltalake
@@ -96,35 +131,33 @@ class SQLLogSink(BaseLogSink):
     """A table in any SQLAlchemy database (created when missing); one bound INSERT per batch."""
 
     def __init__(self, url: str, table: str = "TransformationRunLog"):
+        self.url = url
+        self.table = records_sql_table(table)
+
+    def describe(self) -> str:
         import sqlalchemy as sa
 
-        self.url = url
-        self.table = sa.Table(
-            table, sa.MetaData(),
-            sa.Column("transformation_id", sa.String(200), nullable=False), sa.Column("project", sa.String(200)),
-            sa.Column("env", sa.String(50)), sa.Column("layer", sa.String(100)), sa.Column("engine", sa.String(20)),
-            sa.Column("plant", sa.String(200)), sa.Column("asset", sa.String(200)), sa.Column("run_id", sa.String(64)),
-            sa.Column("start_time", sa.DateTime(timezone=True)), sa.Column("end_time", sa.DateTime(timezone=True)),
-            sa.Column("status", sa.String(20)), sa.Column("duration_seconds", sa.Float),
-            sa.Column("rows_in", sa.BigInteger), sa.Column("rows_out", sa.BigInteger),
-            sa.Column("attempt", sa.Integer), sa.Column("error_message", sa.Text),
-        )
+        from odibi_dagster.config.connections import safe_url
+
+        try:
+            shown = safe_url(sa.make_url(self.url))
+        except sa.exc.ArgumentError:
+            shown = "(a URL SQLAlchemy cannot parse)"
+        return f"sql sink {shown} table {self.table.name}"
 
     def write(self, records: list[dict[str, Any]]) -> None:
         import sqlalchemy as sa
 
-        engine = sa.create_engine(self.url)
-        try:
-            self.table.metadata.create_all(engine)
+        from odibi_dagster.config.connections import sql_engine
+
+        with sql_engine(self.url, where=f"SQL log sink table {self.table.name}", error=ConnectionError) as engine:
+            try:
+                self.table.metadata.create_all(engine)
+            except sa.exc.SQLAlchemyError:
+                # another process created it between the check and the CREATE; a real failure repeats
+                self.table.metadata.create_all(engine)
             with engine.begin() as conn:
                 conn.execute(sa.insert(self.table), [{f: r.get(f) for f in RECORD_FIELDS} for r in records])
-        except sa.exc.SQLAlchemyError as exc:
-            from odibi_dagster.engines.connections import safe_url
-
-            raise ConnectionError(f"SQL log sink {safe_url(engine.url)} table {self.table.name}: "
-                                  f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}") from None
-        finally:
-            engine.dispose()
 
 
 class MultiLogSink(BaseLogSink):
@@ -133,52 +166,98 @@ class MultiLogSink(BaseLogSink):
     def __init__(self, *sinks: BaseLogSink):
         self.sinks = sinks
 
+    def describe(self) -> str:
+        return ", ".join(sink.describe() for sink in self.sinks)
+
     def write(self, records: list[dict[str, Any]]) -> None:
         errors = []
         for sink in self.sinks:
             try:
                 sink.write(records)
             except Exception as exc:  # noqa: BLE001 - reported together below
-                errors.append(f"{type(sink).__name__}: {exc}")
+                errors.append(f"{sink.describe()}: {exc}")
         if errors:
             raise RuntimeError("; ".join(errors))
 
 
-def records_table(records: list[dict[str, Any]]) -> Any:
+def deliver(sinks: Iterable[BaseLogSink], records: list[dict[str, Any]],
+            warn: Callable[[str], None]) -> list[BaseLogSink]:
+    """Write ``records`` to every sink; a failing sink is reported through ``warn`` (naming the sink
+    and the records it missed) and returned, never raised."""
+    failed = []
+    for sink in sinks:
+        try:
+            sink.write(records)
+        except Exception as exc:  # noqa: BLE001 - a sink never fails a run
+            missed = ", ".join(f"{r.get('transformation_id')} (attempt {r.get('attempt')}, {r.get('status')})"
+                               for r in records)
+            warn(f"log sink {sink.describe()} failed; {len(records)} record(s) not written: {missed}: "
+                 f"{type(exc).__name__}: {exc}")
+            failed.append(sink)
+    return failed
+
+
+def records_schema() -> pa.Schema:
+    """The log's Arrow schema (timestamps in UTC microseconds), from ``RECORD_COLUMNS``."""
+    import pyarrow as pa
+
+    types = {"text": pa.string(), "id": pa.string(), "timestamp": pa.timestamp("us", "UTC"),
+             "float": pa.float64(), "int": pa.int64()}
+    return pa.schema([(name, types[kind]) for name, kind in RECORD_COLUMNS.items()])
+
+
+def records_table(records: list[dict[str, Any]]) -> pa.Table:
     """Records as an Arrow table with the log's fixed column types."""
     import pyarrow as pa
 
-    schema = pa.schema([
-        ("transformation_id", pa.string()), ("project", pa.string()), ("env", pa.string()), ("layer", pa.string()),
-        ("engine", pa.string()), ("plant", pa.string()), ("asset", pa.string()), ("run_id", pa.string()),
-        ("start_time", pa.timestamp("us", "UTC")), ("end_time", pa.timestamp("us", "UTC")), ("status", pa.string()),
-        ("duration_seconds", pa.float64()), ("rows_in", pa.int64()), ("rows_out", pa.int64()),
-        ("attempt", pa.int64()), ("error_message", pa.string()),
-    ])
-    return pa.Table.from_pylist([{f: r.get(f) for f in RECORD_FIELDS} for r in records], schema=schema)
+    return pa.Table.from_pylist([{f: r.get(f) for f in RECORD_FIELDS} for r in records], schema=records_schema())
 
 
-def build_sink(config: dict[str, Any] | None) -> BaseLogSink | None:
-    """The manifest's ``log_sink``: ``{type: file|delta|sql, ...}`` (or a list of them).
+def records_sql_table(name: str) -> sa.Table:
+    """The log's SQL table, from ``RECORD_COLUMNS``."""
+    import sqlalchemy as sa
 
-    Relative file and Delta paths are under ``<storage_root>/_logs`` and must stay inside it;
-    ``${NAME}`` in a SQL url reads environment variable NAME.
+    types = {"text": sa.Text, "id": lambda: sa.String(200), "timestamp": lambda: sa.DateTime(timezone=True),
+             "float": sa.Float, "int": sa.BigInteger}
+    return sa.Table(name, sa.MetaData(), *(
+        sa.Column(column, types[kind](), nullable=column != "transformation_id")
+        for column, kind in RECORD_COLUMNS.items()))
+
+
+def build_sink(config: LogSinkConfig | Mapping[str, Any] | list | None, root: str | os.PathLike | None = None,
+               spark: Any = None) -> BaseLogSink | None:
+    """A sink from the manifest's ``log_sink`` (one config or a list; a list gives a ``MultiLogSink``).
+
+    Relative file and Delta paths are under ``<root>/_logs`` (``root``: the storage root) and must
+    stay inside it; ``${NAME}`` in a SQL url reads environment variable NAME when the sink is built.
     """
+    from odibi_dagster.config.model import LogSinkConfig
+
     if not config:
         return None
     if isinstance(config, list):
-        return MultiLogSink(*(sink for sink in (build_sink(item) for item in config) if sink))
-    from odibi_dagster.config.settings import storage_root
-    from odibi_dagster.engines.connections import substitute_env
+        return MultiLogSink(*(sink for sink in (build_sink(item, root, spark) for item in config) if sink))
+    if not isinstance(config, LogSinkConfig):
+        config = LogSinkConfig.model_validate(dict(config))
+    return _sink(config, Path(root) if root is not None else None, spark)
 
-    kind = str(config.get("type", "")).lower()
-    if kind in ("file", "delta"):
-        logs = storage_root() / "_logs"
-        path = (logs / str(config.get("path", "transformation_log.csv" if kind == "file" else "transformation_log")))
+
+def build_sinks(configs: Iterable[LogSinkConfig], root: str | os.PathLike, spark: Any = None) -> list[BaseLogSink]:
+    """One sink per config (the manifest's ``log_sinks``)."""
+    return [_sink(config, Path(root), spark) for config in configs]
+
+
+def _sink(config: LogSinkConfig, root: Path | None, spark: Any) -> BaseLogSink:
+    from odibi_dagster.config.connections import substitute_env
+    from odibi_dagster.config.settings import storage_root
+
+    logs = (root or storage_root()) / LOG_FOLDER
+    if config.type in ("file", "delta"):
+        default = "transformation_log.csv" if config.type == "file" else "transformation_log"
+        path = logs / (config.path or default)
         if not path.resolve().is_relative_to(logs.resolve()):
-            raise ValueError(f"log_sink path '{config.get('path')}' leaves the log folder {logs}")
-        return FileLogSink(path) if kind == "file" else DeltaLogSink(path)
-    if kind == "sql":
-        return SQLLogSink(substitute_env(str(config["url"]), "log_sink.url"),
-                          str(config.get("table", "TransformationRunLog")))
-    raise ValueError(f"log_sink type '{config.get('type')}' is not one of file, delta, sql")
+            raise ValueError(f"log_sink path '{config.path}' leaves the log folder {logs}")
+        return FileLogSink(path) if config.type == "file" else DeltaLogSink(path)
+    if config.type == "sql":
+        return SQLLogSink(substitute_env(str(config.url), "log_sink.url"), config.table or "TransformationRunLog")
+    return SparkDeltaLogSink(spark, config.table or "config_driven.TransformationRunLog", root)

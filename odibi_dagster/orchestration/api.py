@@ -18,7 +18,7 @@ from odibi_dagster.config.settings import check_engine, storage_root
 from odibi_dagster.hooks.loading import load_project_hooks, merged
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, ProjectSteps
-from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink, build_sink
+from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink
 from odibi_dagster.orchestration.discovery import find_project
 from odibi_dagster.orchestration.live import run_live
 from odibi_dagster.orchestration.progress import LayerProgress
@@ -44,8 +44,8 @@ def run_project(
     """Run ``project``'s layers (all, or ``target_layers``) through Dagster and return the result dict.
 
     ``engine=None`` means the manifest's ``default_engine``, and ``"spark"`` where it names none.
-    Hooks are called live while the run goes on; ``log_sink`` receives one record per finished
-    transformation. The run is a real Dagster run on the ``DAGSTER_HOME`` instance (visible in the
+    Hooks are called live while the run goes on; ``log_sink`` receives each log record (one per
+    attempt) once, as do the manifest's sinks. The run is a real Dagster run on the ``DAGSTER_HOME`` instance (visible in the
     UI) or, without ``DAGSTER_HOME``, on an ephemeral one. A progress line per layer (steps done /
     total, elapsed) goes to stdout unless ``quiet=True``.
     """
@@ -69,8 +69,7 @@ def run_project(
 
     defs = build_definitions(loaded, engine=engine, storage_root_dir=storage_root())
     project_hooks = merged(load_project_hooks(loaded), hooks or HookManager())
-    if log_sink is None:
-        log_sink = build_sink(loaded.manifest.log_sink)
+    # the manifest's log_sink gets its records from the steps; log_sink here is this call's own sink
     if log_sink is None and kwargs.get("save_logs"):
         log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
     tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else ""}

@@ -2,7 +2,8 @@
 
 The run executes on a worker thread; this thread tails the run's event log on the instance
 (public ``get_records_for_run`` with a cursor), translates each entry and calls the hooks, the
-log sink and the progress printer as the run goes on.
+``run_project(log_sink=...)`` sink and the progress printer as the run goes on. (The manifest's
+sinks get their records from the steps themselves.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dagster._core.utils import make_new_run_id
 
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
-from odibi_dagster.logging.sinks import BaseLogSink
+from odibi_dagster.logging.sinks import BaseLogSink, deliver
 from odibi_dagster.orchestration.progress import LayerProgress
 
 logger = logging.getLogger("odibi_dagster.orchestration")
@@ -69,8 +70,10 @@ def run_live(
             for record in page.records:
                 for event, payload in live.translator.translate(record.event_log_entry):
                     hooks.emit(event, payload)
-                for log_record in live.translator.finished_records:
-                    _write(live, log_sink, log_record)
+                if log_sink is not None and live.translator.finished_records:
+                    records = live.translator.finished_records
+                    if deliver([log_sink], records, _retry_later):
+                        live.unsent_records += records
             cursor = page.cursor
             if progress is not None:
                 progress.update(live.translator)
@@ -83,22 +86,12 @@ def run_live(
     worker.join()
     if failure:
         raise failure[0]
-    if live.unsent_records and log_sink is not None:  # one more try at the run's end
-        try:
-            log_sink.write(live.unsent_records)
-            live.unsent_records = []
-        except Exception:
-            logger.exception("log sink %s still failing at the run's end; %d record(s) not written",
-                             type(log_sink).__name__, len(live.unsent_records))
+    # one more try at the run's end
+    if live.unsent_records and log_sink is not None and not deliver(
+            [log_sink], live.unsent_records, lambda message: logger.error("still failing at the run's end: %s", message)):
+        live.unsent_records = []
     return live
 
 
-def _write(live: LiveRun, log_sink: BaseLogSink | None, record: dict[str, Any]) -> None:
-    if log_sink is None:
-        return
-    try:
-        log_sink.write([record])
-    except Exception:
-        logger.exception("log sink %s failed for '%s'; retrying at the run's end", type(log_sink).__name__,
-                         record.get("transformation_id"))
-        live.unsent_records.append(record)
+def _retry_later(message: str) -> None:
+    logger.error("%s; retrying at the run's end", message)

@@ -7,7 +7,7 @@ import pytest
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import load_project_folder
 from odibi_dagster.engines import spark_engine
-from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster_tests.assets.test_runs import failures, materialization, run
 from odibi_dagster_tests.parity import assert_same_gold

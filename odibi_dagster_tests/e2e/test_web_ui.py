@@ -15,7 +15,7 @@ import pytest
 
 from odibi_dagster.assets.naming import asset_key
 from odibi_dagster.config import load_project_folder
-from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster.hooks.sensors import build_hook_sensors
 from odibi_dagster_tests.e2e.conftest import ARTIFACTS, open_page

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from deltalake import write_deltalake
 
 from odibi_dagster.config import Source
-from odibi_dagster.engines.connections import substitute_env
+from odibi_dagster.config.connections import substitute_env
 from odibi_dagster.engines.readers import SourceReadError, read_source
 
 

@@ -8,7 +8,7 @@ import pytest
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.cli.main import main
 from odibi_dagster.config import load_project_folder
-from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster.logging import RECORD_FIELDS, read_transformation_log
 from odibi_dagster_tests.conftest import failing_project

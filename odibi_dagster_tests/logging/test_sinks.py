@@ -2,13 +2,17 @@
 
 import csv
 import logging
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+import yaml
 from deltalake import DeltaTable, write_deltalake
 
+from odibi_dagster.assets import build_definitions
+from odibi_dagster.config import load_project_folder
 from odibi_dagster.logging import (
     DeltaLogSink,
     FileLogSink,
@@ -18,6 +22,7 @@ from odibi_dagster.logging import (
     read_transformation_log,
 )
 from odibi_dagster.orchestration import run_project
+from odibi_dagster_tests.conftest import dagster, failing_project
 
 KEY = ["run_id", "transformation_id", "status", "rows_out", "attempt"]
 
@@ -72,7 +77,7 @@ def test_broken_sinks_are_logged_and_never_fail_the_run(case, home, tmp_path, ca
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
     if case == "folder":
-        sink, expected = FileLogSink(blocker / "logs" / "runs.csv"), "FileLogSink"
+        sink, expected = FileLogSink(blocker / "logs" / "runs.csv"), f"file sink {blocker}/logs/runs.csv failed"
     elif case == "sql":
         sink, expected = SQLLogSink("postgresql+psycopg2://nobody:secret-pw@127.0.0.1:1/none"), "connection refused"
     else:
@@ -82,12 +87,120 @@ def test_broken_sinks_are_logged_and_never_fail_the_run(case, home, tmp_path, ca
     with caplog.at_level(logging.ERROR, logger="odibi_dagster"):
         result = run_project("Energy Efficiency", log_sink=sink)
     assert result["status"] == "success"
-    assert expected.lower() in caplog.text.lower() and "9 record(s) not written" in caplog.text
+    assert expected.lower() in caplog.text.lower()
+    assert "still failing at the run's end" in caplog.text and "9 record(s) not written" in caplog.text
     assert "secret-pw" not in caplog.text
     with dg.DagsterInstance.get() as instance:  # the metadata sink is complete all the same
         assert len(read_transformation_log("Energy Efficiency", instance)) == 9
     if case == "delta":
         assert DeltaTable(str(tmp_path / "other_table")).to_pandas().columns.tolist() == ["something"]
+
+
+def with_manifest_sinks(demo_dir: Path, log_sink) -> Path:
+    manifest = yaml.safe_load((demo_dir / "manifest.yaml").read_text())
+    (demo_dir / "manifest.yaml").write_text(yaml.safe_dump({**manifest, "log_sink": log_sink}, sort_keys=False))
+    return demo_dir
+
+
+def manifest_sinks_hold_the_readers_records(demo_dir, tmp_path, sql_url):
+    """A CLI run with no daemon (no sensor runs) fills every sink the manifest names."""
+    env = {"DAGSTER_HOME": str(tmp_path / "dagster_home"), "ODIBI_STORAGE_ROOT": str(tmp_path / "storage"),
+           "ODIBI_PROJECT_DIR": str(demo_dir), "ODIBI_TEST_LOG_DB": sql_url}
+    (tmp_path / "dagster_home").mkdir()
+    with_manifest_sinks(demo_dir, [{"type": "file", "path": "runs.csv"}, {"type": "delta", "path": "runs"},
+                                   {"type": "sql", "url": "${ODIBI_TEST_LOG_DB}", "table": "TransformationRunLog"}])
+    for _ in range(2):
+        done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env,
+                       cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        expected = keyed(read_transformation_log("Energy Efficiency", instance))
+    assert len(expected) == 18  # 4 sources and 5 transformations, twice
+    logs = tmp_path / "storage" / "_logs"
+    with open(logs / "runs.csv") as handle:
+        assert keyed(pd.DataFrame(list(csv.DictReader(handle))).replace("", None)) == expected
+    assert keyed(DeltaTable(str(logs / "runs")).to_pandas()) == expected
+    engine = sa.create_engine(sql_url)
+    with engine.connect() as conn:
+        assert keyed(pd.read_sql_table("TransformationRunLog", conn)) == expected
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_a_cli_run_fills_the_manifest_sinks_on_sqlite(demo_dir, tmp_path):
+    manifest_sinks_hold_the_readers_records(demo_dir, tmp_path, f"sqlite:///{tmp_path / 'log.db'}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_a_cli_run_fills_the_manifest_sinks_on_postgres(demo_dir, tmp_path, postgres_url):
+    engine = sa.create_engine(postgres_url)
+    sa.Table("TransformationRunLog", sa.MetaData()).drop(engine, checkfirst=True)
+    engine.dispose()
+    manifest_sinks_hold_the_readers_records(demo_dir, tmp_path, postgres_url)
+
+
+def run_in_process(project_dir: Path, storage: Path, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    defs = build_definitions(load_project_folder(project_dir), storage_root_dir=storage)
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
+
+
+def warnings_of(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    return [entry.user_message for entry in instance.all_logs(run_id) if entry.level == logging.WARNING]
+
+
+def test_a_failing_manifest_sink_is_a_warning_and_the_run_stays_green(demo_dir, storage, monkeypatch):
+    monkeypatch.setenv("ODIBI_TEST_LOG_PW", "secret-pw")
+    with_manifest_sinks(demo_dir, [
+        {"type": "sql", "url": "postgresql+psycopg2://nobody:${ODIBI_TEST_LOG_PW}@127.0.0.1:1/none"},
+        {"type": "file", "path": "ok.csv"}])
+    with dg.instance_for_test() as instance:
+        result = run_in_process(demo_dir, storage, instance)
+        assert result.success
+        warnings = [w for w in warnings_of(instance, result.run_id) if w.startswith("log sink")]
+        everything = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
+    assert len(warnings) == 9  # one per step: each step's record missed that sink
+    assert all(w.startswith("log sink sql sink postgresql+psycopg2://nobody:***@127.0.0.1:1/none table "
+                            "TransformationRunLog failed; 1 record(s) not written: ") for w in warnings)
+    assert any("energy-plant-summary-gold (attempt 1, SUCCESS)" in w for w in warnings)
+    assert "secret-pw" not in everything
+    with open(storage / "_logs" / "ok.csv") as handle:  # the other sink got every record
+        assert len(list(csv.DictReader(handle))) == 9
+
+
+def test_a_retried_step_leaves_one_record_per_attempt(project_writer, storage):
+    root = failing_project(project_writer, retries=2)
+    with_manifest_sinks(root, {"type": "file", "path": "runs.csv"})
+    with dg.instance_for_test() as instance:
+        result = run_in_process(root, storage, instance)
+    assert not result.success
+    with open(storage / "_logs" / "runs.csv") as handle:
+        rows = [(r["transformation_id"], r["attempt"], r["status"]) for r in csv.DictReader(handle)]
+    assert sorted(rows) == [("s1", "1", "SUCCESS"), ("t-flaky", "1", "FAILED"), ("t-flaky", "2", "FAILED"),
+                            ("t-flaky", "3", "FAILED"), ("t-ok", "1", "SUCCESS")]
+
+
+APPEND_B = """
+def grow(constants):
+    return pd.DataFrame({"a": [1], **({"b": ["x"]} if constants["extra"] else {})})
+"""
+
+
+def test_a_failed_table_write_leaves_a_failed_record(project_writer, storage):
+    def write(extra: bool) -> Path:
+        return project_writer.write(functions=APPEND_B, manifest={"log_sink": {"type": "file"}}, transformations=[
+            {"transformation_id": "t-grow", "layer": "Silver", "function": "grow", "constants": {"extra": extra},
+             "outputs": [{"table": "silver.hist", "mode": "append"}]}])
+
+    with dg.instance_for_test() as instance:
+        assert run_in_process(write(False), storage, instance).success
+        assert not run_in_process(write(True), storage, instance).success  # the append is refused
+        log = read_transformation_log("Test Project", instance)
+    with open(storage / "_logs" / "transformation_log.csv") as handle:
+        rows = [(r["transformation_id"], r["status"], r["error_message"]) for r in csv.DictReader(handle)]
+    assert rows == [("t-grow", "SUCCESS", ""),
+                    ("t-grow", "FAILED", "writing an output table failed (the step's error says why)")]
+    assert log["status"].tolist() == ["SUCCESS", "FAILED"]  # the reader has the failed attempt too
 
 
 def test_manifest_log_sink_config(tmp_path, monkeypatch):
@@ -96,8 +209,9 @@ def test_manifest_log_sink_config(tmp_path, monkeypatch):
     assert build_sink({"type": "file", "path": "runs.csv"}).file_path == tmp_path / "_logs" / "runs.csv"
     assert build_sink({"type": "delta"}).path == tmp_path / "_logs" / "transformation_log"
     assert build_sink({"type": "sql", "url": "sqlite:///${ODIBI_TEST_LOG_DB}"}).url == f"sqlite:///{tmp_path}/x.db"
+    assert build_sink({"type": "spark_delta", "table": "ops.runs"}, tmp_path / "r").path == tmp_path / "r/_logs/ops.runs"
     assert isinstance(build_sink([{"type": "file"}, {"type": "delta"}]), MultiLogSink)
-    with pytest.raises(ValueError, match="leaves the log folder"):
+    with pytest.raises(ValueError, match="must be a relative path inside <storage_root>/_logs"):
         build_sink({"type": "file", "path": "../../etc/cron.d/x"})
-    with pytest.raises(ValueError, match="log_sink type 'kafka' is not one of file, delta, sql"):
+    with pytest.raises(ValueError, match="Input should be 'file', 'delta', 'sql' or 'spark_delta'"):
         build_sink({"type": "kafka"})

@@ -108,7 +108,7 @@ def test_log_sinks_get_one_record_per_finished_transformation(demo_cwd, tmp_path
     assert len(rows) == 18 and len({r["run_id"] for r in rows}) == 2  # appended, not overwritten
     result = run_project("Energy Efficiency", log_sink=BrokenSink())
     assert result["status"] == "success"  # a sink failure never fails the run
-    assert "log sink BrokenSink still failing at the run's end; 9 record(s) not written" in caplog.text
+    assert "still failing at the run's end: log sink BrokenSink failed; 9 record(s) not written" in caplog.text
 
 
 def test_target_layers_and_bad_arguments(demo_cwd):

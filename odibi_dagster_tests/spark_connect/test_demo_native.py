@@ -7,7 +7,7 @@ import dagster as dg
 
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import load_project_folder
-from odibi_dagster.engines.pandas_tables import read_frame
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster_tests.conftest import DEMO_DIR, _load_generator
 from odibi_dagster_tests.parity import assert_same_gold

@@ -3,8 +3,8 @@ the shared table checks of spark_table_cases.py, so the code that runs on a clus
 
 import pytest
 
+from odibi_dagster.engines.arrow_tables import TableWriteError
 from odibi_dagster.engines.base import WriteSpec
-from odibi_dagster.engines.pandas_tables import TableWriteError
 from odibi_dagster.engines.spark_engine import SparkBackend
 from odibi_dagster.engines.spark_session import SparkSettings, SparkUnavailable, get_session
 from odibi_dagster_tests.spark_table_cases import *

@@ -4,8 +4,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from odibi_dagster.engines import pandas_tables
-from odibi_dagster.engines.pandas_tables import TableWriteError, describe_stored, read_frame, write_frame
+from odibi_dagster.engines import arrow_tables
+from odibi_dagster.engines.arrow_tables import TableWriteError, describe_stored, read_frame, write_frame
 from odibi_dagster.engines.storage import TableLocation
 
 
@@ -45,7 +45,7 @@ def test_failed_overwrite_keeps_previous_version(location, monkeypatch):
             handle.write(b"PAR1 half a file")
         raise OSError("disk full")
 
-    monkeypatch.setattr(pandas_tables.pq, "write_table", broken)
+    monkeypatch.setattr(arrow_tables.pq, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         write_frame(location, frame([7, 8, 9]))
     assert read_frame(location)["id"].tolist() == [1, 2]

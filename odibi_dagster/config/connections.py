@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +57,22 @@ def redact(text: str, *secrets: str | None) -> str:
 
 def safe_url(url: sa.URL) -> str:
     return url.render_as_string(hide_password=True)
+
+
+@contextmanager
+def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exception],
+               secrets: Sequence[str | None] = (), **options: Any) -> Iterator[sa.Engine]:
+    """A SQLAlchemy engine for one piece of work, disposed after it.
+
+    Any error inside becomes ``error("<where> on <url without password>: <Type>: <message>")`` with
+    the password and ``secrets`` removed from the message.
+    """
+    engine = sa.create_engine(url, **options)
+    try:
+        yield engine
+    except Exception as exc:  # noqa: BLE001 - driver errors vary; re-raise one clear, redacted error
+        message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", engine.url.password,
+                         *(str(secret) for secret in secrets if secret))
+        raise error(f"{where} on {safe_url(engine.url)}: {message}") from None
+    finally:
+        engine.dispose()

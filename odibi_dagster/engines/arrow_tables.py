@@ -1,4 +1,7 @@
-"""Reading and writing tables with pandas: parquet files (pyarrow) and Delta tables (deltalake).
+"""The Arrow table layer both engines share: parquet files (pyarrow) and Delta tables (deltalake).
+
+pandas frames reach it through ``to_arrow``; Spark frames through Arrow when the session has no
+native Delta.
 
 Writes never leave a half-written table: parquet goes to a hidden temporary file that replaces
 the old one in one ``os.replace``; Delta commits are atomic by design. A failed write (a schema

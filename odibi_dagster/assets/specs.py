@@ -1,0 +1,110 @@
+"""Config rows to ``AssetSpec``s: the one translator from sources and outputs to Dagster's terms.
+
+``OdibiTranslator.get_asset_spec`` gives each bronze source and each transformation output its
+key, group, description, kinds, tags, owners and metadata (the ``TableMetadata`` the IO manager
+reads). Subclass it and pass it to ``build_definitions(..., translator=...)`` to change keys,
+groups, tags or owners, as with dagster-dbt's ``DagsterDbtTranslator``. Building specs reads no
+data and runs nothing; ``factory.py`` wraps them with the execution.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dagster as dg
+
+# public in Dagster's API reference, not re-exported at the top level in 1.13
+from dagster._core.definitions.metadata import NamespacedMetadataSet
+
+from odibi_dagster.assets.naming import asset_key, owners, tag_value
+from odibi_dagster.assets.presentation import (
+    declared_column_schema,
+    source_code_references,
+    source_description,
+    source_kinds,
+    transformation_code_references,
+    transformation_description,
+)
+from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
+from odibi_dagster.engines.storage import TableMetadata, planned_format
+
+IO_MANAGER = "odibi_io_manager"
+
+
+class RowMetadata(NamespacedMetadataSet):
+    """Which config row an asset comes from (shown on the asset page, used by nothing at run time)."""
+
+    source_id: str | None = None
+    file_format: str | None = None
+    transformation_id: str | None = None
+    module: str | None = None
+    function: str | None = None
+    io: str | None = None
+
+    @classmethod
+    def namespace(cls) -> str:
+        return "odibi"
+
+
+class OdibiTranslator:
+    """How a project's rows become asset specs; override any ``get_*`` method in a subclass."""
+
+    def get_asset_key(self, project: Project, table: str) -> dg.AssetKey:
+        return asset_key(project.slug, table)
+
+    def get_group_name(self, project: Project, layer: str) -> str:
+        return layer
+
+    def get_owners(self, project: Project) -> list[str]:
+        return owners(project.manifest.owner)
+
+    def get_tags(self, project: Project, row: Source | Transformation) -> dict[str, str]:
+        manifest_tags = project.manifest.tags
+        items = manifest_tags.items() if isinstance(manifest_tags, dict) else ((tag, "") for tag in manifest_tags)
+        tags = {tag_value(key): tag_value(value) for key, value in items}
+        if isinstance(row, Source):
+            return {**tags, "layer": tag_value(project.manifest.bronze_layer), "source_id": tag_value(row.source_id)}
+        labels = row.entity_labels(project.manifest.entity_labels)
+        return {**tags, "layer": tag_value(row.layer), "transformation_id": tag_value(row.transformation_id),
+                **{tag_value(label): tag_value(value) for label, value in labels.items()}}
+
+    def get_asset_spec(self, project: Project, row: Source | Transformation, output: OutputSpec,
+                       engine: str) -> dg.AssetSpec:
+        """The spec of ``output`` (a source's bronze table: ``source.output``), stored by ``engine``."""
+        storage = planned_format(engine, output.mode, output.format, output.partition_by)
+        if isinstance(row, Source):
+            layer, deps = project.manifest.bronze_layer, []
+            description = source_description(row)
+            kinds = source_kinds(row, engine, storage)
+            about: dict[str, Any] = {**RowMetadata(source_id=row.source_id, file_format=row.file_format),
+                                     **source_code_references(row)}
+        else:
+            layer = row.layer
+            deps = [self.get_asset_key(project, table) for table in row.input_tables]
+            description = transformation_description(row, output, row.entity_labels(project.manifest.entity_labels))
+            kinds = {engine, storage}
+            about = {**RowMetadata(transformation_id=row.transformation_id, module=row.module, function=row.function,
+                                   io=row.io), **transformation_code_references(row)}
+        table = TableMetadata.of(
+            project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
+            format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,
+            schema_evolution=output.schema_evolution, cache_layer=_cache_layer(project, output.table))
+        return dg.AssetSpec(
+            key=self.get_asset_key(project, output.table),
+            deps=deps,
+            description=description,
+            group_name=self.get_group_name(project, layer),
+            kinds=kinds,
+            tags=self.get_tags(project, row),
+            owners=self.get_owners(project),
+            metadata={**table, **about, **declared_column_schema(output)},
+            skippable=True,
+        ).with_io_manager_key(IO_MANAGER)
+
+
+def _cache_layer(project: Project, table: str) -> str | None:
+    """``cache_plan``: the layer after which ``table`` is cached (Spark) or the cache is skipped (pandas)."""
+    for layer, tables in project.manifest.cache_plan.items():
+        if table in tables:
+            return layer
+    return None

@@ -1,0 +1,64 @@
+"""The log record of one step attempt, made where the step runs and written from there.
+
+A step's record goes into its events' metadata (the default sink) and to every sink the
+manifest's ``log_sink`` names, for every kind of run (CLI, UI, schedule, ``run_project``), with no
+daemon involved. One record per attempt; a failing sink is a WARNING in the run's log naming the
+sink and the records it missed, and never fails or re-runs the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import dagster as dg
+
+from odibi_dagster.logging.records import build_record, record_metadata
+from odibi_dagster.logging.sinks import build_sink, deliver
+
+if TYPE_CHECKING:
+    from odibi_dagster.config.model import LogSinkConfig
+
+
+class StepLog:
+    """Records of one step attempt: ``finish`` makes one, ``fail`` and ``deliver`` send it out."""
+
+    def __init__(self, context: dg.AssetExecutionContext, *, sinks: Sequence[LogSinkConfig], storage_root: Path,
+                 spark: Any = None, **fields: Any):
+        self._context = context
+        self._sinks = sinks
+        self._root = storage_root
+        self._spark = spark
+        self._fields = {"run_id": context.run.run_id, "attempt": context.retry_number + 1,
+                        "start_time": datetime.now(timezone.utc), **fields}
+        self.record: dict[str, Any] | None = None
+
+    def finish(self, status: str, **fields: Any) -> dict[str, Any]:
+        """Make the attempt's record; returns it as ``odibi/log/*`` metadata for the step's events."""
+        self.record = build_record(**{**self._fields, **fields}, end_time=datetime.now(timezone.utc), status=status)
+        return record_metadata(self.record)
+
+    def fail(self, error: str, asset_keys: Iterable[dg.AssetKey]) -> None:
+        """A failed attempt: its record is kept as an observation of each asset, then delivered."""
+        metadata = self.finish("FAILED", error_message=error)
+        for key in asset_keys:
+            self._context.log_event(dg.AssetObservation(asset_key=key, metadata=metadata))
+        self.deliver()
+
+    def deliver(self) -> None:
+        """Write the attempt's record to the manifest's sinks (each once); report, never raise."""
+        if self.record is None:
+            return
+        warn = self._context.log.warning
+        for config in self._sinks:
+            try:
+                sink = build_sink(config, self._root, self._spark)
+            except Exception as exc:  # noqa: BLE001 - e.g. an unset ${NAME}: reported like a failing sink
+                warn(f"log sink '{config.type}' cannot be opened; record of {self.record['transformation_id']} "
+                     f"(attempt {self.record['attempt']}, {self.record['status']}) not written: {exc}")
+                continue
+            if sink is not None:
+                deliver([sink], [self.record], warn)
+
