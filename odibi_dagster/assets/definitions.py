@@ -10,7 +10,7 @@ from odibi_dagster.assets.factory import ENGINE_RESOURCE, build_assets
 from odibi_dagster.assets.jobs import build_executor, build_jobs, build_schedules
 from odibi_dagster.assets.specs import IO_MANAGER, OdibiTranslator
 from odibi_dagster.config.model import Project
-from odibi_dagster.config.settings import check_engine, default_engine, storage_root
+from odibi_dagster.config.settings import resolve_engine, storage_root
 from odibi_dagster.engines.io_manager import OdibiIOManager
 from odibi_dagster.engines.resource import OdibiEngine
 
@@ -28,7 +28,7 @@ def build_definitions(project: Project, *, engine: str | None = None, storage_ro
 
     ``translator``: an ``OdibiTranslator`` subclass changes asset keys, groups, tags or owners.
     """
-    engine = check_engine(engine, "engine") if engine else default_engine(project)
+    engine = resolve_engine(project, run=engine)
     root = Path(storage_root_dir).resolve() if storage_root_dir else storage_root()
     return dg.Definitions(
         assets=build_assets(project, engine, translator),

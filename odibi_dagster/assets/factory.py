@@ -14,6 +14,7 @@ import dagster as dg
 from odibi_dagster.assets.naming import identifier, op_name
 from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.config.model import Project, Source, Transformation
+from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
 from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
@@ -96,7 +97,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
 def build_transformation_asset(project: Project, row: Transformation, default_engine: str,
                                translator: OdibiTranslator) -> dg.AssetsDefinition:
     """One (multi-)asset running ``row``'s function with its inputs loaded by the IO manager."""
-    engine = row.engine_override or default_engine
+    engine = resolve_engine(row=row.engine_override, run=default_engine)
     labels = row.entity_labels(project.manifest.entity_labels)
     specs = {output.table: translator.get_asset_spec(project, row, output, engine) for output in row.outputs}
     arg_names = {table: f"in_{index}_{identifier(table)}"[:60] for index, table in enumerate(row.input_tables)}
@@ -109,7 +110,9 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         can_subset=len(specs) > 1,
         required_resource_keys={ENGINE_RESOURCE},
         retry_policy=retry_policy(project),
-        op_tags={"odibi/layer": row.layer, **({ENGINE_TAG: row.engine_override} if row.engine_override else {})},
+        op_tags={"odibi/layer": row.layer, **({ENGINE_TAG: row.engine_override} if row.engine_override else {}),
+                 # `step`: among a layer's ready steps, the lower step runs first (Dagster runs higher priority first)
+                 "dagster/priority": str(-row.step)},
     )
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)

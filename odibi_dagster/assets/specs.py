@@ -88,7 +88,7 @@ class OdibiTranslator:
         table = TableMetadata.of(
             project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
             format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,
-            schema_evolution=output.schema_evolution, cache_layer=_cache_layer(project, output.table))
+            schema_evolution=output.schema_evolution, cache_layer=project.manifest.cache_layer(output.table))
         return dg.AssetSpec(
             key=self.get_asset_key(project, output.table),
             deps=deps,
@@ -101,10 +101,3 @@ class OdibiTranslator:
             skippable=True,
         ).with_io_manager_key(IO_MANAGER)
 
-
-def _cache_layer(project: Project, table: str) -> str | None:
-    """``cache_plan``: the layer after which ``table`` is cached (Spark) or the cache is skipped (pandas)."""
-    for layer, tables in project.manifest.cache_plan.items():
-        if table in tables:
-            return layer
-    return None

@@ -22,6 +22,11 @@ class MissingVariableError(KeyError):
         return str(self.args[0])
 
 
+def env_variables(text: str) -> list[str]:
+    """The NAMEs of every ``${NAME}`` in ``text``."""
+    return _VARIABLE.findall(text)
+
+
 def substitute_env(value: Any, where: str) -> Any:
     """Replace every ``${NAME}`` inside strings (recursively) with the environment variable NAME."""
     if isinstance(value, str):

@@ -19,7 +19,7 @@ from odibi_dagster.config.errors import did_you_mean
 
 ENGINES = ("pandas", "spark")
 WRITE_MODES = ("overwrite", "append", "merge")
-FILE_FORMATS = ("csv", "json", "parquet", "delta", "sql", "api")
+FILE_FORMATS = ("csv", "json", "parquet", "delta", "sql")
 
 # Table names become asset key parts and storage folders: keep them to identifiers joined by dots,
 # so a table name can never climb out of the storage root.
@@ -94,6 +94,14 @@ class LayerConfig(_Row):
     depends_on: list[str] = Field(default_factory=list)
     max_workers: int | None = Field(default=None, ge=1)
     cache_tables: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _no_name(cls, value: str | None) -> str | None:
+        if value is not None:
+            raise ValueError("a layer is named by its key under 'layers:' (and in layer_order); 'name' is not "
+                             "used: remove it, or put a longer title in 'description'")
+        return value
 
 
 class RetryConfig(_Row):
@@ -207,6 +215,13 @@ class Manifest(_Row):
     def bronze_layer(self) -> str:
         """Bronze sources belong to the first layer of ``layer_order``."""
         return self.layer_order[0]
+
+    def cache_layer(self, table: str) -> str | None:
+        """The layer after which ``table`` is cached: ``cache_plan`` or that layer's ``cache_tables``."""
+        for layer, tables in self.cache_plan.items():
+            if table in tables:
+                return layer
+        return next((name for name, layer in self.layers.items() if table in layer.cache_tables), None)
 
 
 class InputSpec(_Row):
@@ -326,6 +341,10 @@ class Source(_Row):
     @field_validator("file_format")
     @classmethod
     def _known_format(cls, value: str) -> str:
+        if value == "api":
+            raise ValueError("'api' sources are not supported: fetch the data into a file or a table (for example "
+                             "with a transformation whose io is self_managed) and read that with csv, json, parquet, "
+                             "delta or sql")
         if value not in FILE_FORMATS:
             raise ValueError(f"unknown file_format '{value}'; choose one of {', '.join(FILE_FORMATS)}")
         return value

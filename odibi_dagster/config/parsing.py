@@ -16,6 +16,7 @@ from odibi_dagster.config.model import (
     LEGACY_COLUMNS,
     InputSpec,
     LayerConfig,
+    LogSinkConfig,
     OutputSpec,
     RetryConfig,
     ScheduleConfig,
@@ -23,8 +24,8 @@ from odibi_dagster.config.model import (
 
 RowModel = TypeVar("RowModel", bound=BaseModel)
 
-_NESTED_MODELS = (InputSpec, OutputSpec, LayerConfig, RetryConfig, ScheduleConfig)
-_UNION_MEMBERS = {"str", "InputSpec", "dict[str,str]", "list[str]"}
+_NESTED_MODELS = (InputSpec, OutputSpec, LayerConfig, RetryConfig, ScheduleConfig, LogSinkConfig)
+_UNION_MEMBERS = {"str", "InputSpec", "dict[str,str]", "list[str]", "LogSinkConfig"}
 
 
 def parse_row(
@@ -91,8 +92,13 @@ def _issues_from(
 ) -> list[ConfigIssue]:
     errors = []
     for error in exc.errors(include_url=False):
-        loc = tuple(part for part in error["loc"] if str(part) not in _UNION_MEMBERS)
+        loc = tuple(part for part in error["loc"] if str(part) not in _UNION_MEMBERS and "[" not in str(part))
         errors.append((loc, error))
+    # one sink or a list of them: the member the value is not reports only "not a list" / "not a mapping"
+    shape_errors = {"list_type", "model_type", "model_attributes_type", "dict_type"}
+    informative = {loc[:1] for loc, error in errors if error["type"] not in shape_errors}
+    errors = [(loc, error) for loc, error in errors
+              if not (error["type"] in shape_errors and loc[:1] in informative and loc[:1] == ("log_sink",))]
 
     # A union (table name or mapping) reports one error per member; keep the informative ones.
     deep = {loc[:2] for loc, _ in errors if len(loc) > 2}

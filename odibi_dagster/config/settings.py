@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import load_project_folder
@@ -52,12 +53,28 @@ def check_engine(engine: str, where: str) -> str:
     return value
 
 
+def resolve_engine(project: Project | None = None, *, row: str | None = None, run: str | None = None,
+                   caller: Literal["code_location", "run_project"] = "code_location") -> str:
+    """The one place that decides which engine runs, most specific first:
+
+    a row's ``constants.engine`` (``row``), else the run's engine (``run``: the ``odibi_engine``
+    resource's ``engine`` in run config, or ``run_project``'s ``engine`` argument), else for the
+    code location ``ODIBI_ENGINE``, the manifest's ``default_engine``, pandas (no JVM for a plain
+    load), and for ``run_project`` the manifest's ``default_engine``, spark (the seed's default).
+    """
+    if row:
+        return check_engine(row, "constants.engine")
+    if run:
+        return check_engine(run, "engine")
+    if caller == "code_location" and os.environ.get("ODIBI_ENGINE"):
+        return check_engine(os.environ["ODIBI_ENGINE"], "ODIBI_ENGINE")
+    manifest_engine = project.manifest.default_engine if project is not None else None
+    return manifest_engine or ("pandas" if caller == "code_location" else "spark")
+
+
 def default_engine(project: Project) -> str:
-    """``ODIBI_ENGINE``, else the manifest's ``default_engine``, else pandas (no JVM for a plain load)."""
-    override = os.environ.get("ODIBI_ENGINE")
-    if override:
-        return check_engine(override, "ODIBI_ENGINE")
-    return project.manifest.default_engine or "pandas"
+    """The code location's engine when a run names none (``resolve_engine`` with nothing more specific)."""
+    return resolve_engine(project)
 
 
 def storage_root() -> Path:

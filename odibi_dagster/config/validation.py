@@ -6,10 +6,12 @@ Each rule appends ``ConfigIssue`` objects; nothing stops at the first problem.
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
+from odibi_dagster.config.connections import env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation
 from odibi_dagster.functions.registry import FunctionNotFound, resolve_function
@@ -42,6 +44,13 @@ def validate_manifest(manifest: Manifest, env: str) -> list[ConfigIssue]:
     for index, schedule in enumerate(manifest.schedules):
         for layer in schedule.layers or []:
             check_layer(layer, f"schedules.{index}.layers")
+    sinks = manifest.log_sinks
+    for index, sink in enumerate(sinks):
+        field = "log_sink" if not isinstance(manifest.log_sink, list) else f"log_sink.{index}"
+        for name in env_variables(sink.url or ""):
+            if name not in os.environ:
+                issues.append(ConfigIssue(where, f"environment variable '{name}' (in the url) is not set",
+                                          None, f"{field}.url"))
     return issues
 
 
@@ -134,6 +143,11 @@ def validate_rows(
                 issues.append(ConfigIssue(
                     row.where, f"input '{table}' comes from layer '{producer_layer}', which runs after "
                                f"'{row.layer}'", row_id, "inputs"))
+            elif producer_layer != row.layer and not _may_read(manifest, row.layer, producer_layer):
+                allowed = manifest.layers[row.layer].depends_on
+                issues.append(ConfigIssue(
+                    row.where, f"input '{table}' comes from layer '{producer_layer}', which layer '{row.layer}' "
+                               f"does not depend on (layers.{row.layer}.depends_on: {allowed})", row_id, "inputs"))
             deps.add(producer_id)
 
     # cycles among transformations
@@ -170,6 +184,12 @@ def validate_rows(
                 issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
                                           "source_path_or_query"))
     return issues
+
+
+def _may_read(manifest: Manifest, layer: str, producer_layer: str) -> bool:
+    """A layer that declares ``depends_on`` reads only from those layers (and itself)."""
+    config = manifest.layers.get(layer)
+    return config is None or not config.depends_on or producer_layer in config.depends_on
 
 
 def _claim(producers: dict, issues: list, table: str, row_id: str, layer: str, row, field: str) -> None:

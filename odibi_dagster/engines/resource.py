@@ -6,7 +6,7 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field, PrivateAttr
 
-from odibi_dagster.config.settings import check_engine
+from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
 
 
@@ -49,11 +49,12 @@ class OdibiEngine(dg.ConfigurableResource):
 
     @property
     def engine_name(self) -> str:
-        return check_engine(self.engine or self.default_engine, "resource odibi_engine, field engine")
+        """The run's engine: ``engine`` from run config, else the project's default."""
+        return resolve_engine(run=self.engine or self.default_engine)
 
     def engine_for(self, override: str | None) -> str:
         """The engine for one transformation: its ``constants.engine`` override, else the run's."""
-        return check_engine(override, "constants.engine") if override else self.engine_name
+        return resolve_engine(row=override, run=self.engine or self.default_engine)
 
     @property
     def root(self) -> Path:

@@ -24,7 +24,9 @@ import dagster as dg
 from dagster import DagsterEventType
 
 from odibi_dagster.assets.naming import asset_key, op_name
+from odibi_dagster.config.errors import ConfigError
 from odibi_dagster.config.model import Project
+from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.logging.records import record_from_metadata
 
 HookEvent = tuple[str, dict[str, Any]]
@@ -96,7 +98,10 @@ class ProjectSteps:
 def run_engine(run: dg.DagsterRun, default: str) -> str:
     """The engine a run used: its ``odibi_engine`` resource config, else the project's default."""
     config = ((run.run_config or {}).get("resources") or {}).get("odibi_engine") or {}
-    return str((config.get("config") or {}).get("engine") or default).lower()
+    try:
+        return resolve_engine(run=(config.get("config") or {}).get("engine") or default)
+    except ConfigError:  # a misnamed engine failed the run at start-up; report what it asked for
+        return str((config.get("config") or {}).get("engine"))
 
 
 @dataclass
@@ -141,7 +146,7 @@ class RunTranslator:
         info = self.project.steps[step]
         payload = self._base(timestamp, layer=info.layer, transformation_id=info.row_id, module=info.module,
                              function=info.function, attempt=self.attempts.get(step, 1), **extra)
-        payload["engine"] = info.engine_override or self.engine
+        payload["engine"] = resolve_engine(row=info.engine_override, run=self.engine)
         return payload
 
     def target_layers(self) -> list[str] | None:

@@ -14,7 +14,7 @@ import dagster as dg
 
 from odibi_dagster.assets import asset_key, build_definitions
 from odibi_dagster.config import Project
-from odibi_dagster.config.settings import check_engine, storage_root
+from odibi_dagster.config.settings import resolve_engine, storage_root
 from odibi_dagster.hooks.loading import load_project_hooks, merged
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, ProjectSteps
@@ -59,7 +59,7 @@ def run_project(
     spark = provided.get("spark")
     loaded = find_project(project, env, project_dir=project_dir, manifest_path=manifest_path,
                           sql_provider=provided.get("sql_provider"), spark=spark)
-    engine = check_engine(engine, "engine") if engine else (loaded.manifest.default_engine or "spark")
+    engine = resolve_engine(loaded, run=engine, caller="run_project")
     loaded = _with_overrides(loaded, cache_plan, max_workers, kwargs.get("layer_order"))
     selection = _selection(loaded, target_layers)
     if spark is not None and engine == "spark":

@@ -114,7 +114,7 @@ def _manifest(name: str, project_type: str, slug: str, layers: list[str], labels
         "layer_order": list(layers),
         "layers": {layer: {"description": "Raw sources as delivered" if index == 0 else
                            "Builds " + ", ".join(table for table, at in layer_of.items() if at == layer),
-                           **({"depends_on": [layers[index - 1]]} if index else {})}
+                           **({"depends_on": _read_layers(layer, layers, layer_of)} if index else {})}
                    for index, layer in enumerate(layers)},
         "environments": ["qat", "prod"],
         "default_env": "qat",
@@ -127,6 +127,13 @@ def _manifest(name: str, project_type: str, slug: str, layers: list[str], labels
         "tags": [project_type],
     }
     return "# The project: layers in order, environments, engine, retries, schedules.\n" + _yaml(manifest)
+
+
+def _read_layers(layer: str, layers: list[str], layer_of: dict[str, str]) -> list[str]:
+    """The layers whose tables ``layer``'s sample steps read (bronze tables are not in ``layer_of``)."""
+    read = {layer_of.get(source, layers[0]) for _, _, inputs, output, _ in _STEPS if layer_of[output] == layer
+            for source in inputs}
+    return [name for name in layers if name in read and name != layer]
 
 
 def _sources() -> str:

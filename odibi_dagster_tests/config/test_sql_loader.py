@@ -110,3 +110,45 @@ def test_json_columns_hold_text(demo_dir, tmp_path):
             TRANSFORMATIONS.c.transformation_id == "energy-boiler-daily-silver")).scalar_one()
     engine.dispose()
     assert json.loads(outputs)[0]["merge_keys"] == ["boiler_id", "date"]
+
+
+def unknown_columns_are_refused(demo_dir, url):
+    """A column the model does not know is an unknown key, as in a folder project (not silently dropped)."""
+    export_project(demo_dir, url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('ALTER TABLE "ProjectManifest" ADD COLUMN default_engin VARCHAR(20)'))
+        conn.execute(sa.text('UPDATE "ProjectManifest" SET default_engin = :engine'), {"engine": "spark"})
+        conn.execute(sa.text('ALTER TABLE "TransformationRegistry" ADD COLUMN constans TEXT'))
+        conn.execute(sa.text('UPDATE "TransformationRegistry" SET constans = :value WHERE transformation_id = :tid'),
+                     {"value": '{"x": 1}', "tid": "energy-plant-summary-gold"})
+    engine.dispose()
+    def issues() -> set[tuple]:
+        with pytest.raises(ConfigError) as info:
+            load_project_sql(url, "Energy Efficiency")
+        return {(issue.where.rsplit(" ", 1)[-1], issue.row, issue.field, issue.message) for issue in info.value.issues}
+
+    assert issues() == {
+        ("ProjectManifest", None, "default_engin", "unknown key 'default_engin' (did you mean 'default_engine'?)")}
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # an empty extra column is harmless; the rows' one is reported next
+        conn.execute(sa.text('UPDATE "ProjectManifest" SET default_engin = NULL'))
+    engine.dispose()
+    assert issues() == {("TransformationRegistry", "energy-plant-summary-gold", "constans",
+                         "unknown key 'constans' (did you mean 'constants'?)")}
+
+
+def test_unknown_columns_are_refused_on_sqlite(demo_dir, tmp_path):
+    unknown_columns_are_refused(demo_dir, f"sqlite:///{tmp_path / 'config.db'}")
+
+
+@pytest.mark.postgres
+def test_unknown_columns_are_refused_on_postgres(demo_dir, postgres_url):
+    unknown_columns_are_refused(demo_dir, postgres_url)
+
+
+def test_every_manifest_field_has_a_column_so_export_keeps_it():
+    from odibi_dagster.config.model import Manifest
+    from odibi_dagster.config.sql import MANIFESTS
+
+    assert set(Manifest.model_fields) <= set(MANIFESTS.c.keys())

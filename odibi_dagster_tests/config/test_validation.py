@@ -131,8 +131,11 @@ def test_manifest_layers_and_cache_plan_must_name_known_layers(project_writer):
     error, root = errors(project_writer, transformations=[row("t1")],
                          manifest={"layers": {"Silver": {"depends_on": ["Bronz"]}}, "cache_plan": {"Platinum": []}})
     fields = {issue.field for issue in error.issues}
-    assert fields == {"layers.Silver.depends_on", "cache_plan.Platinum"}
-    assert all(issue.where == str(root / "manifest.yaml") for issue in error.issues)
+    # t1 reads from Bronze, which Silver does not depend on while its depends_on names no real layer
+    assert fields == {"layers.Silver.depends_on", "cache_plan.Platinum", "inputs"}
+    assert {issue.field: issue.where for issue in error.issues} == {
+        "layers.Silver.depends_on": str(root / "manifest.yaml"), "cache_plan.Platinum": str(root / "manifest.yaml"),
+        "inputs": str(root / "transformations.yaml")}
 
 
 def test_environment_not_in_environments(project_writer):

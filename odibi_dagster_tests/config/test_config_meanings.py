@@ -1,0 +1,93 @@
+"""Config that used to be accepted and ignored: each field now means something or is refused at load.
+
+``step``, ``layers.<layer>.depends_on``, ``layers.<layer>.cache_tables``, ``layers.<layer>.name``,
+``file_format: api`` and ``log_sink``.
+"""
+
+import dagster as dg
+import pytest
+
+from odibi_dagster.assets import build_definitions
+from odibi_dagster.config import load_project_folder
+from odibi_dagster.engines.storage import TableMetadata
+from odibi_dagster_tests.config.test_validation import FUNCS, SOURCE, errors, only, row
+
+
+def test_depends_on_limits_where_a_layer_reads_from(project_writer):
+    manifest = {"layers": {"Gold": {"depends_on": ["Silver"]}}}
+    error, root = errors(project_writer, manifest=manifest, transformations=[
+        row("t1"), row("t2", layer="Gold", inputs=["silver.t1", "bronze.a"])])
+    issue = only(error)
+    assert (issue.where, issue.row, issue.field) == (str(root / "transformations.yaml"), "t2", "inputs")
+    assert issue.message == ("input 'bronze.a' comes from layer 'Bronze', which layer 'Gold' does not depend on "
+                             "(layers.Gold.depends_on: ['Silver'])")
+    # the same row without the Bronze input loads
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, manifest=manifest, transformations=[
+        row("t1"), row("t2", layer="Gold", inputs=["silver.t1"])])
+    assert load_project_folder(root).manifest.layers["Gold"].depends_on == ["Silver"]
+
+
+def test_a_layer_name_field_is_refused_with_what_to_use(project_writer):
+    error, root = errors(project_writer, manifest={"layers": {"Silver": {"name": "Silver layer"}}},
+                         transformations=[row("t1")])
+    issue = only(error)
+    assert (issue.where, issue.field) == (str(root / "manifest.yaml"), "layers.Silver.name")
+    assert "a layer is named by its key under 'layers:'" in issue.message and "'description'" in issue.message
+
+
+def test_api_sources_are_refused_at_load(project_writer):
+    error, root = errors(project_writer, sources=[{**SOURCE, "file_format": "api"}], transformations=[row("t1")])
+    issue = next(issue for issue in error.issues if issue.field == "file_format")
+    assert (issue.where, issue.row, issue.field) == (str(root / "sources.yaml"), "s1", "file_format")
+    assert issue.message.startswith("'api' sources are not supported: fetch the data into a file or a table")
+
+
+@pytest.mark.parametrize(("log_sink", "field", "message"), [
+    ({"type": "kafka"}, "log_sink.type", "Input should be 'file', 'delta', 'sql' or 'spark_delta'"),
+    ({"type": "sql"}, "log_sink", "a 'sql' log sink needs 'url'"),
+    ({"type": "file", "path": "../../etc/x.csv"}, "log_sink", "must be a relative path inside <storage_root>/_logs"),
+    ({"type": "file", "url": "sqlite://"}, "log_sink", "a 'file' log sink takes ['path'], not ['url']"),
+    ({"type": "sql", "url": "postgresql://u:${ODIBI_TEST_UNSET_PW}@db/x"}, "log_sink.url",
+     "environment variable 'ODIBI_TEST_UNSET_PW' (in the url) is not set"),
+    ([{"type": "file"}, {"type": "sql", "url": "sqlite:///${ODIBI_TEST_UNSET_PW}"}], "log_sink.1.url",
+     "environment variable 'ODIBI_TEST_UNSET_PW' (in the url) is not set"),
+])
+def test_log_sink_is_checked_at_load(project_writer, monkeypatch, log_sink, field, message):
+    monkeypatch.delenv("ODIBI_TEST_UNSET_PW", raising=False)
+    error, root = errors(project_writer, manifest={"log_sink": log_sink}, transformations=[row("t1")])
+    issue = only(error)
+    assert (issue.where, issue.field) == (str(root / "manifest.yaml"), field)
+    assert message in issue.message
+
+
+def test_cache_tables_of_a_layer_work_like_cache_plan(project_writer):
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, transformations=[row("t1")],
+                                manifest={"layers": {"Bronze": {"cache_tables": ["bronze.a"]}},
+                                          "cache_plan": {"Silver": ["silver.t1"]}})
+    defs = build_definitions(load_project_folder(root))
+    specs = {spec.key.to_user_string(): TableMetadata.extract(spec.metadata)
+             for spec in defs.resolve_all_asset_specs()}
+    assert specs["test_project/bronze/a"].cache_layer == "Bronze"
+    assert specs["test_project/silver/t1"].cache_layer == "Silver"
+
+
+STEPS = FUNCS + "\norder = []\n\ndef tracked(inputs, context):\n    order.append(context.transformation_id)\n" \
+                "    return next(iter(inputs.values()))\n"
+
+
+def test_step_orders_a_layers_transformations_when_steps_run_one_by_one(project_writer, storage):
+    rows = [row(tid, step=step, function="tracked") for tid, step in (("t_c", 3), ("t_a", 1), ("t_b", 2))]
+    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
+    assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_a", "t_b", "t_c"]
+    # and the other way round: the order follows `step`, not the rows' order or their names
+    rows = [row(tid, step=step, function="tracked") for tid, step in (("t_c", 1), ("t_a", 3), ("t_b", 2))]
+    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
+    assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_c", "t_b", "t_a"]
