@@ -1,5 +1,6 @@
-"""``odibi-dagster init | validate | export | log | status | failed``: create a project, check it,
-copy a folder project into SQL tables, and read the transformation log of the DAGSTER_HOME instance."""
+"""``odibi-dagster init | validate | export | schema | log | status | failed``: create a project, check
+it, copy a folder project into SQL tables, print the config's JSON Schemas or reference, and read the
+transformation log of the DAGSTER_HOME instance."""
 
 from __future__ import annotations
 
@@ -58,6 +59,19 @@ def cmd_export(args: argparse.Namespace) -> int:
     project = export_project(args.project_dir, args.config_db)
     print(f"exported project '{project.name}' from {args.project_dir} into the config tables; load it with\n"
           f"  ODIBI_CONFIG_DB='<url>' ODIBI_PROJECT='{project.name}'")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from odibi_dagster.config.reference import markdown_reference, schema_text
+
+    if args.markdown:
+        print(markdown_reference(), end="")
+    elif args.kind:
+        print(schema_text(args.kind), end="")
+    else:
+        print("schema: name a file kind (manifest, sources, transformations) or give --markdown", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -125,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--project-dir", required=True, help="the folder project to export")
     export.add_argument("--config-db", required=True, help="SQLAlchemy URL of the config database")
     export.set_defaults(run=cmd_export)
+
+    from odibi_dagster.config.reference import SCHEMA_KINDS
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of a config file (for editors), or the "
+                                                "configuration reference as markdown")
+    schema.add_argument("kind", nargs="?", choices=list(SCHEMA_KINDS))
+    schema.add_argument("--markdown", action="store_true", help="the whole reference (docs/configuration.md)")
+    schema.set_defaults(run=cmd_schema)
+
     log = commands.add_parser("log", help="the transformation log of the DAGSTER_HOME instance")
     log.add_argument("--project", help="project name (default: every project)")
     log.add_argument("--last", type=int, help="only the last N runs of transformations")

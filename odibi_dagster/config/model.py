@@ -59,6 +59,20 @@ def _json_text(value: Any) -> Any:
     return value
 
 
+def _json_text_too(schema: dict[str, Any]) -> None:
+    """JSON Schema: SQL tables hold this field as JSON text, and a YAML file may too."""
+    kept = {key: schema.pop(key) for key in ("title", "description", "default", "examples") if key in schema}
+    options = dict(schema)
+    schema.clear()
+    schema.update(kept, anyOf=[options, {"type": "string", "description": "the same as JSON text"}])
+
+
+def _short_columns(schema: dict[str, Any]) -> None:
+    """JSON Schema: ``columns: {name: "a description"}`` is short for ``{name: {description: ...}}``."""
+    schema["additionalProperties"] = {"anyOf": [schema["additionalProperties"], {"type": "string"}]}
+    _json_text_too(schema)
+
+
 def _check_table_name(table: str) -> str:
     if not TABLE_NAME.match(table):
         raise ValueError(
@@ -89,11 +103,22 @@ class _Row(BaseModel):
 
 
 class LayerConfig(_Row):
-    name: str | None = None
-    description: str = ""
-    depends_on: list[str] = Field(default_factory=list)
-    max_workers: int | None = Field(default=None, ge=1)
-    cache_tables: list[str] = Field(default_factory=list)
+    """Settings of one layer, under ``layers.<layer>``."""
+
+    name: str | None = Field(default=None, description="Not used: a layer is named by its key. Refused at load.")
+    description: str = Field(default="", description="What the layer holds; shown on its asset group.")
+    depends_on: list[str] = Field(
+        default_factory=list, examples=[["Silver_1", "Bronze"]],
+        description="The layers this layer reads from. When given, an input from any other layer is an error at "
+                    "load; empty: any earlier layer.")
+    max_workers: int | None = Field(
+        default=None, ge=1, examples=[2],
+        description="At most this many of the layer's steps run at once (a Dagster concurrency limit; with "
+                    "`executor: multiprocess`).")
+    cache_tables: list[str] = Field(
+        default_factory=list, examples=[["silver.boiler_daily"]],
+        description="Tables cached after this layer, as `cache_plan: {<layer>: [...]}` (Spark only; pandas logs "
+                    "that caching is skipped).")
 
     @field_validator("name")
     @classmethod
@@ -105,19 +130,27 @@ class LayerConfig(_Row):
 
 
 class RetryConfig(_Row):
-    max_retries: int = Field(default=3, ge=0)
-    delay: float = Field(default=2.0, ge=0)
-    backoff: Literal["exponential", "linear", "none"] = "exponential"
+    """How a failed step is retried (every asset's Dagster ``RetryPolicy``)."""
+
+    max_retries: int = Field(default=3, ge=0, description="Retries after the first attempt; 0 turns retries off.")
+    delay: float = Field(default=2.0, ge=0, description="Seconds before the first retry.")
+    backoff: Literal["exponential", "linear", "none"] = Field(
+        default="exponential", description="How the delay grows from one retry to the next.")
 
 
 class ScheduleConfig(_Row):
-    name: str
-    cron: str
-    layers: list[str] | None = None
-    selection: str | None = None
-    timezone: str = "UTC"
-    default_status: Literal["running", "stopped"] = "stopped"
-    description: str = ""
+    """A schedule that materializes the project, some layers or an asset selection."""
+
+    name: str = Field(description="The schedule's name in Dagster.", examples=["energy_daily"])
+    cron: str = Field(description="When it runs, as a cron expression.", examples=["0 6 * * *"])
+    layers: list[str] | None = Field(default=None, description="Only these layers' assets (default: every asset).")
+    selection: str | None = Field(
+        default=None, examples=["group:Gold_1"],
+        description="A Dagster asset selection string instead of `layers`.")
+    timezone: str = Field(default="UTC", description="The time zone the cron expression is read in.")
+    default_status: Literal["running", "stopped"] = Field(
+        default="stopped", description="Whether the schedule is on when the code location first loads.")
+    description: str = Field(default="", description="Shown on the schedule's page.")
 
     @model_validator(mode="after")
     def _one_target(self) -> ScheduleConfig:
@@ -132,10 +165,21 @@ LOG_SINK_TYPES = ("file", "delta", "sql", "spark_delta")
 class LogSinkConfig(_Row):
     """One log sink that receives every transformation log record of every run of the project."""
 
-    type: Literal["file", "delta", "sql", "spark_delta"]
-    path: str | None = None
-    url: str | None = None
-    table: str | None = None
+    type: Literal["file", "delta", "sql", "spark_delta"] = Field(
+        description="`file`: a CSV file; `delta`: a Delta table (deltalake); `sql`: a table in any SQLAlchemy "
+                    "database; `spark_delta`: a Delta catalog table through Spark (a Delta folder without it).")
+    path: str | None = Field(
+        default=None, examples=["runs.csv"],
+        description="`file` and `delta`: a path relative to `<storage_root>/_logs` (default "
+                    "`transformation_log.csv` / `transformation_log`); it must stay inside that folder.")
+    url: str | None = Field(
+        default=None, examples=["postgresql+psycopg2://etl:${LOG_DB_PASSWORD}@db/ops"],
+        description="`sql`: a SQLAlchemy URL; `${NAME}` reads environment variable NAME (which must be set when "
+                    "the project loads).")
+    table: str | None = Field(
+        default=None, examples=["TransformationRunLog"],
+        description="`sql`: the table (created when missing; default `TransformationRunLog`); `spark_delta`: the "
+                    "catalog table (default `config_driven.TransformationRunLog`).")
 
     @field_validator("type", mode="before")
     @classmethod
@@ -161,29 +205,54 @@ class LogSinkConfig(_Row):
 
 
 class Manifest(_Row):
-    project_name: str
-    project_type: str = "custom"
-    description: str = ""
-    version: str = "1.0.0"
-    layer_order: list[str] = Field(default_factory=lambda: ["Bronze", "Silver_1", "Gold_1"], min_length=1)
-    layers: dict[str, LayerConfig] = Field(default_factory=dict)
-    environments: list[str] = Field(default_factory=lambda: ["qat", "prod"], min_length=1)
-    default_env: str = "qat"
-    default_engine: Engine | None = None
+    """The project: its layers, environments, engine, retries, schedules and sinks (``manifest.yaml``)."""
+
+    project_name: str = Field(
+        description="The project's name; its slug (lower case, `_` for other characters) prefixes every asset "
+                    "key and storage folder.", examples=["Energy Efficiency"])
+    project_type: str = Field(default="custom", description="A label (`manufacturing`, `analytics`, ...).")
+    description: str = Field(default="", description="What the project is for.")
+    version: str = Field(default="1.0.0", description="The config's version, for people.")
+    layer_order: list[str] = Field(
+        default_factory=lambda: ["Bronze", "Silver_1", "Gold_1"], min_length=1,
+        examples=[["Bronze", "Silver_1", "Gold_1"]],
+        description="The layers in the order they run; sources belong to the first. Letters, digits and `_`.")
+    layers: dict[str, LayerConfig] = Field(default_factory=dict, description="Settings per layer (see below).")
+    environments: list[str] = Field(
+        default_factory=lambda: ["qat", "prod"], min_length=1,
+        description="The environments rows may name; a row of another environment produces no asset.")
+    default_env: str = Field(default="qat", description="The environment when `ODIBI_ENV` names none.")
+    default_engine: Engine | None = Field(
+        default=None, description="`pandas` or `spark` when a run names none (code location: after `ODIBI_ENGINE`, "
+                                  "else pandas; `run_project`: else spark).")
     entity_labels: dict[str, str] = Field(
-        default_factory=lambda: {"entity_1": "plant", "entity_2": "asset", "entity_3": "equipment"}
-    )
-    transformation_modules: list[str] = Field(default_factory=list)
-    cache_plan: dict[str, list[str]] = Field(default_factory=dict)
-    schedules: list[ScheduleConfig] = Field(default_factory=list)
-    retry: RetryConfig = Field(default_factory=RetryConfig)
-    owner: str | None = None
-    tags: list[str] | dict[str, str] = Field(default_factory=list)
-    log_sink: LogSinkConfig | list[LogSinkConfig] | None = None
-    hooks_module: str | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    # Not in the original: how Dagster runs the steps (see assets/jobs.py).
-    executor: Literal["in_process", "multiprocess"] = "in_process"
+        default_factory=lambda: {"entity_1": "plant", "entity_2": "asset", "entity_3": "equipment"},
+        description="What a row's `entity_1..3` mean: they become tags and log record columns under these names.")
+    transformation_modules: list[str] = Field(
+        default_factory=list, examples=[["energy_functions"]],
+        description="Modules imported at load so that their `@odibi_function`s register (beside the manifest, "
+                    "or importable).")
+    cache_plan: dict[str, list[str]] = Field(
+        default_factory=dict, examples=[{"Silver_2": ["silver.boiler_daily"]}],
+        description="Layer -> tables read once per run and cached in the shared Spark session after that layer.")
+    schedules: list[ScheduleConfig] = Field(default_factory=list, description="Schedules (see below).")
+    retry: RetryConfig = Field(default_factory=RetryConfig, description="Retries of failed steps (see below).")
+    owner: str | None = Field(
+        default=None, description="The assets' owner: an email, or a team name (shown as `team:<name>`).")
+    tags: list[str] | dict[str, str] = Field(
+        default_factory=list, description="Tags on every asset: a list of names or a mapping name -> value.")
+    log_sink: LogSinkConfig | list[LogSinkConfig] | None = Field(
+        default=None, description="Where every run writes its transformation log records besides the asset "
+                                  "metadata: one sink or a list (see below).")
+    hooks_module: str | None = Field(
+        default=None, examples=["energy_hooks"],
+        description="A module beside the manifest with `register(hooks)`; its hooks are called for runs from the "
+                    "UI, schedules and the CLI by the code location's sensors (on by default when set).")
+    metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form data, kept and not interpreted.")
+    executor: Literal["in_process", "multiprocess"] = Field(
+        default="in_process",
+        description="How Dagster runs the steps (not in the original): one by one in one process (fast for small "
+                    "steps), or a process per step in parallel with `max_workers` enforced.")
 
     @field_validator("default_engine", mode="before")
     @classmethod
@@ -227,11 +296,15 @@ class Manifest(_Row):
 class InputSpec(_Row):
     """An input that is not a plain table name: ``{table: ...}`` or ``{type: query, sql: ...}``."""
 
-    table: str | None = None
-    type: Literal["table", "query"] = "table"
-    sql: str | None = None
-    name: str | None = None
-    connection: str | None = None
+    table: str | None = Field(default=None, description="`type: table`: the table to read.")
+    type: Literal["table", "query"] = Field(default="table", description="A table, or a SQL query.")
+    sql: str | None = Field(
+        default=None, examples=["SELECT * FROM weather WHERE temp_c > 0"],
+        description="`type: query`: the query (Spark SQL on Spark; on `connection` with pandas).")
+    name: str | None = Field(default=None, description="The key the function sees the query's rows under.")
+    connection: str | None = Field(
+        default=None, description="The SQLAlchemy URL a query runs on (`${NAME}` reads the environment); needed "
+                                  "on pandas.")
 
     @model_validator(mode="after")
     def _shape(self) -> InputSpec:
@@ -253,8 +326,8 @@ class InputSpec(_Row):
 class ColumnSpec(_Row):
     """A column documented in config: shown in the asset's column schema in the UI."""
 
-    type: str | None = None
-    description: str = ""
+    type: str | None = Field(default=None, description="The column's type, as shown before the first run.")
+    description: str = Field(default="", description="What the column holds.")
 
 
 def _column_specs(value: Any) -> Any:
@@ -266,14 +339,28 @@ def _column_specs(value: Any) -> Any:
 
 
 class OutputSpec(_Row):
-    table: str
-    mode: WriteMode = "overwrite"
-    merge_keys: list[str] = Field(default_factory=list)
-    partition_by: list[str] = Field(default_factory=list)
-    format: Literal["parquet", "delta"] | None = None
-    schema_evolution: bool = False
-    description: str = ""
-    columns: dict[str, ColumnSpec] = Field(default_factory=dict)
+    """One table a transformation writes: one asset."""
+
+    table: str = Field(
+        description="The table's name: identifiers joined by dots; the asset key is "
+                    "`[<project_slug>, *table.split('.')]`.", examples=["silver.boiler_daily"])
+    mode: WriteMode = Field(
+        default="overwrite",
+        description="`overwrite` replaces the table; `append` adds rows (same columns unless `schema_evolution`); "
+                    "`merge` upserts on `merge_keys` (Delta MERGE).")
+    merge_keys: list[str] = Field(default_factory=list, description="`merge`: the columns that identify a row.")
+    partition_by: list[str] = Field(default_factory=list, description="Columns the stored Delta table is "
+                                                                      "partitioned by.")
+    format: Literal["parquet", "delta"] | None = Field(
+        default=None, description="The storage format; default: parquet on pandas, Delta on Spark, for `merge` "
+                                  "and for `partition_by`.")
+    schema_evolution: bool = Field(default=False, description="`append`: new columns are added to the table "
+                                                              "instead of refused.")
+    description: str = Field(default="", description="What the table holds; the asset's description.")
+    columns: dict[str, ColumnSpec] = Field(json_schema_extra=_short_columns, 
+        default_factory=dict, examples=[{"plant": "Plant name", "efficiency": {"type": "double",
+                                                                               "description": "Output / input"}}],
+        description="Documented columns: `{name: description}` or `{name: {type, description}}`, shown in the UI.")
 
     _columns = field_validator("columns", mode="before")(_column_specs)
 
@@ -295,20 +382,33 @@ class OutputSpec(_Row):
 
 
 class Source(_Row):
-    source_id: str
-    source_name: str
-    source_type: str = "local"
-    file_format: str
-    source_path_or_query: str
-    source_options: dict[str, Any] = Field(default_factory=dict)
-    connection_config: dict[str, Any] = Field(default_factory=dict)
-    environment: str | None = None
-    enabled: bool = True
-    write_mode: WriteMode = "overwrite"
-    merge_config: dict[str, Any] = Field(default_factory=dict)
-    description: str = ""
-    project: str | None = None
-    is_autoloader: bool = False
+    """One bronze source (``sources.yaml`` / ``IngestionSourceConfig``): one asset in the first layer."""
+
+    source_id: str = Field(description="The row's id; bronze log records carry it.", examples=["src-weather"])
+    source_name: str = Field(description="The bronze table (and asset) it becomes.", examples=["bronze.weather"])
+    source_type: str = Field(
+        default="local", description="`local` (a path), `sql`, or an fsspec URL scheme (`s3`, `abfs`, ...).")
+    file_format: str = Field(description="`csv`, `json`, `parquet`, `delta` or `sql`.", examples=["csv"])
+    source_path_or_query: str = Field(
+        description="A file path or glob (relative to the project folder), a URL, a SQL query or a table name.",
+        examples=["data/weather.csv"])
+    source_options: dict[str, Any] = Field(json_schema_extra=_json_text_too, 
+        default_factory=dict, examples=[{"header": True, "null_values": ["NA", ""], "pandas": {"dtype": "str"}}],
+        description="Reader options both engines honour (`header`, `delimiter`, `encoding`, `null_values`, "
+                    "`schema`, `multiline`); engine-specific ones under `pandas:` or `spark:`.")
+    connection_config: dict[str, Any] = Field(json_schema_extra=_json_text_too, 
+        default_factory=dict, examples=[{"url": "postgresql+psycopg2://etl:${PG_PASSWORD}@db/plant"}],
+        description="`sql` sources: `url` (SQLAlchemy), `jdbc_url` (Spark), `engine_options`; `${NAME}` reads "
+                    "environment variable NAME when the source is read. Never shown in the UI.")
+    environment: str | None = Field(default=None, description="Only in this environment; empty: every one.")
+    enabled: bool = Field(default=True, description="A disabled row produces no asset.")
+    write_mode: WriteMode = Field(default="overwrite", description="How the bronze table is written: "
+                                                                   "`overwrite`, `append` or `merge`.")
+    merge_config: dict[str, Any] = Field(json_schema_extra=_json_text_too, default_factory=dict, examples=[{"merge_keys": ["reading_id"]}],
+                                         description="`merge`: `merge_keys`.")
+    description: str = Field(default="", description="The asset's description.")
+    project: str | None = Field(default=None, description="The project the row belongs to (SQL tables).")
+    is_autoloader: bool = Field(default=False, description="Streaming sources are not supported: must be false.")
 
     @field_validator("source_options", "connection_config", "merge_config", mode="before")
     @classmethod
@@ -377,22 +477,35 @@ class Source(_Row):
 
 
 class Transformation(_Row):
-    transformation_id: str
-    project: str | None = None
-    environment: str | None = None
-    layer: str
-    step: int = 1
-    enabled: bool = True
-    entity_1: str | None = None
-    entity_2: str | None = None
-    entity_3: str | None = None
-    module: str
-    function: str
-    inputs: list[str | InputSpec] = Field(default_factory=list)
-    constants: dict[str, Any] = Field(default_factory=dict)
-    outputs: list[OutputSpec] = Field(default_factory=list)
-    description: str = ""
-    io: Literal["managed", "self_managed"] = "managed"
+    """One transformation (``transformations.yaml`` / ``TransformationRegistry``): an asset per output."""
+
+    transformation_id: str = Field(description="The row's id; hooks and log records carry it.",
+                                   examples=["energy-plant-daily-gold"])
+    project: str | None = Field(default=None, description="The project the row belongs to (SQL tables).")
+    environment: str | None = Field(default=None, description="Only in this environment; empty: every one.")
+    layer: str = Field(description="A layer of `layer_order`; the outputs' asset group.", examples=["Gold_1"])
+    step: int = Field(default=1, description="Order within the layer: when steps run one by one, a lower step "
+                                             "runs first among those ready.")
+    enabled: bool = Field(default=True, description="A disabled row produces no asset.")
+    entity_1: str | None = Field(default=None, description="Named by `entity_labels.entity_1` (e.g. the plant).")
+    entity_2: str | None = Field(default=None, description="Named by `entity_labels.entity_2` (e.g. the asset).")
+    entity_3: str | None = Field(default=None, description="Named by `entity_labels.entity_3`.")
+    module: str = Field(description="The module holding the function (beside the manifest, or importable).",
+                        examples=["energy_functions"])
+    function: str = Field(description="The function's name: registered with `@odibi_function`, or "
+                                      "`module.function`.", examples=["plant_daily_efficiency"])
+    inputs: list[str | InputSpec] = Field(json_schema_extra=_json_text_too, 
+        default_factory=list, examples=[["silver.boiler_daily", {"type": "query", "sql": "SELECT 1 AS x"}]],
+        description="Tables the function reads (sources' or other outputs'), or `{type: query, sql: ...}`; they "
+                    "make the lineage.")
+    constants: dict[str, Any] = Field(json_schema_extra=_json_text_too, 
+        default_factory=dict, examples=[{"threshold": 0.8, "engine": "spark"}],
+        description="Free values for the function; the reserved `engine` runs this row on that engine.")
+    outputs: list[OutputSpec] = Field(json_schema_extra=_json_text_too, default_factory=list, description="The tables it writes (see below).")
+    description: str = Field(default="", description="The assets' description (an output's own wins).")
+    io: Literal["managed", "self_managed"] = Field(
+        default="managed", description="`managed`: the function returns its tables; `self_managed`: it writes "
+                                       "them itself (at `context.table_path(table)`).")
 
     @field_validator("inputs", "outputs", mode="before")
     @classmethod

@@ -20,6 +20,9 @@ from typing import Any
 import yaml
 
 from odibi_dagster.config.model import slugify
+from odibi_dagster.config.reference import SCHEMA_KINDS, schema_text
+
+SCHEMA_FOLDER = ".odibi/schema"  # JSON Schemas of the three config files, for editors
 
 _CATEGORIES = {"entity_1": "category_1", "entity_2": "category_2", "entity_3": "category_3"}
 _MEDALLION = ["Bronze", "Silver", "Gold"]
@@ -73,7 +76,11 @@ def initialize_project(project_name: str, project_type: str = "custom",
                                slug=slug, module=module, project_dir=str(folder),
                                layer_list=", ".join(layers)),
         **_sample_data(),
+        **{f"{SCHEMA_FOLDER}/{kind}.schema.json": schema_text(kind) for kind in SCHEMA_KINDS},
     }
+    for kind in SCHEMA_KINDS:  # editors with the YAML language server check and complete the files
+        files[f"{kind}.yaml"] = f"# yaml-language-server: $schema={SCHEMA_FOLDER}/{kind}.schema.json\n" + \
+            files[f"{kind}.yaml"]
     created = []
     for name, text in files.items():
         path = folder / name

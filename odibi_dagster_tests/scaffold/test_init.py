@@ -34,7 +34,8 @@ def test_every_type_validates_and_materializes(project_type, tmp_path):
     assert root == tmp_path / f"sample_{project_type}"
     assert sorted(p.relative_to(root).as_posix() for p in map(Path, made["created_files"])) == sorted([
         "manifest.yaml", "sources.yaml", "transformations.yaml", f"sample_{project_type}_functions.py",
-        "README.md", "data/readings.csv", "data/entities.json"])
+        "README.md", "data/readings.csv", "data/entities.json", ".odibi/schema/manifest.schema.json",
+        ".odibi/schema/sources.schema.json", ".odibi/schema/transformations.schema.json"])
     project = load_project_folder(root)
     layers, labels = PROJECT_TYPES[project_type]
     assert project.manifest.layer_order == made["layer_order"] == layers
