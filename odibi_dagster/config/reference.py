@@ -123,8 +123,8 @@ def markdown_reference() -> str:
     parts = [
         "# Configuration reference",
         "",
-        "<!-- Generated from odibi_dagster/config/model.py by `python -m odibi_dagster schema --markdown`; "
-        "do not edit by hand. -->",
+        ("<!-- Generated from odibi_dagster/config/model.py by `python -m odibi_dagster schema --markdown`; "
+         "do not edit by hand. -->"),
         "",
         "A project is a manifest, a list of bronze sources and a list of transformations: three files in a",
         "folder (`manifest.yaml`, `sources.yaml`, `transformations.yaml`; JSON accepted) or three SQL tables",
