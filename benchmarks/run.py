@@ -9,10 +9,8 @@ last line printed is one JSON object with every key; benchmarks/RESULTS.md recor
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -22,8 +20,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from odibi_dagster.demo import copy_demo
+
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "projects" / "energy_efficiency"
 PYTHON = sys.executable
 
 
@@ -46,13 +45,7 @@ def side_by_side(a: Callable[[], object], b: Callable[[], object], repeats: int)
 
 
 def demo_copy(work: Path, rows: int) -> Path:
-    target = work / "energy_efficiency"
-    shutil.copytree(DEMO, target, ignore=shutil.ignore_patterns("data", "__pycache__"))
-    spec = importlib.util.spec_from_file_location("generate_data", DEMO / "generate_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.generate(rows, target / "data")
-    return target
+    return copy_demo(work / "energy_efficiency", rows)
 
 
 # -- the demo through Dagster against plain scripts ----------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -16,28 +15,24 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
+from odibi_dagster.demo import DEMO_PROJECT_DIR
+from odibi_dagster.demo.generate_data import generate
+
 REPO = Path(__file__).resolve().parents[1]
 
 # The Spark Connect suite needs a process without a local Spark session: test_spark_connect.py
 # runs it in its own pytest process (ODIBI_SPARK_CONNECT_SUITE=1), so the main run skips it.
 collect_ignore = [] if os.environ.get("ODIBI_SPARK_CONNECT_SUITE") else ["spark_connect"]
-DEMO_DIR = REPO / "projects" / "energy_efficiency"
+DEMO_DIR = DEMO_PROJECT_DIR
 POSTGRES_URL = os.environ.get("ODIBI_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("ODIBI_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
-
-
-def _load_generator():
-    spec = importlib.util.spec_from_file_location("energy_generate_data", DEMO_DIR / "generate_data.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> Path:
     """The demo's raw data, generated once per test session (small)."""
     out = tmp_path_factory.mktemp("demo_data")
-    _load_generator().generate(2_000, out, days=10)
+    generate(2_000, out, days=10)
     return out
 
 

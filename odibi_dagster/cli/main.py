@@ -1,4 +1,4 @@
-"""``odibi-dagster init | validate | export | schema | log | status | failed``: create a project, check
+"""``odibi-dagster init | validate | export | schema | log | status | summary | failed``: create a project, check
 it, copy a folder project into SQL tables, print the config's JSON Schemas or reference, and read the
 transformation log of the DAGSTER_HOME instance."""
 
@@ -106,6 +106,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from odibi_dagster.logging.operations import run_summary
+
+    with dg.DagsterInstance.get() as instance:
+        print(run_summary(instance, args.run_id))
+    return 0
+
+
 def cmd_failed(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import failed_transformations
 
@@ -158,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--project", required=True)
     status.add_argument("--hours", type=float, help="only the last N hours (default: all time)")
     status.set_defaults(run=cmd_status)
+
+    summary_cmd = commands.add_parser("summary", help="what a run wrote: each table, its rows and where it is")
+    summary_cmd.add_argument("--run-id", help="the run (default: the newest run of the DAGSTER_HOME instance)")
+    summary_cmd.set_defaults(run=cmd_summary)
 
     failed = commands.add_parser("failed", help="failed transformations of a project in the last N hours")
     failed.add_argument("--project", required=True)

@@ -10,8 +10,6 @@ from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import load_project_folder
 from odibi_dagster.config.model import ENGINES, Project
 
-DEMO_PROJECT_DIR = Path(__file__).resolve().parents[2] / "projects" / "energy_efficiency"
-
 
 def load_project(
     project_dir: str | Path | None = None,
@@ -26,7 +24,9 @@ def load_project(
         from odibi_dagster.config.sql import load_project_sql  # SQLAlchemy's SQL layer only when needed
 
         return load_project_sql(config_db, project, env, project_root=project_dir)
-    return load_project_folder(project_dir or DEMO_PROJECT_DIR, env)
+    if project_dir is None:
+        from odibi_dagster.demo import DEMO_PROJECT_DIR as project_dir  # the bundled demo
+    return load_project_folder(project_dir, env)
 
 
 def load_project_from_environment(

@@ -33,3 +33,37 @@ def failed_transformations(project: str, hours: float = 24, instance: dg.Dagster
     since = datetime.now(timezone.utc) - timedelta(hours=hours)
     log = read_transformation_log(project, instance, since)
     return log[log["status"] == "FAILED"].reset_index(drop=True)
+
+
+def run_summary(instance: dg.DagsterInstance, run_id: str | None = None) -> str:
+    """What a run did, for people: status and time, then each table written with its rows and path.
+
+    ``run_id`` defaults to the newest run on the instance.
+    """
+    if run_id is None:
+        records = instance.get_run_records(limit=1)
+        if not records:
+            return "no runs on this instance"
+        run_id = records[0].dagster_run.run_id
+    record = instance.get_run_record_by_id(run_id)
+    if record is None:
+        return f"no run {run_id} on this instance"
+    run = record.dagster_run
+    took = (record.end_time - record.start_time) if record.end_time and record.start_time else None
+    lines = [f"run {run_id[:8]} of {run.job_name}: {run.status.value}"
+             + (f" in {took:.1f} s" if took is not None else "")]
+    rows = []
+    for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION):
+        materialization = entry.asset_materialization
+        if materialization is None:
+            continue
+        metadata = {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
+        rows.append((".".join(materialization.asset_key.path[1:]), metadata.get("dagster/row_count"),
+                     metadata.get("format", ""), metadata.get("path", "")))
+    if not rows:
+        return "\n".join([*lines, "  no tables written"])
+    width = max(len(table) for table, *_ in rows)
+    lines.append(f"  {'table':<{width}}  {'rows':>10}  {'format':<7}  path")
+    lines += [f"  {table:<{width}}  {'' if count is None else count:>10}  {fmt:<7}  {path}"
+              for table, count, fmt, path in rows]
+    return "\n".join(lines)

@@ -7,16 +7,17 @@ import dagster as dg
 
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import load_project_folder
+from odibi_dagster.demo.generate_data import generate
 from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
-from odibi_dagster_tests.conftest import DEMO_DIR, _load_generator
+from odibi_dagster_tests.conftest import DEMO_DIR
 from odibi_dagster_tests.parity import assert_same_gold
 
 
 def test_demo_on_spark_connect_matches_pandas(sail_url, tmp_path):
     project_dir = tmp_path / "energy_efficiency"
     shutil.copytree(DEMO_DIR, project_dir, ignore=shutil.ignore_patterns("data", "__pycache__"))
-    _load_generator().generate(2_000, project_dir / "data", days=10)
+    generate(2_000, project_dir / "data", days=10)
     # pysail reads JSON line by line and ignores multiLine (see the README): give it JSON lines
     boilers = project_dir / "data" / "boilers.json"
     boilers.write_text("\n".join(json.dumps(row) for row in json.loads(boilers.read_text())) + "\n")

@@ -1,10 +1,11 @@
 """Generate the Energy Efficiency demo's raw data, deterministically.
 
-    python projects/energy_efficiency/generate_data.py [--rows N] [--out DIR]
+    python -m odibi_dagster.demo.generate_data --out DIR [--rows N] [--days D]
 
 Writes ``plants.csv``, ``boilers.json`` (JSON records), ``sensor_readings.parquet`` (N rows)
-and ``energy.db`` (SQLite, table ``weather_daily``) into ``DIR`` (default: ``data/`` beside this
-file). The same N always gives the same files' contents.
+and ``energy.db`` (SQLite, table ``weather_daily``) into ``DIR``. The same N always gives the same
+data. The package ships the demo with the data of ``--rows 5000`` (``SHIPPED_ROWS``) in
+``energy_efficiency/data/``; ``copy_demo`` makes a copy with more.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000, help="sensor readings to generate (default 20000)")
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data")
+    parser.add_argument("--out", type=Path, required=True, help="folder to write the files into")
     args = parser.parse_args()
     counts = generate(args.rows, args.out, days=args.days)
     print(f"wrote demo data to {args.out}: " + ", ".join(f"{k}={v}" for k, v in counts.items()))

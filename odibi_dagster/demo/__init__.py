@@ -1,0 +1,26 @@
+"""The bundled demo project, "Energy Efficiency", shipped inside the package with a small data set.
+
+It is what the code location loads when no project is named (``ODIBI_PROJECT_DIR`` /
+``ODIBI_CONFIG_DB``), so ``dagster dev -m odibi_dagster.definitions`` works from any folder after a
+plain ``pip install``. ``copy_demo`` writes a copy with a bigger generated data set.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+DEMO_PROJECT_DIR = Path(__file__).resolve().parent / "energy_efficiency"
+SHIPPED_ROWS = 5_000
+
+
+def copy_demo(target: str | Path, rows: int | None = None) -> Path:
+    """Copy the demo project to ``target`` with the shipped data, or with ``rows`` generated readings."""
+    target = Path(target)
+    shutil.copytree(DEMO_PROJECT_DIR, target, ignore=shutil.ignore_patterns("__pycache__", *(["data"] if rows else [])),
+                    dirs_exist_ok=True)
+    if rows:
+        from odibi_dagster.demo.generate_data import generate
+
+        generate(rows, target / "data")
+    return target
