@@ -2,11 +2,14 @@
 
 - three run status sensors (started, success, failure) deliver ``orchestrator_run_start`` and, at
   the run's end, the closing layer events and ``orchestrator_run_end``;
-- an event-log sensor tails the instance's step events with a durable cursor (a storage id) and
-  delivers the layer and transformation events; a new sensor starts from the current end of the log.
+- an event-log sensor tails the instance's step events with a durable cursor and delivers the layer
+  and transformation events; a new sensor starts from the current end of the log. Its cursor keeps,
+  per run in flight, the last record read and the translator's state, so a tick reads only new
+  records (linear over a long run), and a tick stops reading after ``budget_seconds`` so that it
+  ends, and saves what it delivered, well within Dagster's tick deadline.
 
-Both replay the run's log through the one translator and deliver only the events caused by their
-own records, so each event is delivered once. Log records do not go through the sensors: each
+Both feed the run's log to the one translator and deliver only the events caused by their own
+records, so each event is delivered once. Log records do not go through the sensors: each
 step writes its own to the manifest's sinks. Runs launched by ``dagster asset materialize`` have
 no code-location origin, so the run status sensors monitor all code locations and pick this
 project's runs by their steps. The hooks are the ones ``hooks_module`` registers; a module that
@@ -15,18 +18,22 @@ fails to import fails the tick with its error, while the code location still loa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
 from dagster import DagsterEventType
+from dagster._core.event_api import EventLogCursor
 
 from odibi_dagster.config.model import Project
 from odibi_dagster.hooks.loading import load_project_hooks
-from odibi_dagster.hooks.translator import ProjectSteps, replay
+from odibi_dagster.hooks.manager import HookManager
+from odibi_dagster.hooks.translator import HookEvent, ProjectSteps, RunTranslator, replay
 
 STEP_KINDS = frozenset({
     DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_UP_FOR_RETRY,
@@ -34,41 +41,49 @@ STEP_KINDS = frozenset({
 })
 
 
+DONE = -1  # a finished run whose events are all delivered
+TICK_BUDGET_SECONDS = 30.0  # a tick stops reading after this; the rest waits for the next tick
+
+
 @dataclass
 class StepCursor:
     """The step sensor's durable cursor, valid on every event-log storage (SQLite shards its log
     per run, so storage ids are only comparable within a run).
 
-    ``since``: runs created before it are done with; ``runs``: the last delivered storage id of
-    each run created since (-1 once a finished run is fully delivered).
+    ``since``: runs created before it are done with; ``runs``: per run created since, the last
+    storage id read (``DONE`` once a finished run is fully delivered) and the translator's state
+    after it, so each tick reads only the records that are new.
     """
 
     since: float
-    runs: dict[str, int] = field(default_factory=dict)
+    runs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, instance: dg.DagsterInstance) -> StepCursor:
-        """Start at the current end of the log: runs in flight are marked delivered up to now."""
+    def start(cls, instance: dg.DagsterInstance, steps: ProjectSteps) -> StepCursor:
+        """Start at the current end of the log: runs in flight are read up to now without delivering."""
         now = time.time()
         cursor = cls(since=now)
         for record in instance.get_run_records(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
-            records = instance.get_records_for_run(record.dagster_run.run_id, limit=1, ascending=False).records
-            cursor.runs[record.dagster_run.run_id] = records[0].storage_id if records else 0
+            run = record.dagster_run
+            if steps.is_project_run(run, instance):
+                translator = RunTranslator(steps, run, instance)
+                last = _read_new(instance, run.run_id, 0, translator, deliver=None, deadline=None)[1]
+                cursor.runs[run.run_id] = {"last": last, "state": translator.state()}
             cursor.since = min(cursor.since, record.create_timestamp.timestamp())
         return cursor
 
     def advance(self, instance: dg.DagsterInstance) -> StepCursor:
         """Move ``since`` up to the oldest run still in flight and forget runs before it."""
-        open_runs = [run_id for run_id, last in self.runs.items() if last >= 0]
         oldest = time.time()
-        for run_id in open_runs:
-            record = instance.get_run_record_by_id(run_id)
+        for run_id, progress in self.runs.items():
+            record = instance.get_run_record_by_id(run_id) if progress["last"] != DONE else None
             if record is not None:
                 oldest = min(oldest, record.create_timestamp.timestamp())
         self.since = max(self.since, oldest - 1.0)  # a second of overlap; delivered runs are remembered
         for run_id in list(self.runs):
             record = instance.get_run_record_by_id(run_id)
-            if record is None or (self.runs[run_id] < 0 and record.create_timestamp.timestamp() < self.since):
+            if record is None or (self.runs[run_id]["last"] == DONE and
+                                  record.create_timestamp.timestamp() < self.since):
                 del self.runs[run_id]
         return self
 
@@ -78,21 +93,53 @@ class StepCursor:
     @classmethod
     def load(cls, text: str) -> StepCursor:
         data = json.loads(text)
-        return cls(since=float(data["since"]), runs={k: int(v) for k, v in data["runs"].items()})
+        runs = data["runs"]
+        if any(isinstance(value, int) for value in runs.values()):  # a cursor of the earlier format
+            raise ValueError("old cursor format")
+        return cls(since=float(data["since"]), runs=runs)
 
 
-def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5
-                       ) -> list[dg.SensorDefinition]:
+def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: RunTranslator,
+              deliver: Callable[[list[HookEvent]], int] | None, deadline: float | None) -> tuple[int, int, bool]:
+    """Feed the translator the run's records after storage id ``last``, delivering the step events
+    each causes as it goes; return how many were delivered, the last storage id read and whether
+    every record was read (it stops between records once ``deadline`` passes)."""
+    delivered = 0
+    cursor = EventLogCursor.from_storage_id(last).to_string() if last > 0 else None
+    while True:
+        page = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+        for record in page.records:
+            produced = translator.translate(record.event_log_entry)
+            if deliver is not None and record.event_log_entry.dagster_event_type in STEP_KINDS:
+                delivered += deliver(produced)
+            last = record.storage_id
+            if deadline is not None and time.time() > deadline:
+                return delivered, last, False
+        cursor = page.cursor
+        if not page.has_more:
+            return delivered, last, True
+
+
+def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5,
+                       budget_seconds: float = TICK_BUDGET_SECONDS) -> list[dg.SensorDefinition]:
     steps = ProjectSteps.from_project(project, default_engine)
     # log records reach the manifest's sinks from the steps themselves; the sensors only call hooks
     status = dg.DefaultSensorStatus.RUNNING if project.manifest.hooks_module else dg.DefaultSensorStatus.STOPPED
     prefix = f"{project.slug}_hooks"
 
-    def deliver(events: list[tuple[str, dict[str, Any]]]) -> int:
-        hooks = load_project_hooks(project)  # per tick: a fixed hooks module is picked up without a reload
-        for event, payload in events:
-            hooks.emit(event, payload)
-        return len(events)
+    def delivery() -> Callable[[list[HookEvent]], int]:
+        """A tick's deliverer: the hooks module is imported at the first event of the tick (so a fixed
+        module is picked up without a reload, and a broken one fails the tick with its error)."""
+        hooks: list[HookManager] = []
+
+        def deliver(events: list[HookEvent]) -> int:
+            if events and not hooks:
+                hooks.append(load_project_hooks(project))
+            for event, payload in events:
+                hooks[0].emit(event, payload)
+            return len(events)
+
+        return deliver
 
     def run_status_sensor(run_status: dg.DagsterRunStatus, kinds: set[DagsterEventType], name: str):
         @dg.run_status_sensor(run_status=run_status, name=f"{prefix}_{name}", monitor_all_code_locations=True,
@@ -104,7 +151,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
             events = replay(context.instance, steps, run,
                             lambda record: record.event_log_entry.dagster_event_type in kinds)
-            deliver(events)
+            delivery()(events)
             return None
 
         return _sensor
@@ -113,28 +160,33 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
                description=f"Tails the event log and delivers {project.name}'s layer and transformation hooks.")
     def step_events(context: dg.SensorEvaluationContext):
         instance = context.instance
-        if context.cursor is None:
-            context.update_cursor(StepCursor.start(instance).dump())
+        cursor = None
+        if context.cursor is not None:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                cursor = StepCursor.load(context.cursor)
+        if cursor is None:  # a new sensor (or a cursor of an earlier version) starts at the end of the log
+            context.update_cursor(StepCursor.start(instance, steps).dump())
             return dg.SkipReason("started: delivering from the current end of the event log")
-        cursor = StepCursor.load(context.cursor)
+        deadline = time.time() + budget_seconds
+        deliver = delivery()
         delivered = 0
         for record in _runs_since(instance, cursor.since):
             run = record.dagster_run
-            last = cursor.runs.get(run.run_id, 0)
-            if not steps.is_project_run(run, instance) or last < 0:
+            progress = cursor.runs.get(run.run_id) or {"last": 0, "state": None}
+            if progress["last"] == DONE:
                 continue
-            new_ids: set[int] = set()
-
-            def emit_for(event_record: dg.EventLogRecord, last: int = last, new_ids: set = new_ids) -> bool:
-                if event_record.storage_id > last and event_record.event_log_entry.dagster_event_type in STEP_KINDS:
-                    new_ids.add(event_record.storage_id)
-                    return True
-                return False
-
+            if not steps.is_project_run(run, instance):
+                cursor.runs[run.run_id] = {"last": DONE}  # another project's run: never looked at again
+                continue
             # a finished run is read after its status: every record it will ever have is there
             finished = run.is_finished
-            delivered += deliver(replay(instance, steps, run, emit_for))
-            cursor.runs[run.run_id] = -1 if finished else max(new_ids | {last})
+            translator = RunTranslator(steps, run, instance, state=progress["state"])
+            count, last, complete = _read_new(instance, run.run_id, progress["last"], translator, deliver, deadline)
+            delivered += count
+            cursor.runs[run.run_id] = {"last": DONE} if finished and complete else \
+                {"last": last, "state": translator.state()}
+            if time.time() > deadline:
+                break  # the rest on the next tick: the cursor is saved with what was delivered
         context.update_cursor(cursor.advance(instance).dump())
         return dg.SkipReason("no new step events") if delivered == 0 else None
 

@@ -120,10 +120,17 @@ class LayerState:
 class RunTranslator:
     """Stateful translation of one run's events; feed entries in log order."""
 
-    def __init__(self, project: ProjectSteps, run: dg.DagsterRun, instance: dg.DagsterInstance | None = None):
+    def __init__(self, project: ProjectSteps, run: dg.DagsterRun, instance: dg.DagsterInstance | None = None,
+                 state: dict[str, Any] | None = None):
+        """``state``: what ``state()`` returned after the entries seen so far (resumes from there)."""
         self.project = project
         self.run = run
         self.engine = run_engine(run, project.default_engine)
+        self._seen_records: set[tuple[Any, ...]] = set()
+        self.finished_records: list[dict[str, Any]] = []  # log records first seen in the last entry
+        if state is not None:
+            self._restore(state)
+            return
         planned = project.planned_steps(run, instance)
         self.layers = {
             layer: LayerState({s for s in planned if project.steps[s].layer == layer})
@@ -134,8 +141,28 @@ class RunTranslator:
         self.run_start: float | None = None
         self.failed_transformations: list[str] = []
         self.run_error: str | None = None
-        self._seen_records: set[tuple[Any, ...]] = set()
-        self.finished_records: list[dict[str, Any]] = []  # log records first seen in the last entry
+
+    def state(self) -> dict[str, Any]:
+        """Everything the translator has learnt from the entries so far, as JSON-able data: the step
+        sensor keeps it in its cursor and resumes with the next new entry instead of re-reading."""
+        return {
+            "layers": {name: {"planned": sorted(layer.planned), "started": layer.started,
+                              "ended": sorted(layer.ended), "last_end": layer.last_end, "failed": layer.failed,
+                              "succeeded": layer.succeeded, "closed": layer.closed}
+                       for name, layer in self.layers.items()},
+            "attempts": self.attempts, "first_start": self.first_start, "run_start": self.run_start,
+            "failed_transformations": self.failed_transformations, "run_error": self.run_error,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.layers = {name: LayerState(set(layer["planned"]), layer["started"], set(layer["ended"]),
+                                        layer["last_end"], list(layer["failed"]), layer["succeeded"], layer["closed"])
+                       for name, layer in state["layers"].items()}
+        self.attempts = dict(state["attempts"])
+        self.first_start = dict(state["first_start"])
+        self.run_start = state["run_start"]
+        self.failed_transformations = list(state["failed_transformations"])
+        self.run_error = state["run_error"]
 
     # -- payload helpers -------------------------------------------------------------------------
     def _base(self, timestamp: float, **extra: Any) -> dict[str, Any]:

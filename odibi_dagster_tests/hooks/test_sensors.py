@@ -163,3 +163,35 @@ def _causes(error):
     while error is not None:
         yield error
         error = error.__cause__
+
+
+def test_the_step_sensor_reads_only_new_records_and_resumes_from_its_cursor(project_writer, storage, tmp_path,
+                                                                            monkeypatch):
+    """With a budget of 0 s each tick reads one record and stops: delivery then goes on from the
+    cursor (last record read + the translator's state), each event once, in order, as one pass gives."""
+    from odibi_dagster.assets import build_definitions
+
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
+    project = load_project_folder(write_project(project_writer))
+    with dg.instance_for_test() as instance:
+        step_sensor = next(s for s in build_hook_sensors(project, "pandas", budget_seconds=0)
+                           if s.name.endswith("_steps"))
+        cursor = step_sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
+        time.sleep(0.01)
+        result = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def(
+        ).execute_in_process(instance=instance)
+        storage_ids = [r.storage_id for r in instance.get_records_for_run(result.run_id, limit=10_000).records]
+        seen = []
+        for _ in range(len(storage_ids) + 5):
+            cursor = step_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor)).cursor
+            # a finished run is marked done (-1), and forgotten once it is older than the cursor's window
+            progress = json.loads(cursor)["runs"].get(result.run_id, {"last": -1})
+            if progress["last"] == -1:
+                break
+            seen.append(progress["last"])
+    assert progress == {"last": -1}
+    assert seen == storage_ids  # one new record per tick, never one read twice
+    delivered = [e["event"] for e in events(log)]
+    assert delivered == ["bronze_start", "bronze_end", "layer_start", "transform_start", "transform_success",
+                         "layer_end", "layer_start", "transform_start", "transform_success", "layer_end"]
