@@ -96,7 +96,8 @@ def test_sensors_deliver_cli_run_events_once_under_the_daemon(project_writer, ho
         done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env,
                        cwd=tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
-        wait_for(lambda: any(e["event"] == "orchestrator_run_end" for e in events(log)) and
+        # three sensors deliver independently: wait for each one's part (run start, steps, run end)
+        wait_for(lambda: {"orchestrator_run_start", "orchestrator_run_end"} <= {e["event"] for e in events(log)} and
                  sum(e["event"] == "transform_success" for e in events(log)) == 2, 120, "the run's hook events")
     finally:
         daemon.terminate()
