@@ -126,7 +126,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
             else:
                 inputs[item.key] = backend.read_query(item, project.root,
                                                       f"transformation '{row.transformation_id}' input '{item.key}'")
-        fn = resolve_function(row.module, row.function, run_engine)
+        fn = resolve_function(row.module, row.function, run_engine, project.root)
         execution_context = ExecutionContext(
             engine=run_engine, project=project.name, env=project.env, layer=row.layer,
             transformation_id=row.transformation_id, spark=backend.spark, logger=context.log,

@@ -135,13 +135,13 @@ def _references(references: list[_Reference | None]) -> dict[str, Any]:
             dg.LocalFileCodeReference(file_path=path, line_number=line, label=label) for path, line, label in found])}
 
 
-def transformation_code_references(row: Transformation) -> dict[str, Any]:
+def transformation_code_references(row: Transformation, root: Path | None) -> dict[str, Any]:
     """Links from the asset page to the function's source (each engine's variant) and the config file."""
     engines_of: dict[Callable[..., Any], list[str]] = {}
     for engine in [row.engine_override] if row.engine_override else ["pandas", "spark"]:
         # a function may exist for one engine only; validation has reported what cannot be imported
         with contextlib.suppress(ImportError, LookupError):
-            engines_of.setdefault(resolve_function(row.module, row.function, engine), []).append(engine)
+            engines_of.setdefault(resolve_function(row.module, row.function, engine, root), []).append(engine)
     # short labels: the UI shows "Open <label> in editor" in a narrow column
     references = [_function_reference(fn, row.function if len(engines_of) == 1 else f"{row.function} ({engines[0]})")
                   for fn, engines in engines_of.items()]

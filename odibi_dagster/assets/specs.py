@@ -84,7 +84,7 @@ class OdibiTranslator:
             description = transformation_description(row, output, row.entity_labels(project.manifest.entity_labels))
             kinds = {engine, storage}
             about = {**RowMetadata(transformation_id=row.transformation_id, module=row.module, function=row.function,
-                                   io=row.io), **transformation_code_references(row)}
+                                   io=row.io), **transformation_code_references(row, project.root)}
         table = TableMetadata.of(
             project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
             format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,

@@ -9,7 +9,7 @@ from typing import Any
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.model import Manifest, Project, Source, Transformation
 from odibi_dagster.config.parsing import parse_row, parse_rows
-from odibi_dagster.config.validation import ensure_importable, select_rows, validate_manifest, validate_rows
+from odibi_dagster.config.validation import select_rows, validate_manifest, validate_rows
 
 
 def assemble_project(
@@ -42,7 +42,6 @@ def assemble_project(
     )
     issues += more
 
-    ensure_importable(root)
     issues += validate_rows(manifest, sources, transformations, root=root, check_imports=check_imports)
     if issues:
         raise ConfigError(issues, project=manifest.project_name)

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import glob
 import os
-import sys
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from odibi_dagster.config.connections import env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation
+from odibi_dagster.functions.modules import import_project_module
 from odibi_dagster.functions.registry import FunctionNotFound, resolve_function
 
 FILE_SOURCE_FORMATS = ("csv", "json", "parquet", "delta")
@@ -162,13 +162,13 @@ def validate_rows(
     if check_imports:
         for module in manifest.transformation_modules:
             try:
-                __import__(module)
+                import_project_module(module, root)
             except Exception as exc:  # noqa: BLE001 - any import failure is a config error here
                 issues.append(ConfigIssue(manifest.where, f"cannot import module '{module}': {exc}",
                                           None, "transformation_modules"))
         for row in transformations:
             try:
-                resolve_function(row.module, row.function, row.engine_override)
+                resolve_function(row.module, row.function, row.engine_override, root)
             except FunctionNotFound as exc:
                 issues.append(ConfigIssue(row.where, str(exc), row.transformation_id, "function"))
             except Exception as exc:  # noqa: BLE001 - ImportError, SyntaxError, errors at import time
@@ -215,8 +215,3 @@ def _is_within(path: Path, root: Path) -> bool:
     except ValueError:
         return False
 
-
-def ensure_importable(root: Path | None) -> None:
-    """Put the project folder on sys.path so ``module: my_functions`` finds ``my_functions.py``."""
-    if root is not None and str(root) not in sys.path:
-        sys.path.insert(0, str(root))

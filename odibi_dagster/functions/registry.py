@@ -9,11 +9,13 @@ name-only lookup): two projects in one process do not shadow each other's functi
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+from odibi_dagster.functions.modules import import_project_module
 
 REGISTRY_ENGINES = ("pandas", "spark", "any")
 
@@ -117,15 +119,17 @@ class FunctionNotFound(LookupError):
     """The row's module imports but offers no function of that name for the engine."""
 
 
-def resolve_function(module: str, function: str, engine: str | None = None) -> Callable[..., Any]:
+def resolve_function(module: str, function: str, engine: str | None = None,
+                     root: Path | None = None) -> Callable[..., Any]:
     """Find a transformation's callable; raises ImportError or FunctionNotFound with the reason.
 
+    ``root``: the project folder (a module there is imported under the project's own package).
     With ``engine=None`` (load-time checks, before a run picks its engine) any engine will do.
     """
-    imported = importlib.import_module(module)
+    imported = import_project_module(module, root)
     engines = (engine,) if engine else ("pandas", "spark")
     for candidate in engines:
-        found = REGISTRY.resolve(function, candidate, module=module)
+        found = REGISTRY.resolve(function, candidate, module=imported.__name__)
         if found is not None:
             return found
     fn = getattr(imported, function, None)

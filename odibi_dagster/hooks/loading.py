@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
 from odibi_dagster.config.model import Project
-from odibi_dagster.config.validation import ensure_importable
+from odibi_dagster.functions.modules import import_project_module
 from odibi_dagster.hooks.manager import HookManager
 
 
@@ -19,11 +17,8 @@ def load_project_hooks(project: Project, into: HookManager | None = None) -> Hoo
     name = project.manifest.hooks_module
     if not name:
         return hooks
-    # Dagster's code server restores sys.path after loading the code location, so a sensor tick
-    # must put the project folder back before importing a module that lives beside the manifest.
-    ensure_importable(project.root)
     try:
-        module = importlib.import_module(name)
+        module = import_project_module(name, project.root)
     except Exception as exc:
         raise HookModuleError(f"hooks_module '{name}' of project '{project.name}' cannot be imported: "
                               f"{type(exc).__name__}: {exc}") from exc

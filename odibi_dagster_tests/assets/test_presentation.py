@@ -8,6 +8,7 @@ import pytest
 
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import ConfigError, load_project_folder
+from odibi_dagster.functions.modules import import_project_module
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_source_description_never_shows_connection_settings(project_writer, stor
 
 
 def test_code_references_point_at_each_engines_function_and_the_config(specs, demo_dir):
-    import energy_functions  # the demo's module (the first copy a test imported: modules are per process)
+    energy_functions = import_project_module("energy_functions", demo_dir)  # this copy's own module
 
     refs = specs["energy_efficiency/gold/plant_summary"].metadata["dagster/code_references"].code_references
     by_label = {ref.label: ref for ref in refs}

@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from odibi_dagster.config import ConfigError, load_project_folder
+from odibi_dagster.functions.modules import project_package
 
 
 def test_demo_project_loads_with_every_field(demo_dir):
@@ -50,15 +51,16 @@ def test_json_files_and_wrapped_lists_are_accepted(project_writer):
     assert [s.source_id for s in project.sources] == ["s1"]
 
 
-def test_folder_is_importable_while_loading(project_writer):
+def test_the_folders_modules_load_under_the_projects_own_package(project_writer):
     root = project_writer.write(
         transformations=[{"transformation_id": "t1", "layer": "Silver", "function": "double",
                           "inputs": [], "outputs": [{"table": "silver.a"}]}],
         functions="def double(constants):\n    return pd.DataFrame({'x': [constants['x'] * 2]})\n",
     )
     load_project_folder(root)
-    assert str(root.resolve()) in sys.path
-    assert project_writer.module in sys.modules
+    assert str(root.resolve()) not in sys.path  # never on sys.path: projects cannot shadow each other
+    assert project_writer.module not in sys.modules
+    assert f"{project_package(root)}.{project_writer.module}" in sys.modules
 
 
 def test_json_text_fields_are_parsed(project_writer):

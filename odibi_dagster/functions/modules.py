@@ -1,0 +1,47 @@
+"""Import a project's own modules (functions, hooks) under a package of that project alone.
+
+A module that lives in the project folder (``module: energy_functions`` beside the manifest) is
+imported as ``odibi_project_<hash of the folder>.energy_functions``; the folder is never put on
+``sys.path``. So two projects whose modules share a name (``functions.py``) load side by side in
+one process (several Components in one code location), each getting its own. Inside such a
+module, import its siblings relatively (``from . import helpers``). A module that is not in the
+folder is imported by its plain name (an installed package).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.machinery
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+
+def project_package(root: Path) -> str:
+    """The name of the package that holds ``root``'s modules (created on first use)."""
+    root = root.resolve()
+    name = f"odibi_project_{hashlib.sha256(str(root).encode()).hexdigest()[:12]}"
+    if name not in sys.modules:
+        spec = importlib.machinery.ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [str(root)]
+        package = importlib.util.module_from_spec(spec)
+        package.__doc__ = f"The modules of the odibi_dagster project in {root}"
+        sys.modules[name] = package
+    return name
+
+
+def lives_in(module: str, root: Path | None) -> bool:
+    """Whether ``module``'s top-level name is a file or package in the project folder."""
+    if root is None:
+        return False
+    top = module.split(".")[0]
+    return (root / f"{top}.py").is_file() or (root / top).is_dir()
+
+
+def import_project_module(module: str, root: Path | None) -> ModuleType:
+    """Import ``module``: from the project folder under the project's package, else by its name."""
+    if lives_in(module, root):
+        return importlib.import_module(f"{project_package(root)}.{module}")  # type: ignore[arg-type]
+    return importlib.import_module(module)
