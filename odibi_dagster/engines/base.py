@@ -36,6 +36,9 @@ class Backend(Protocol):
 
     def is_frame(self, obj: Any) -> bool: ...
 
+    def start(self) -> None:
+        """Make the engine ready for a run (Spark: start or reach the session); fail fast if it cannot."""
+
     def count_rows(self, frames: Iterable[Any]) -> int | None:
         """Rows of the frames where counting is free; None where it would cost a pass over the data."""
 

@@ -21,6 +21,9 @@ class PandasBackend:
     def is_frame(self, obj: Any) -> bool:
         return isinstance(obj, pd.DataFrame)
 
+    def start(self) -> None:
+        """Nothing to start: pandas runs in the step's process."""
+
     def count_rows(self, frames: Iterable[Any]) -> int | None:
         frames = list(frames)
         return sum(len(frame) for frame in frames) if all(self.is_frame(f) for f in frames) else None

@@ -44,8 +44,7 @@ class OdibiEngine(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # A misnamed engine, or a Spark that cannot start, fails the run at start-up: before any
         # step runs, and without retries.
-        if self.engine_name == "spark":
-            self.backend("spark").spark  # noqa: B018 - starts (or reaches) the session
+        self.backend(self.engine_name).start()
 
     @property
     def engine_name(self) -> str:

@@ -30,9 +30,15 @@ def planned_format(engine: str, mode: str, format: str | None = None, partition_
                    ) -> StoredFormat:
     """The format a new table gets: the output's ``format``, else Delta on Spark, for ``merge`` and
     for partitioned outputs, else parquet."""
-    if format:
-        return format  # type: ignore[return-value]
+    named = stored_format(format)
+    if named is not None:
+        return named
     return "delta" if engine == "spark" or mode == "merge" or partition_by else "parquet"
+
+
+def stored_format(value: str | None) -> StoredFormat | None:
+    """A format named in config or metadata, as a ``StoredFormat`` (None when none is named)."""
+    return "parquet" if value == "parquet" else "delta" if value == "delta" else None
 
 
 @dataclass(frozen=True)
@@ -118,7 +124,7 @@ class TableMetadata(NamespacedMetadataSet):
     def write_spec(self) -> WriteSpec:
         return WriteSpec(
             mode=self.mode or "overwrite",
-            format=self.format or None,  # type: ignore[arg-type]
+            format=stored_format(self.format),
             merge_keys=tuple(self.merge_keys.value if self.merge_keys else ()),
             partition_by=tuple(self.partition_by.value if self.partition_by else ()),
             schema_evolution=bool(self.schema_evolution),

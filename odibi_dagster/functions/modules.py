@@ -42,6 +42,6 @@ def lives_in(module: str, root: Path | None) -> bool:
 
 def import_project_module(module: str, root: Path | None) -> ModuleType:
     """Import ``module``: from the project folder under the project's package, else by its name."""
-    if lives_in(module, root):
-        return importlib.import_module(f"{project_package(root)}.{module}")  # type: ignore[arg-type]
+    if root is not None and lives_in(module, root):
+        return importlib.import_module(f"{project_package(root)}.{module}")
     return importlib.import_module(module)
