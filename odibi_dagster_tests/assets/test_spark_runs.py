@@ -106,3 +106,23 @@ def test_unreachable_spark_remote_fails_fast(demo_dir, storage, instance):
     assert not result.success
     init = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE")
     assert "cannot reach the Spark Connect server at 127.0.0.1:9 (spark_remote)" in init.event_specific_data.error.message
+
+
+def test_the_demos_spark_ranking_keeps_its_partitions_and_ranks_like_pandas(demo_dir, spark):
+    """Users copy the demo: its Spark functions must not move a whole table to one partition (a window
+    without partitionBy does, with Spark's "No Partition Defined for Window operation" warning)."""
+    import pandas as pd
+
+    from odibi_dagster.functions.modules import import_project_module
+
+    functions = import_project_module("energy_functions", demo_dir)
+    daily = pd.DataFrame({"plant_id": ["P1", "P1", "P2", "P3", "P4"], "date": ["d1", "d2", "d1", "d1", "d1"],
+                          "fuel_kg": [10.0, 10.0, 10.0, 10.0, 20.0], "steam_kg": [80.0, 90.0, 100.0, 100.0, 50.0],
+                          "efficiency": [0.7, 0.8, 0.9, 0.9, 0.2], "avg_temp_c": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    ranked = functions.plant_summary_spark({"gold.plant_daily_efficiency": spark.createDataFrame(daily)})
+    plan = ranked._jdf.queryExecution().executedPlan().toString()
+    assert "SinglePartition" not in plan, plan
+    expected = functions.plant_summary({"gold.plant_daily_efficiency": daily})
+    got = ranked.toPandas().sort_values("plant_id").reset_index(drop=True)
+    assert dict(zip(got["plant_id"], got["rank"])) == dict(zip(expected["plant_id"], expected["rank"])) == {
+        "P1": 3, "P2": 1, "P3": 1, "P4": 4}  # ties share the lower rank ("min")

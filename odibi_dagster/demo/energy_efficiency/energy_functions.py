@@ -125,7 +125,6 @@ def plant_daily_efficiency_spark(inputs, constants):
 
 @odibi_function(engine="spark", name="plant_summary")
 def plant_summary_spark(inputs):
-    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     plant = inputs["gold.plant_daily_efficiency"]
@@ -133,8 +132,13 @@ def plant_summary_spark(inputs):
         F.countDistinct("date").alias("days"), F.sum("fuel_kg").alias("fuel_kg"), F.sum("steam_kg").alias("steam_kg"),
         F.avg("efficiency").alias("avg_daily_efficiency"), F.avg("avg_temp_c").alias("avg_temp_c"))
     summary = summary.withColumn("efficiency", F.col("steam_kg") / (F.col("fuel_kg") * 10.5))
-    # a handful of plants: one partition for the ranking is fine
-    return summary.withColumn("rank", F.rank().over(Window.orderBy(F.col("efficiency").desc())).cast("long"))
+    # A rank over the whole table needs no window: `Window.orderBy` without `partitionBy` moves every
+    # row to one partition. The summary has one row per plant, so compare each plant with every other
+    # through a broadcast join: rank = 1 + plants with a higher efficiency (the same as "min" ranking).
+    others = F.broadcast(summary.select(F.col("efficiency").alias("_other")))
+    above = summary.join(others, how="cross").groupBy("plant_id").agg(
+        F.sum((F.col("_other") > F.col("efficiency")).cast("long")).alias("_above"))
+    return summary.join(above, "plant_id").withColumn("rank", (F.col("_above") + 1).cast("long")).drop("_above")
 
 
 @odibi_function(engine="spark", name="plant_summary_export")
