@@ -76,15 +76,17 @@ class OdibiTranslator:
             layer, deps = project.manifest.bronze_layer, []
             description = source_description(row)
             kinds = source_kinds(row, engine, storage)
-            about: dict[str, Any] = {**RowMetadata(source_id=row.source_id, file_format=row.file_format),
+            about: dict[str, Any] = {**RowMetadata.model_construct(source_id=row.source_id,
+                                                                   file_format=row.file_format),
                                      **source_code_references(row)}
         else:
             layer = row.layer
             deps = [self.get_asset_key(project, table) for table in row.input_tables]
             description = transformation_description(row, output, row.entity_labels(project.manifest.entity_labels))
             kinds = {engine, storage}
-            about = {**RowMetadata(transformation_id=row.transformation_id, module=row.module, function=row.function,
-                                   io=row.io), **transformation_code_references(row, project.root)}
+            about = {**RowMetadata.model_construct(transformation_id=row.transformation_id, module=row.module,
+                                                   function=row.function, io=row.io),
+                     **transformation_code_references(row, project.root)}
         table = TableMetadata.of(
             project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
             format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,

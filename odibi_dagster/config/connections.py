@@ -10,9 +10,10 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
+if TYPE_CHECKING:  # SQLAlchemy is imported when a connection is made, not when config loads
+    import sqlalchemy as sa
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -45,6 +46,8 @@ def substitute_env(value: Any, where: str) -> Any:
 
 def make_sql_url(url: str, root: Path | None) -> sa.URL:
     """Parse a SQLAlchemy URL; a relative SQLite file path is relative to the project folder."""
+    import sqlalchemy as sa
+
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not Path(parsed.database).is_absolute() and root is not None:
@@ -72,6 +75,8 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
     Any error inside becomes ``error("<where> on <url without password>: <Type>: <message>")`` with
     the password and ``secrets`` removed from the message.
     """
+    import sqlalchemy as sa
+
     engine = sa.create_engine(url, **options)
     try:
         yield engine

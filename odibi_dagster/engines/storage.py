@@ -111,10 +111,12 @@ class TableMetadata(NamespacedMetadataSet):
     def of(cls, *, project: str, env: str, layer: str, table: str, mode: str, format: str | None,
            merge_keys: Sequence[str], partition_by: Sequence[str], schema_evolution: bool,
            cache_layer: str | None) -> TableMetadata:
-        return cls(project=project, env=env, layer=layer, table=table, mode=mode, format=format,
-                   merge_keys=dg.MetadataValue.json(list(merge_keys)),
-                   partition_by=dg.MetadataValue.json(list(partition_by)), schema_evolution=schema_evolution,
-                   cache_layer=cache_layer)
+        # model_construct: the values come typed from the validated config; a validating __init__
+        # per asset costs more than the rest of the spec for large projects
+        return cls.model_construct(project=project, env=env, layer=layer, table=table, mode=mode, format=format,
+                                   merge_keys=dg.MetadataValue.json(list(merge_keys)),
+                                   partition_by=dg.MetadataValue.json(list(partition_by)),
+                                   schema_evolution=schema_evolution, cache_layer=cache_layer)
 
     def location(self, root: Path) -> TableLocation:
         if None in (self.env, self.project, self.layer, self.table):

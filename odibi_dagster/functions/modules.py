@@ -10,6 +10,7 @@ folder is imported by its plain name (an installed package).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.machinery
@@ -19,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 
 
+@functools.cache
 def project_package(root: Path) -> str:
     """The name of the package that holds ``root``'s modules (created on first use)."""
     root = root.resolve()
@@ -32,6 +34,7 @@ def project_package(root: Path) -> str:
     return name
 
 
+@functools.cache  # many rows name the same module: look at the folder once
 def lives_in(module: str, root: Path | None) -> bool:
     """Whether ``module``'s top-level name is a file or package in the project folder."""
     if root is None:
