@@ -234,6 +234,49 @@ def bench_per_asset(work: Path, count: int, repeats: int) -> float:
     return (dagster_s - plain_s) / count * 1000
 
 
+def bench_per_asset_vs_bare(work: Path, count: int, repeats: int) -> float:
+    """Our cost per trivial transformation over that of bare Dagster assets that do nothing (the same
+    shape: one source, ``count`` assets reading it; the same in-process executor and instance kind)."""
+    import dagster as dg
+
+    from odibi_dagster.assets import build_definitions
+    from odibi_dagster.config import load_project_folder
+
+    project_dir = trivial_project(work / f"bare_vs_{count}", count)
+    ours = build_definitions(load_project_folder(project_dir), storage_root_dir=work / "bare_vs_out"
+                             ).resolve_implicit_global_asset_job_def()
+
+    class NoIO(dg.ConfigurableIOManager):
+        def handle_output(self, context, obj) -> None:
+            return None
+
+        def load_input(self, context) -> None:
+            return None
+
+    @dg.asset(key=["bare", "source"], io_manager_key="none")
+    def source() -> None:
+        return None
+
+    def bare_asset(n: int) -> dg.AssetsDefinition:
+        @dg.asset(key=["bare", f"t{n}"], ins={"upstream": dg.AssetIn(["bare", "source"])}, io_manager_key="none")
+        def nothing(upstream) -> None:
+            return None
+
+        return nothing
+
+    bare = dg.Definitions(assets=[source, *(bare_asset(n) for n in range(count))], resources={"none": NoIO()}
+                          ).resolve_implicit_global_asset_job_def()
+
+    def run(job: dg.JobDefinition) -> None:
+        with dg.DagsterInstance.ephemeral() as instance:
+            assert job.execute_in_process(instance=instance).success
+
+    ours_s, bare_s = side_by_side(lambda: run(ours), lambda: run(bare), repeats)
+    log(f"{count} trivial assets in process: ours {ours_s:.2f} s ({ours_s / count * 1000:.1f} ms each), bare "
+        f"Dagster {bare_s:.2f} s ({bare_s / count * 1000:.1f} ms each)")
+    return ours_s / bare_s
+
+
 def bench_io(work: Path, rows: int, repeats: int) -> dict[str, float]:
     import dagster as dg
     import numpy as np
@@ -312,7 +355,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI smoke runs")
     args = parser.parse_args()
     rows, io_rows, repeats = (50_000, 200_000, 1) if args.quick else (2_000_000, 5_000_000, 3)
-    trivial, big = (40, (200, 1000)) if args.quick else (200, (1000, 5000))
+    # --quick: smaller sizes behind every key (a smoke run); RESULTS.md records full runs
+    trivial, big = (40, (200, 1000, 2000)) if args.quick else (200, (1000, 5000, 10_000))
     os.environ.setdefault("DAGSTER_HOME", "")
     os.environ.pop("DAGSTER_HOME")  # ephemeral instances: the benchmark leaves no runs behind
     sys.path.insert(0, str(REPO))
@@ -324,12 +368,16 @@ def main() -> None:
         results.update(demo)
         results.update(bench_spark(project_dir, work, repeats))
         results["per_asset_overhead_ms"] = bench_per_asset(work, trivial, repeats)
+        results["per_asset_vs_bare_dagster"] = bench_per_asset_vs_bare(work, trivial, repeats)
         results.update(bench_io(work, io_rows, repeats))
         small = defs_load_seconds(work, big[0], 100)
         large = defs_load_seconds(work, big[1], 100)
         log(f"definitions: {big[0]} transformations {small:.2f} s, {big[1]} {large:.2f} s")
         results["defs_load_s_1000"] = small
         results["defs_load_growth_5000_over_1000"] = large / small
+        huge = defs_load_seconds(work, big[2], 100, repeats=1 if args.quick else 3)
+        log(f"definitions: {big[2]} transformations {huge:.2f} s")
+        results["defs_load_s_10000"] = huge
     print(json.dumps({key: round(value, 3) for key, value in results.items()}))
 
 
