@@ -11,12 +11,19 @@ import pandas as pd
 from odibi_dagster.config.model import InputSpec, Source
 from odibi_dagster.engines import arrow_tables, readers
 from odibi_dagster.engines.base import CACHE_WARNING, WriteResult, WriteSpec
+from odibi_dagster.engines.handoff import Handoff
 from odibi_dagster.engines.storage import TableLocation
 
 
 class PandasBackend:
+    """pandas frames; tables written by this backend are handed to later reads in the same process
+    without a read back from disk while the file is unchanged (``handoff.py``)."""
+
     name = "pandas"
     spark = None
+
+    def __init__(self) -> None:
+        self.handoff = Handoff()
 
     def is_frame(self, obj: Any) -> bool:
         return isinstance(obj, pd.DataFrame)
@@ -40,7 +47,12 @@ class PandasBackend:
         return readers.read_query(spec.sql or "", spec.connection, root, where)
 
     def read_table(self, location: TableLocation) -> pd.DataFrame:
-        return arrow_tables.read_frame(location)
+        kept = self.handoff.take(location.parquet_file) if location.stored_format() == "parquet" else None
+        return kept.to_pandas() if kept is not None else arrow_tables.read_frame(location)
 
     def write_table(self, location: TableLocation, frame: pd.DataFrame, spec: WriteSpec) -> WriteResult:
-        return arrow_tables.write_arrow(location, arrow_tables.to_arrow(frame), spec, engine="pandas")
+        table = arrow_tables.to_arrow(frame)
+        result = arrow_tables.write_arrow(location, table, spec, engine="pandas")
+        if result.format == "parquet" and spec.mode == "overwrite":  # the file now holds exactly `table`
+            self.handoff.keep(location.parquet_file, table)
+        return result
