@@ -43,6 +43,10 @@ def _location(project: Project, resource: OdibiEngine, table: str) -> TableLocat
     return TableLocation(resource.root, project.env, project.slug, project.table_layers[table], table)
 
 
+def _priority(project: Project, row: Transformation) -> int:
+    return -(project.manifest.layer_order.index(row.layer) * 1_000_000 + row.step)
+
+
 def _step_log(context: dg.AssetExecutionContext, project: Project, resource: OdibiEngine, backend: Backend,
               **fields: Any) -> StepLog:
     return StepLog(context, sinks=project.manifest.log_sinks, storage_root=resource.root, spark=backend.spark,
@@ -53,15 +57,11 @@ def _output_name(key: dg.AssetKey) -> str:
     return key.to_python_identifier()  # the output name Dagster gives a spec's key
 
 
-def _written(outputs: Iterator[dg.Output], log: StepLog, selected: set[dg.AssetKey]) -> Iterator[dg.Output]:
+def _written(outputs: Iterator[dg.Output], log: StepLog) -> Iterator[dg.Output]:
     """Yield the outputs, then deliver the record. Dagster stores each output (the IO manager's
     write) as it is yielded, so the code after the loop runs only once every table is written; a
-    write that fails closes this generator at its ``yield`` instead."""
-    try:
-        yield from outputs
-    except GeneratorExit:
-        log.fail("writing an output table failed (the step's error says why)", selected)
-        raise
+    write that fails is recorded by the IO manager (``StepLog.of_step``) instead."""
+    yield from outputs
     log.deliver()
 
 
@@ -88,8 +88,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
             log.fail(f"{type(exc).__name__}: {exc}", [spec.key])
             raise
         done = log.finish("SUCCESS", rows_out=backend.count_rows([frame]))
-        yield from _written(iter([dg.Output(frame, output_name=_output_name(spec.key), metadata=done)]), log,
-                            {spec.key})
+        yield from _written(iter([dg.Output(frame, output_name=_output_name(spec.key), metadata=done)]), log)
 
     return _source
 
@@ -111,21 +110,30 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         required_resource_keys={ENGINE_RESOURCE},
         retry_policy=retry_policy(project),
         op_tags={"odibi/layer": row.layer, **({ENGINE_TAG: row.engine_override} if row.engine_override else {}),
-                 # `step`: among a layer's ready steps, the lower step runs first (Dagster runs higher priority first)
-                 "dagster/priority": str(-row.step)},
+                 # among ready steps, earlier layers first and, within a layer, the lower `step` first
+                 # (Dagster runs the higher priority first)
+                 "dagster/priority": str(_priority(project, row))},
     )
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
         run_engine = resource.engine_for(row.engine_override)
         backend = resource.backend(run_engine)
+        selected = context.selected_asset_keys
+        log = _step_log(context, project, resource, backend, transformation_id=row.transformation_id,
+                        layer=row.layer, labels=labels)
         inputs: dict[str, Any] = {}
-        for item in row.inputs:
-            if isinstance(item, str) or item.type == "table":
-                table = item if isinstance(item, str) else item.table
-                inputs[table] = loaded[arg_names[table]]
-            else:
-                inputs[item.key] = backend.read_query(item, project.root,
-                                                      f"transformation '{row.transformation_id}' input '{item.key}'")
+        try:
+            for item in row.inputs:
+                if isinstance(item, str) or item.type == "table":
+                    table = item if isinstance(item, str) else item.table
+                    inputs[table] = loaded[arg_names[table]]
+                else:
+                    inputs[item.key] = backend.read_query(
+                        item, project.root, f"transformation '{row.transformation_id}' input '{item.key}'")
+        except Exception as exc:
+            log.fail(f"{type(exc).__name__}: {exc}", selected)
+            raise
+        log.set(rows_in=backend.count_rows(inputs.values()))
         fn = resolve_function(row.module, row.function, run_engine, project.root)
         execution_context = ExecutionContext(
             engine=run_engine, project=project.name, env=project.env, layer=row.layer,
@@ -138,9 +146,6 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
             "outputs": [output.model_dump() for output in row.outputs], "spark": backend.spark, "env": project.env,
             "engine": run_engine, "context": execution_context,
         }
-        selected = context.selected_asset_keys
-        log = _step_log(context, project, resource, backend, transformation_id=row.transformation_id,
-                        layer=row.layer, labels=labels, rows_in=backend.count_rows(inputs.values()))
         try:
             result = call_transformation(fn, row.transformation_id, available)
             tables = None if row.io == "self_managed" else tables_from_result(
@@ -156,10 +161,11 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         if tables is None:
             yield from _observe_self_managed(project, row, resource, specs, selected, log)
             return
-        done = log.finish("SUCCESS", rows_out=backend.count_rows(tables.values()))
+        written = {table: frame for table, frame in tables.items() if specs[table].key in selected}
+        done = log.finish("SUCCESS", rows_out=backend.count_rows(written.values()))
         outputs = (dg.Output(frame, output_name=_output_name(specs[table].key), metadata=done)
-                   for table, frame in tables.items() if specs[table].key in selected)
-        yield from _written(outputs, log, selected)
+                   for table, frame in written.items())
+        yield from _written(outputs, log)
 
     return _transformation
 

@@ -28,6 +28,18 @@ def env_variables(text: str) -> list[str]:
     return _VARIABLE.findall(text)
 
 
+def env_secrets(value: Any) -> list[str]:
+    """The values that the ``${NAME}`` references in ``value`` (strings, recursively) read from the
+    environment: they are secrets, removed from every message."""
+    if isinstance(value, str):
+        return [os.environ[name] for name in env_variables(value) if os.environ.get(name)]
+    if isinstance(value, dict):
+        return [secret for item in value.values() for secret in env_secrets(item)]
+    if isinstance(value, list):
+        return [secret for item in value for secret in env_secrets(item)]
+    return []
+
+
 def substitute_env(value: Any, where: str) -> Any:
     """Replace every ``${NAME}`` inside strings (recursively) with the environment variable NAME."""
     if isinstance(value, str):
@@ -48,23 +60,46 @@ def make_sql_url(url: str, root: Path | None) -> sa.URL:
     """Parse a SQLAlchemy URL; a relative SQLite file path is relative to the project folder."""
     import sqlalchemy as sa
 
-    parsed = sa.make_url(url)
+    try:
+        parsed = sa.make_url(url)
+    except Exception:  # noqa: BLE001 - the parser's message quotes pieces of the URL (a password too)
+        raise ValueError(UNPARSEABLE_URL) from None
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not Path(parsed.database).is_absolute() and root is not None:
         parsed = parsed.set(database=str(root / parsed.database))
     return parsed
 
 
+UNPARSEABLE_URL = ("the connection URL cannot be parsed: URL-encode special characters in its user and "
+                   "password (@ as %40, : as %3A, / as %2F)")
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig", re.IGNORECASE)
+
+
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove secret values (passwords, tokens) from a message."""
+    """Remove secret values (passwords, tokens), as given and URL-encoded, from a message."""
+    from urllib.parse import quote, quote_plus
+
     for secret in secrets:
-        if secret and len(secret) >= 3:
-            text = text.replace(secret, "***")
+        if secret and len(secret) >= 3:  # shorter values would blank out ordinary words
+            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
+                text = text.replace(form, "***")
     return text
 
 
 def safe_url(url: sa.URL) -> str:
-    return url.render_as_string(hide_password=True)
+    """The URL as messages show it: no password, and no value of a secret-looking query parameter."""
+    query = {key: "***" if _SECRET_PARAMETER.search(key) else value for key, value in url.query.items()}
+    return url.set(query=query).render_as_string(hide_password=True)
+
+
+def shown_url(url: str) -> str:
+    """A URL from config as messages show it (``safe_url``), or a placeholder when it cannot be parsed."""
+    import sqlalchemy as sa
+
+    try:
+        return safe_url(sa.make_url(url))
+    except Exception:  # noqa: BLE001 - the parser's message would quote pieces of the URL
+        return "(a URL that cannot be parsed)"
 
 
 @contextmanager
@@ -77,12 +112,17 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
     """
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url, **options)
+    try:
+        engine = sa.create_engine(url, **options)
+    except Exception as exc:  # noqa: BLE001 - a bad URL or option: no piece of the URL in the message
+        reason = UNPARSEABLE_URL if isinstance(exc, ValueError) else f"{type(exc).__name__}"
+        raise error(f"{where}: {redact(reason, *secrets)}") from None
     try:
         yield engine
     except Exception as exc:  # noqa: BLE001 - driver errors vary; re-raise one clear, redacted error
         message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", engine.url.password,
-                         *(str(secret) for secret in secrets if secret))
-        raise error(f"{where} on {safe_url(engine.url)}: {message}") from None
+                         *(str(secret) for secret in secrets if secret),
+                         *(str(v) for k, v in engine.url.query.items() if _SECRET_PARAMETER.search(k)))
+        raise error(f"{where} on {redact(safe_url(engine.url), *secrets)}: {message}") from None
     finally:
         engine.dispose()

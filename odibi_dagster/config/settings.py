@@ -20,7 +20,10 @@ def load_project(
     """Load from a folder, or from SQL tables when ``config_db`` is given (``project`` names the row)."""
     if config_db:
         if not project:
-            raise ConfigError([ConfigIssue(config_db, "a SQL config database needs a project name (ODIBI_PROJECT)")])
+            from odibi_dagster.config.connections import shown_url
+
+            raise ConfigError([ConfigIssue(shown_url(config_db),
+                                           "a SQL config database needs a project name (ODIBI_PROJECT)")])
         from odibi_dagster.config.sql import load_project_sql  # SQLAlchemy's SQL layer only when needed
 
         return load_project_sql(config_db, project, env, project_root=project_dir)

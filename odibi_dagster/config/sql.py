@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from odibi_dagster.config.assemble import assemble_project
-from odibi_dagster.config.connections import safe_url, sql_engine
+from odibi_dagster.config.connections import safe_url, shown_url, sql_engine
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import find_config_file, load_project_folder, read_config_file, rows_of
 from odibi_dagster.config.model import Project
@@ -96,7 +96,7 @@ def load_project_sql(
 ) -> Project:
     """Load ``project`` (matched case-insensitively, as the original did) from the config tables."""
     def config_error(message: str) -> ConfigError:
-        return ConfigError([ConfigIssue(safe_url(sa.make_url(url)), message)], project)
+        return ConfigError([ConfigIssue(shown_url(url), message)], project)
 
     with sql_engine(url, where="cannot read config tables", error=config_error) as engine, engine.connect() as conn:
         manifest_raw, manifest_where, root = _read_manifest(conn, engine, project, manifest_path)
@@ -191,7 +191,7 @@ def export_project(project_dir: str | Path, url: str) -> Project:
         return out
 
     def export_error(message: str) -> ConfigError:
-        return ConfigError([ConfigIssue(safe_url(sa.make_url(url)), message)], name)
+        return ConfigError([ConfigIssue(shown_url(url), message)], name)
 
     with sql_engine(url, where="cannot export to config tables", error=export_error) as engine:
         metadata.create_all(engine)

@@ -12,6 +12,7 @@ import dagster as dg
 from odibi_dagster.engines.metadata import declared_descriptions, table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import ENGINE_TAG, TableMetadata
+from odibi_dagster.logging.step_log import StepLog
 
 
 class OdibiIOManager(dg.ConfigurableIOManager):
@@ -24,7 +25,15 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         table = TableMetadata.extract(metadata)
         location = table.location(self.odibi_engine.root)
         backend = self.odibi_engine.backend_for_frame(obj)
-        result = backend.write_table(location, obj, table.write_spec())
+        try:
+            result = backend.write_table(location, obj, table.write_spec())
+        except Exception as exc:
+            # the table keeps its previous version; the attempt's log record says why it failed
+            log = StepLog.of_step(context.run_id, context.step_key)
+            if log is not None:
+                log.fail(f"writing table '{location.table}' failed: {type(exc).__name__}: {exc}",
+                         [context.asset_key], context.log_event)
+            raise
         descriptions = declared_descriptions(metadata.get("dagster/column_schema"))
         missing = sorted(set(descriptions) - set(result.schema.names))
         if missing:

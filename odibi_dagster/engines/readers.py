@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from odibi_dagster.config.connections import make_sql_url, sql_engine, substitute_env
+from odibi_dagster.config.connections import env_secrets, make_sql_url, sql_engine, substitute_env
 from odibi_dagster.config.model import Source
 from odibi_dagster.config.validation import resolve_source_path
 from odibi_dagster.engines.arrow_tables import read_delta
@@ -129,7 +129,8 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
     if not raw_url:
         raise SourceReadError(f"source '{source.source_id}': connection_config needs 'url' (a SQLAlchemy URL)")
     url = make_sql_url(raw_url, root)
-    secrets = [raw_url, *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
+    secrets = [raw_url, *env_secrets(source.connection_config),
+               *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
     text = source.source_path_or_query.strip()
     with sql_engine(url, where=f"source '{source.source_id}': cannot read '{text}'", error=SourceReadError,
                     secrets=secrets, **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
@@ -166,6 +167,7 @@ def read_query(sql: str, connection: str | None, root: Path | None, where: str) 
         raise SourceReadError(f"{where}: a query input on pandas needs 'connection' (a SQLAlchemy URL)")
     raw_url = substitute_env(connection, where)
     url = make_sql_url(raw_url, root)
-    with sql_engine(url, where=f"{where}: query failed", error=SourceReadError, secrets=[raw_url]) as engine, \
+    with sql_engine(url, where=f"{where}: query failed", error=SourceReadError,
+                    secrets=[raw_url, *env_secrets(connection)]) as engine, \
             engine.connect() as conn:
         return pd.read_sql_query(sa.text(sql), conn)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,22 +70,21 @@ class StepCursor:
                 translator = RunTranslator(steps, run, instance)
                 last = _read_new(instance, run.run_id, 0, translator, deliver=None, deadline=None)[1]
                 cursor.runs[run.run_id] = {"last": last, "state": translator.state()}
-            cursor.since = min(cursor.since, record.create_timestamp.timestamp())
+            # `created_after` is strict: start just before the oldest run in flight so it is seen again
+            cursor.since = min(cursor.since, record.create_timestamp.timestamp() - 1.0)
         return cursor
 
-    def advance(self, instance: dg.DagsterInstance) -> StepCursor:
-        """Move ``since`` up to the oldest run still in flight and forget runs before it."""
-        oldest = time.time()
-        for run_id, progress in self.runs.items():
-            record = instance.get_run_record_by_id(run_id) if progress["last"] != DONE else None
-            if record is not None:
-                oldest = min(oldest, record.create_timestamp.timestamp())
+    def advance(self, instance: dg.DagsterInstance, listed_at: float) -> StepCursor:
+        """Move ``since`` up to the oldest run still in flight (at most to when this tick listed the
+        runs: a run created during the tick is read by the next one) and forget runs before it."""
+        created = {record.dagster_run.run_id: record.create_timestamp.timestamp()
+                   for record in instance.get_run_records(filters=dg.RunsFilter(run_ids=list(self.runs)))
+                   } if self.runs else {}
+        oldest = min([listed_at, *(created[run_id] for run_id, progress in self.runs.items()
+                                   if progress["last"] != DONE and run_id in created)])
         self.since = max(self.since, oldest - 1.0)  # a second of overlap; delivered runs are remembered
-        for run_id in list(self.runs):
-            record = instance.get_run_record_by_id(run_id)
-            if record is None or (self.runs[run_id]["last"] == DONE and
-                                  record.create_timestamp.timestamp() < self.since):
-                del self.runs[run_id]
+        self.runs = {run_id: progress for run_id, progress in self.runs.items()
+                     if run_id in created and not (progress["last"] == DONE and created[run_id] < self.since)}
         return self
 
     def dump(self) -> str:
@@ -92,23 +92,47 @@ class StepCursor:
 
     @classmethod
     def load(cls, text: str) -> StepCursor:
+        """The cursor ``dump`` wrote; ``ValueError`` for anything else (the sensor then starts anew)."""
         data = json.loads(text)
-        runs = data["runs"]
-        if any(isinstance(value, int) for value in runs.values()):  # a cursor of the earlier format
-            raise ValueError("old cursor format")
-        return cls(since=float(data["since"]), runs=runs)
+        since, runs = float(data["since"]), data["runs"]
+        if not math.isfinite(since) or not isinstance(runs, dict):
+            raise ValueError("not a step cursor")
+        for run_id, progress in list(runs.items()):
+            if isinstance(progress, int):  # an earlier version kept only the last storage id of a run:
+                runs[run_id] = progress = {"last": progress, "state": None}  # the state is rebuilt
+            if not isinstance(progress, dict) or not isinstance(progress.get("last"), int):
+                raise ValueError("not a step cursor")  # noqa: TRY004
+        return cls(since=since, runs=runs)
+
+
+def _resume(instance: dg.DagsterInstance, steps: ProjectSteps, run: dg.DagsterRun,
+            progress: dict[str, Any]) -> RunTranslator:
+    """The run's translator as the cursor left it; a missing or damaged state is rebuilt from the
+    records up to the last one delivered, without delivering them again."""
+    try:
+        if progress["last"] == 0 or progress.get("state") is not None:
+            return RunTranslator(steps, run, instance, state=progress.get("state"))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        pass
+    translator = RunTranslator(steps, run, instance)
+    _read_new(instance, run.run_id, 0, translator, deliver=None, deadline=None, stop_after=progress["last"])
+    return translator
 
 
 def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: RunTranslator,
-              deliver: Callable[[list[HookEvent]], int] | None, deadline: float | None) -> tuple[int, int, bool]:
-    """Feed the translator the run's records after storage id ``last``, delivering the step events
-    each causes as it goes; return how many were delivered, the last storage id read and whether
-    every record was read (it stops between records once ``deadline`` passes)."""
+              deliver: Callable[[list[HookEvent]], int] | None, deadline: float | None,
+              stop_after: int | None = None) -> tuple[int, int, bool]:
+    """Feed the translator the run's records after storage id ``last`` (up to ``stop_after``),
+    delivering the step events each causes as it goes; return how many were delivered, the last
+    storage id read and whether every record was read (it stops between records once ``deadline``
+    passes)."""
     delivered = 0
     cursor = EventLogCursor.from_storage_id(last).to_string() if last > 0 else None
     while True:
         page = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
         for record in page.records:
+            if stop_after is not None and record.storage_id > stop_after:
+                return delivered, last, False
             produced = translator.translate(record.event_log_entry)
             if deliver is not None and record.event_log_entry.dagster_event_type in STEP_KINDS:
                 delivered += deliver(produced)
@@ -162,12 +186,13 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
         instance = context.instance
         cursor = None
         if context.cursor is not None:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
+            with contextlib.suppress(ValueError, KeyError, TypeError, AttributeError):
                 cursor = StepCursor.load(context.cursor)
         if cursor is None:  # a new sensor (or a cursor of an earlier version) starts at the end of the log
             context.update_cursor(StepCursor.start(instance, steps).dump())
             return dg.SkipReason("started: delivering from the current end of the event log")
-        deadline = time.time() + budget_seconds
+        listed_at = time.time()
+        deadline = listed_at + budget_seconds
         deliver = delivery()
         delivered = 0
         for record in _runs_since(instance, cursor.since):
@@ -180,14 +205,14 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
                 continue
             # a finished run is read after its status: every record it will ever have is there
             finished = run.is_finished
-            translator = RunTranslator(steps, run, instance, state=progress["state"])
+            translator = _resume(instance, steps, run, progress)
             count, last, complete = _read_new(instance, run.run_id, progress["last"], translator, deliver, deadline)
             delivered += count
             cursor.runs[run.run_id] = {"last": DONE} if finished and complete else \
                 {"last": last, "state": translator.state()}
             if time.time() > deadline:
                 break  # the rest on the next tick: the cursor is saved with what was delivered
-        context.update_cursor(cursor.advance(instance).dump())
+        context.update_cursor(cursor.advance(instance, listed_at).dump())
         return dg.SkipReason("no new step events") if delivered == 0 else None
 
     return [

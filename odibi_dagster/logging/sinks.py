@@ -10,7 +10,7 @@ import csv
 import fcntl
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +35,10 @@ class BaseLogSink(ABC):
         """The sink as a message names it (never with a password)."""
         return type(self).__name__
 
+    def redact(self, text: str) -> str:
+        """``text`` without this sink's secrets."""
+        return text
+
 
 def _text(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
@@ -56,8 +60,12 @@ class FileLogSink(BaseLogSink):
 
     def write(self, records: list[dict[str, Any]]) -> None:
         self.file_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.file_path, "a" if self.append else "w", newline="", encoding="utf-8") as handle:
+        with open(self.file_path, "a+" if self.append else "w", newline="", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            header = handle.readline().rstrip("\r\n")
+            if header and header != ",".join(RECORD_FIELDS):
+                raise ValueError(f"{self.file_path} is not a transformation log (its header: '{header[:200]}')")
             handle.seek(0, os.SEEK_END)
             writer = csv.DictWriter(handle, fieldnames=RECORD_FIELDS, extrasaction="ignore")
             if handle.tell() == 0:
@@ -130,27 +138,33 @@ class DeltaLogSink(BaseLogSink):
 class SQLLogSink(BaseLogSink):
     """A table in any SQLAlchemy database (created when missing); one bound INSERT per batch."""
 
-    def __init__(self, url: str, table: str = "TransformationRunLog"):
+    def __init__(self, url: str, table: str = "TransformationRunLog", secrets: Sequence[str] = (),
+                 shown_as: str | None = None):
+        """``secrets``: values read from the environment into ``url`` (never shown); ``shown_as``: how
+        messages name the URL (the config's text with its ``${NAME}`` placeholders)."""
+        from odibi_dagster.config.connections import shown_url
+
         self.url = url
-        self.table = records_sql_table(table)
+        schema, _, name = table.rpartition(".")
+        self.table = records_sql_table(name, schema or None)
+        self.secrets = tuple(secrets)
+        self.shown_as = shown_url(shown_as or url)
 
     def describe(self) -> str:
-        import sqlalchemy as sa
+        return self.redact(f"sql sink {self.shown_as} table {self.table.fullname}")
 
-        from odibi_dagster.config.connections import safe_url
+    def redact(self, text: str) -> str:
+        from odibi_dagster.config.connections import redact
 
-        try:
-            shown = safe_url(sa.make_url(self.url))
-        except sa.exc.ArgumentError:
-            shown = "(a URL SQLAlchemy cannot parse)"
-        return f"sql sink {shown} table {self.table.name}"
+        return redact(text, *self.secrets)
 
     def write(self, records: list[dict[str, Any]]) -> None:
         import sqlalchemy as sa
 
         from odibi_dagster.config.connections import sql_engine
 
-        with sql_engine(self.url, where=f"SQL log sink table {self.table.name}", error=ConnectionError) as engine:
+        with sql_engine(self.url, where=f"SQL log sink table {self.table.fullname}", error=ConnectionError,
+                        secrets=self.secrets, **_connect_timeout(self.url)) as engine:
             try:
                 self.table.metadata.create_all(engine)
             except sa.exc.SQLAlchemyError:
@@ -175,9 +189,14 @@ class MultiLogSink(BaseLogSink):
             try:
                 sink.write(records)
             except Exception as exc:  # noqa: BLE001 - reported together below
-                errors.append(f"{sink.describe()}: {exc}")
+                errors.append(sink.redact(f"{sink.describe()}: {exc}"))
         if errors:
             raise RuntimeError("; ".join(errors))
+
+    def redact(self, text: str) -> str:
+        for sink in self.sinks:
+            text = sink.redact(text)
+        return text
 
 
 def deliver(sinks: Iterable[BaseLogSink], records: list[dict[str, Any]],
@@ -191,8 +210,12 @@ def deliver(sinks: Iterable[BaseLogSink], records: list[dict[str, Any]],
         except Exception as exc:  # noqa: BLE001 - a sink never fails a run
             missed = ", ".join(f"{r.get('transformation_id')} (attempt {r.get('attempt')}, {r.get('status')})"
                                for r in records)
-            warn(f"log sink {sink.describe()} failed; {len(records)} record(s) not written: {missed}: "
-                 f"{type(exc).__name__}: {exc}")
+            try:
+                name = sink.describe()
+            except Exception:  # noqa: BLE001 - naming a sink must not fail either
+                name = type(sink).__name__
+            warn(sink.redact(f"log sink {name} failed; {len(records)} record(s) not written: {missed}: "
+                             f"{type(exc).__name__}: {exc}"))
             failed.append(sink)
     return failed
 
@@ -213,15 +236,28 @@ def records_table(records: list[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist([{f: r.get(f) for f in RECORD_FIELDS} for r in records], schema=records_schema())
 
 
-def records_sql_table(name: str) -> sa.Table:
-    """The log's SQL table, from ``RECORD_COLUMNS``."""
+def records_sql_table(name: str, schema: str | None = None) -> sa.Table:
+    """The log's SQL table (``schema.name`` when a schema is given), from ``RECORD_COLUMNS``."""
     import sqlalchemy as sa
 
     types = {"text": sa.Text, "id": lambda: sa.String(200), "timestamp": lambda: sa.DateTime(timezone=True),
              "float": sa.Float, "int": sa.BigInteger}
     return sa.Table(name, sa.MetaData(), *(
         sa.Column(column, types[kind](), nullable=column != "transformation_id")
-        for column, kind in RECORD_COLUMNS.items()))
+        for column, kind in RECORD_COLUMNS.items()), schema=schema)
+
+
+SQL_CONNECT_TIMEOUT_SECONDS = 10
+
+
+def _connect_timeout(url: str) -> dict[str, Any]:
+    """A connect timeout, so that a database that never answers cannot hold a step for minutes."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme.startswith(("postgresql", "mysql", "mariadb")):
+        return {"connect_args": {"connect_timeout": SQL_CONNECT_TIMEOUT_SECONDS}}
+    if scheme.startswith("sqlite"):
+        return {"connect_args": {"timeout": SQL_CONNECT_TIMEOUT_SECONDS}}
+    return {}
 
 
 def build_sink(config: LogSinkConfig | Mapping[str, Any] | list | None, root: str | os.PathLike | None = None,
@@ -248,7 +284,7 @@ def build_sinks(configs: Iterable[LogSinkConfig], root: str | os.PathLike, spark
 
 
 def _sink(config: LogSinkConfig, root: Path | None, spark: Any) -> BaseLogSink:
-    from odibi_dagster.config.connections import substitute_env
+    from odibi_dagster.config.connections import env_secrets, substitute_env
     from odibi_dagster.config.settings import storage_root
 
     logs = (root or storage_root()) / LOG_FOLDER
@@ -259,5 +295,6 @@ def _sink(config: LogSinkConfig, root: Path | None, spark: Any) -> BaseLogSink:
             raise ValueError(f"log_sink path '{config.path}' leaves the log folder {logs}")
         return FileLogSink(path) if config.type == "file" else DeltaLogSink(path)
     if config.type == "sql":
-        return SQLLogSink(substitute_env(str(config.url), "log_sink.url"), config.table or "TransformationRunLog")
+        return SQLLogSink(substitute_env(str(config.url), "log_sink.url"), config.table or "TransformationRunLog",
+                          secrets=env_secrets(config.url), shown_as=config.url)
     return SparkDeltaLogSink(spark, config.table or "config_driven.TransformationRunLog", root)

@@ -22,8 +22,14 @@ if TYPE_CHECKING:
     from odibi_dagster.config.model import LogSinkConfig
 
 
+# The open step logs of this process, by (run id, step key): the IO manager, which writes the
+# step's tables in the step's own process, reports a failed write on the step's record.
+_OPEN: dict[tuple[str, str], StepLog] = {}
+
+
 class StepLog:
-    """Records of one step attempt: ``finish`` makes one, ``fail`` and ``deliver`` send it out."""
+    """Records of one step attempt: ``finish`` makes one, ``fail`` and ``deliver`` send it out
+    (each at most once)."""
 
     def __init__(self, context: dg.AssetExecutionContext, *, sinks: Sequence[LogSinkConfig], storage_root: Path,
                  spark: Any = None, **fields: Any):
@@ -34,23 +40,40 @@ class StepLog:
         self._fields = {"run_id": context.run.run_id, "attempt": context.retry_number + 1,
                         "start_time": datetime.now(timezone.utc), **fields}
         self.record: dict[str, Any] | None = None
+        self._key = (context.run.run_id, context.op_execution_context.get_step_execution_context().step.key)
+        self._delivered = False
+        _OPEN[self._key] = self
+
+    @staticmethod
+    def of_step(run_id: str, step_key: str) -> StepLog | None:
+        """The open log of a step running in this process (None when it has none)."""
+        return _OPEN.get((run_id, step_key))
+
+    def set(self, **fields: Any) -> None:
+        """Fields known after the start (``rows_in`` once the inputs are read)."""
+        self._fields.update(fields)
 
     def finish(self, status: str, **fields: Any) -> dict[str, Any]:
         """Make the attempt's record; returns it as ``odibi/log/*`` metadata for the step's events."""
         self.record = build_record(**{**self._fields, **fields}, end_time=datetime.now(timezone.utc), status=status)
         return record_metadata(self.record)
 
-    def fail(self, error: str, asset_keys: Iterable[dg.AssetKey]) -> None:
-        """A failed attempt: its record is kept as an observation of each asset, then delivered."""
+    def fail(self, error: str, asset_keys: Iterable[dg.AssetKey], log_event: Any = None) -> None:
+        """A failed attempt: its record is kept as an observation of each asset, then delivered.
+        ``log_event``: where to log the observations (default: the step's context)."""
+        if self._delivered:
+            return
         metadata = self.finish("FAILED", error_message=error)
         for key in asset_keys:
-            self._context.log_event(dg.AssetObservation(asset_key=key, metadata=metadata))
+            (log_event or self._context.log_event)(dg.AssetObservation(asset_key=key, metadata=metadata))
         self.deliver()
 
     def deliver(self) -> None:
         """Write the attempt's record to the manifest's sinks (each once); report, never raise."""
-        if self.record is None:
+        _OPEN.pop(self._key, None)
+        if self.record is None or self._delivered:
             return
+        self._delivered = True
         warn = self._context.log.warning
         for config in self._sinks:
             try:
