@@ -112,7 +112,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import run_summary
 
     with dg.DagsterInstance.get() as instance:
-        print(run_summary(instance, args.run_id))
+        try:
+            print(run_summary(instance, args.run_id))
+        except LookupError as exc:
+            print(f"summary: {exc.args[0]}", file=sys.stderr)
+            return 1
     return 0
 
 

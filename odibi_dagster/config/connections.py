@@ -76,13 +76,18 @@ _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig", re.I
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove secret values (passwords, tokens), as given and URL-encoded, from a message."""
+    """Remove secret values (passwords, tokens) from a message: as given, URL-encoded, and the
+    pieces a URL parser cuts an un-encoded one into (``p@ss:word`` -> ``p``, ``ss``, ``word``)."""
     from urllib.parse import quote, quote_plus
 
+    forms: set[str] = set()
     for secret in secrets:
         if secret and len(secret) >= 3:  # shorter values would blank out ordinary words
-            for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-                text = text.replace(form, "***")
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
+            pieces = [piece for piece in re.split(r"[@:/#?&=]", secret) if len(piece) >= 4]
+            forms |= {form for piece in pieces for form in (piece, quote(piece, safe=""))}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 
@@ -104,11 +109,13 @@ def shown_url(url: str) -> str:
 
 @contextmanager
 def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exception],
-               secrets: Sequence[str | None] = (), **options: Any) -> Iterator[sa.Engine]:
+               secrets: Sequence[str | None] = (), shown_as: str | None = None,
+               **options: Any) -> Iterator[sa.Engine]:
     """A SQLAlchemy engine for one piece of work, disposed after it.
 
-    Any error inside becomes ``error("<where> on <url without password>: <Type>: <message>")`` with
-    the password and ``secrets`` removed from the message.
+    Any error inside becomes ``error("<where> on <url>: <Type>: <message>")`` with the password and
+    ``secrets`` removed; ``<url>`` is ``shown_as`` (the config's text, its ``${NAME}`` placeholders
+    unread) when given, else the URL without its password.
     """
     import sqlalchemy as sa
 
@@ -123,6 +130,7 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
         message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", engine.url.password,
                          *(str(secret) for secret in secrets if secret),
                          *(str(v) for k, v in engine.url.query.items() if _SECRET_PARAMETER.search(k)))
-        raise error(f"{where} on {redact(safe_url(engine.url), *secrets)}: {message}") from None
+        shown = shown_url(shown_as) if shown_as else safe_url(engine.url)
+        raise error(f"{where} on {redact(shown, *secrets)}: {message}") from None
     finally:
         engine.dispose()

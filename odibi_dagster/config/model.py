@@ -152,6 +152,26 @@ class ScheduleConfig(_Row):
         default="stopped", description="Whether the schedule is on when the code location first loads.")
     description: str = Field(default="", description="Shown on the schedule's page.")
 
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"cron '{value}' is not a cron expression (five fields, e.g. '0 6 * * *')")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time zone '{value}' is not an IANA time zone (e.g. 'UTC', 'Europe/Berlin')") from None
+        return value
+
     @model_validator(mode="after")
     def _one_target(self) -> ScheduleConfig:
         if self.layers and self.selection:

@@ -13,7 +13,7 @@ from pathlib import Path
 from odibi_dagster.config.connections import env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation
-from odibi_dagster.functions.modules import import_project_module
+from odibi_dagster.functions.modules import import_project_module, lives_in
 from odibi_dagster.functions.registry import FunctionNotFound, resolve_function
 
 FILE_SOURCE_FORMATS = ("csv", "json", "parquet", "delta")
@@ -39,6 +39,9 @@ def validate_manifest(manifest: Manifest, env: str) -> list[ConfigIssue]:
         check_layer(name, f"layers.{name}")
         for dep in layer.depends_on:
             check_layer(dep, f"layers.{name}.depends_on")
+            if dep in layers and name in layers and layers.index(dep) >= layers.index(name):
+                issues.append(ConfigIssue(where, f"layer '{name}' cannot depend on '{dep}', which does not run "
+                                                 f"before it in layer_order", None, f"layers.{name}.depends_on"))
     for name in manifest.cache_plan:
         check_layer(name, f"cache_plan.{name}")
     for index, schedule in enumerate(manifest.schedules):
@@ -181,7 +184,8 @@ def validate_rows(
                 issues.append(ConfigIssue(row.where, str(exc), row.transformation_id, "function"))
             except Exception as exc:  # noqa: BLE001 - ImportError, SyntaxError, errors at import time
                 issues.append(ConfigIssue(row.where, f"cannot import module '{row.module}': "
-                                                     f"{type(exc).__name__}: {exc}", row.transformation_id, "module"))
+                                                     f"{type(exc).__name__}: {exc}{_sibling_hint(exc, root)}",
+                                          row.transformation_id, "module"))
 
     # local source paths outside the project must exist
     for source in sources:
@@ -192,6 +196,15 @@ def validate_rows(
                 issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
                                           "source_path_or_query"))
     return issues
+
+
+def _sibling_hint(exc: Exception, root: Path | None) -> str:
+    """A project module importing a sibling by its plain name: say how to import it."""
+    missing = getattr(exc, "name", None)
+    if isinstance(exc, ModuleNotFoundError) and missing and lives_in(missing, root):
+        return (f" ('{missing}' is a module of the project, which loads under a package of its own: import it "
+                f"relatively, `from . import {missing}`)")
+    return ""
 
 
 def _may_read(manifest: Manifest, layer: str, producer_layer: str) -> bool:

@@ -132,8 +132,10 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
     secrets = [raw_url, *env_secrets(source.connection_config),
                *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
     text = source.source_path_or_query.strip()
+    template = source.connection_config.get("url") or source.connection_config.get("connection_string")
     with sql_engine(url, where=f"source '{source.source_id}': cannot read '{text}'", error=SourceReadError,
-                    secrets=secrets, **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
+                    secrets=secrets, shown_as=str(template) if env_secrets(template) else None,
+                    **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
         if text.lower().startswith(("select", "with")):
             return pd.read_sql_query(sa.text(text), conn)
         schema, _, table = text.rpartition(".")
@@ -168,6 +170,7 @@ def read_query(sql: str, connection: str | None, root: Path | None, where: str) 
     raw_url = substitute_env(connection, where)
     url = make_sql_url(raw_url, root)
     with sql_engine(url, where=f"{where}: query failed", error=SourceReadError,
-                    secrets=[raw_url, *env_secrets(connection)]) as engine, \
+                    secrets=[raw_url, *env_secrets(connection)],
+                    shown_as=connection if env_secrets(connection) else None) as engine, \
             engine.connect() as conn:
         return pd.read_sql_query(sa.text(sql), conn)

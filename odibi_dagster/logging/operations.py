@@ -35,6 +35,15 @@ def failed_transformations(project: str, hours: float = 24, instance: dg.Dagster
     return log[log["status"] == "FAILED"].reset_index(drop=True)
 
 
+def _by_prefix(instance: dg.DagsterInstance, prefix: str) -> dg.RunRecord | None:
+    """The run whose id starts with ``prefix`` (as ``summary`` prints them), if exactly one does."""
+    if len(prefix) < 6:
+        return None
+    matches = [record for record in instance.get_run_records(limit=10_000)
+               if record.dagster_run.run_id.startswith(prefix)]
+    return matches[0] if len(matches) == 1 else None
+
+
 def run_summary(instance: dg.DagsterInstance, run_id: str | None = None) -> str:
     """What a run did, for people: status and time, then each table written with its rows and path.
 
@@ -45,10 +54,11 @@ def run_summary(instance: dg.DagsterInstance, run_id: str | None = None) -> str:
         if not records:
             return "no runs on this instance"
         run_id = records[0].dagster_run.run_id
-    record = instance.get_run_record_by_id(run_id)
+    record = instance.get_run_record_by_id(run_id) or _by_prefix(instance, run_id)
     if record is None:
-        return f"no run {run_id} on this instance"
+        raise LookupError(f"no run {run_id} on this instance")
     run = record.dagster_run
+    run_id = run.run_id
     took = (record.end_time - record.start_time) if record.end_time and record.start_time else None
     lines = [f"run {run_id[:8]} of {run.job_name}: {run.status.value}"
              + (f" in {took:.1f} s" if took is not None else "")]

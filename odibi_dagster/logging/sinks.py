@@ -148,6 +148,7 @@ class SQLLogSink(BaseLogSink):
         schema, _, name = table.rpartition(".")
         self.table = records_sql_table(name, schema or None)
         self.secrets = tuple(secrets)
+        self._config_url = shown_as
         self.shown_as = shown_url(shown_as or url)
 
     def describe(self) -> str:
@@ -164,7 +165,7 @@ class SQLLogSink(BaseLogSink):
         from odibi_dagster.config.connections import sql_engine
 
         with sql_engine(self.url, where=f"SQL log sink table {self.table.fullname}", error=ConnectionError,
-                        secrets=self.secrets, **_connect_timeout(self.url)) as engine:
+                        secrets=self.secrets, shown_as=self._config_url, **_connect_timeout(self.url)) as engine:
             try:
                 self.table.metadata.create_all(engine)
             except sa.exc.SQLAlchemyError:

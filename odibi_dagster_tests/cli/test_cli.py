@@ -62,3 +62,33 @@ def test_module_and_console_script(tmp_path):
                               check=False)
         assert done.returncode == 0, done.stderr
         assert "project 'Retail Sales' (env dev)" in done.stdout
+
+
+def test_a_config_db_without_a_project_never_shows_its_password(capsys):
+    url = "postgresql+psycopg2://postgres:CfgSecret99@127.0.0.1:5432/test"
+    assert main(["validate", "--config-db", url]) == 1
+    err = capsys.readouterr().err
+    assert "a SQL config database needs a project name (ODIBI_PROJECT)" in err and "CfgSecret99" not in err
+    assert main(["validate", "--config-db", "postgresql+psycopg2://u:p@ss:word99@h/x", "--project", "P"]) == 1
+    err = capsys.readouterr().err
+    assert "cannot be parsed" in err and "word99" not in err
+
+
+def test_summary_takes_the_short_run_id_it_prints_and_fails_on_an_unknown_one(demo_dir, tmp_path, monkeypatch,
+                                                                               capsys):
+    import dagster as dg
+
+    from odibi_dagster.assets import build_definitions
+    from odibi_dagster.config import load_project_folder
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    with dg.DagsterInstance.get() as instance:
+        result = build_definitions(load_project_folder(demo_dir), storage_root_dir=tmp_path / "s"
+                                   ).resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    assert main(["summary", "--run-id", result.run_id[:8]]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"run {result.run_id[:8]} of __ASSET_JOB: SUCCESS")
+    assert "gold.plant_summary" in out and len(out.strip().splitlines()) == 12  # status, header, 10 tables
+    assert main(["summary", "--run-id", "nope"]) == 1
+    assert "no run nope on this instance" in capsys.readouterr().err

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from odibi_dagster.assets import build_definitions
-from odibi_dagster.config import load_project_folder
+from odibi_dagster.config import ConfigError, load_project_folder
 from odibi_dagster.engines.storage import TableMetadata
 from odibi_dagster_tests.config.test_validation import FUNCS, SOURCE, errors, only, row
 
@@ -91,3 +91,39 @@ def test_step_orders_a_layers_transformations_when_steps_run_one_by_one(project_
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
     started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
     assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_c", "t_b", "t_a"]
+
+
+@pytest.mark.parametrize(("schedule", "field", "message"), [
+    ({"name": "s", "cron": "not a cron"}, "schedules.0.cron", "cron 'not a cron' is not a cron expression"),
+    ({"name": "s", "cron": "0 6 * * *", "timezone": "Mars/Base"}, "schedules.0.timezone",
+     "time zone 'Mars/Base' is not an IANA time zone"),
+])
+def test_a_schedule_that_dagster_would_refuse_is_refused_at_load(project_writer, schedule, field, message):
+    error, root = errors(project_writer, manifest={"schedules": [schedule]}, transformations=[row("t1")])
+    issue = only(error)
+    assert (issue.where, issue.field) == (str(root / "manifest.yaml"), field) and message in issue.message
+
+
+def test_a_layer_depends_only_on_earlier_layers(project_writer):
+    error, _ = errors(project_writer, manifest={"layers": {"Silver": {"depends_on": ["Bronze", "Gold"]}}},
+                      transformations=[row("t1")])
+    assert only(error).message == "layer 'Silver' cannot depend on 'Gold', which does not run before it in layer_order"
+
+
+def test_a_sibling_imported_by_its_plain_name_gets_a_hint(project_writer):
+    root = project_writer.write(sources=[SOURCE], transformations=[row("t1")],
+                                functions="import helpers\n\ndef f(inputs):\n    return helpers.x(inputs)\n")
+    (root / "helpers.py").write_text("def x(inputs):\n    return next(iter(inputs.values()))\n")
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(root)
+    assert "import it relatively, `from . import helpers`" in only(info.value).message
+
+
+def test_earlier_layers_run_before_later_ones_whatever_their_step(project_writer, storage):
+    rows = [row("t_gold", layer="Gold", step=1, function="tracked"), row("t_silver", step=5, function="tracked")]
+    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
+    assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_silver", "t_gold"]

@@ -196,3 +196,54 @@ def test_the_step_sensor_reads_only_new_records_and_resumes_from_its_cursor(proj
     delivered = [e["event"] for e in events(log)]
     assert delivered == ["bronze_start", "bronze_end", "layer_start", "transform_start", "transform_success",
                          "layer_end", "layer_start", "transform_start", "transform_success", "layer_end"]
+
+
+def test_the_step_cursor_sees_runs_in_flight_at_its_start_and_runs_made_during_a_tick(project_writer):
+    from odibi_dagster.hooks.sensors import StepCursor, _runs_since
+    from odibi_dagster.hooks.translator import ProjectSteps
+
+    steps = ProjectSteps.from_project(load_project_folder(write_project(project_writer)), "pandas")
+    with dg.instance_for_test() as instance:
+        in_flight = dg.DagsterRun(job_name="__ASSET_JOB", run_id="a" * 8 + "-0000-0000-0000-000000000001",
+                                  status=dg.DagsterRunStatus.STARTED)
+        instance.add_run(in_flight)
+        cursor = StepCursor.start(instance, steps)
+        assert in_flight.run_id in {r.dagster_run.run_id for r in _runs_since(instance, cursor.since)}
+        listed_at = time.time()  # a tick lists the runs ... and a run starts while its hooks run
+        time.sleep(1.2)
+        later = dg.DagsterRun(job_name="__ASSET_JOB", run_id="b" * 8 + "-0000-0000-0000-000000000002")
+        instance.add_run(later)
+        cursor.runs[in_flight.run_id] = {"last": -1}
+        cursor.advance(instance, listed_at)
+        assert later.run_id in {r.dagster_run.run_id for r in _runs_since(instance, cursor.since)}
+
+
+@pytest.mark.parametrize("text", ['{"since": "NaN", "runs": {}}', '{"since": 1, "runs": []}',
+                                  '{"since": 1, "runs": {"r": "x"}}', '{"since": 1e400, "runs": {}}', "[]", "7"])
+def test_a_damaged_cursor_is_refused_so_the_sensor_starts_anew(text):
+    from odibi_dagster.hooks.sensors import StepCursor
+
+    with pytest.raises((ValueError, KeyError, TypeError, AttributeError)):
+        StepCursor.load(text)
+
+
+def test_a_cursor_of_the_earlier_version_is_carried_over(project_writer, storage, tmp_path, monkeypatch):
+    """The earlier cursor kept a run's last storage id only: the run goes on from there, each event once."""
+    from odibi_dagster.assets import build_definitions
+
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
+    project = load_project_folder(write_project(project_writer))
+    with dg.instance_for_test() as instance:
+        step_sensor = next(s for s in build_hook_sensors(project, "pandas") if s.name.endswith("_steps"))
+        since = time.time() - 1
+        result = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def(
+        ).execute_in_process(instance=instance)
+        records = instance.get_records_for_run(result.run_id, limit=10_000).records
+        halfway = next(r.storage_id for r in records
+                       if r.event_log_entry.dagster_event_type == dg.DagsterEventType.STEP_SUCCESS)
+        old = json.dumps({"since": since, "runs": {result.run_id: halfway}})  # delivered up to the first success
+        step_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=old))
+    delivered = [e["event"] for e in events(log)]
+    assert delivered == ["layer_start", "transform_start", "transform_success", "layer_end", "layer_start",
+                         "transform_start", "transform_success", "layer_end"]  # the rest, nothing twice

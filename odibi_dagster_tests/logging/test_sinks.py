@@ -2,6 +2,7 @@
 
 import csv
 import logging
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -217,3 +218,67 @@ def test_manifest_log_sink_config(tmp_path, monkeypatch):
         build_sink({"type": "file", "path": "../../etc/cron.d/x"})
     with pytest.raises(ValueError, match="Input should be 'file', 'delta', 'sql' or 'spark_delta'"):
         build_sink({"type": "kafka"})
+
+
+@pytest.mark.parametrize(("url", "secret"), [
+    ("postgresql+psycopg2://etl:${ODIBI_TEST_LOG_PW}@127.0.0.1:1/ops", "p@ss:word99"),  # not URL-encoded
+    ("postgresql+psycopg2://etl@127.0.0.1:1/ops?password=${ODIBI_TEST_LOG_PW}", "QueryPwZZ9"),
+    ("postgresql+psycopg2://etl:${ODIBI_TEST_LOG_PW}@127.0.0.1:1/ops", "p@ss/w#rd77"),
+])
+def test_a_sink_never_fails_a_step_nor_shows_its_secret(url, secret, demo_dir, storage, monkeypatch):
+    monkeypatch.setenv("ODIBI_TEST_LOG_PW", secret)
+    with_manifest_sinks(demo_dir, [{"type": "sql", "url": url}, {"type": "file", "path": "ok.csv"}])
+    with dg.instance_for_test() as instance:
+        result = run_in_process(demo_dir, storage, instance)
+        assert result.success and not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+        everything = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
+        warnings = [w for w in warnings_of(instance, result.run_id) if w.startswith("log sink sql sink")]
+    assert len(warnings) == 9
+    fragments = {part for part in re.split(r"[@:/#?=]", secret) if len(part) >= 3}
+    assert not any(part in everything for part in {secret, *fragments}), everything
+    with open(storage / "_logs" / "ok.csv") as handle:  # the next sink still got every record
+        assert len(list(csv.DictReader(handle))) == 9
+
+
+def test_a_csv_of_another_kind_is_not_appended_to(demo_dir, storage):
+    (storage / "_logs").mkdir(parents=True)
+    (storage / "_logs" / "old.csv").write_text("when,what,who\n1,2,3\n")
+    with_manifest_sinks(demo_dir, {"type": "file", "path": "old.csv"})
+    with dg.instance_for_test() as instance:
+        result = run_in_process(demo_dir, storage, instance)
+        assert result.success
+        warnings = warnings_of(instance, result.run_id)
+    assert any("is not a transformation log (its header: 'when,what,who')" in w for w in warnings)
+    assert (storage / "_logs" / "old.csv").read_text() == "when,what,who\n1,2,3\n"
+
+
+def test_two_sinks_writing_one_place_are_refused_at_load(demo_dir):
+    from odibi_dagster.config import ConfigError
+
+    with_manifest_sinks(demo_dir, [{"type": "file", "path": "runs.csv"}, {"type": "file", "path": "./runs.csv"},
+                                   {"type": "delta", "path": "runs.csv"}])
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(demo_dir)
+    assert {(issue.field, issue.message) for issue in info.value.issues} == {
+        (f"log_sink.{n}", "writes to the same place as log_sink.0: each record would be written twice")
+        for n in (1, 2)}
+
+
+QUERY_FAILS = """
+def use(inputs):
+    return inputs["q"]
+"""
+
+
+def test_a_failing_query_input_leaves_a_failed_record(project_writer, storage):
+    root = project_writer.write(functions=QUERY_FAILS, manifest={"log_sink": {"type": "file"}}, transformations=[
+        {"transformation_id": "t-q", "layer": "Silver", "function": "use",
+         "inputs": [{"type": "query", "name": "q", "sql": "SELECT * FROM no_such_table",
+                     "connection": "sqlite:///q.db"}], "outputs": [{"table": "silver.q"}]}])
+    with dg.instance_for_test() as instance:
+        assert not run_in_process(root, storage, instance).success
+        log = read_transformation_log("Test Project", instance)
+    assert log[["transformation_id", "status"]].values.tolist() == [["t-q", "FAILED"]]
+    assert "no such table: no_such_table" in log["error_message"].iloc[0]
+    with open(storage / "_logs" / "transformation_log.csv") as handle:
+        assert [r["status"] for r in csv.DictReader(handle)] == ["FAILED"]
