@@ -20,8 +20,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import nyc_flights  # a sibling script (benchmarks/ is on sys.path when run.py runs)
-
 from odibi_dagster.demo import copy_demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -378,6 +376,8 @@ def main() -> None:
         results["defs_load_s_1000"] = small
         results["defs_load_growth_5000_over_1000"] = large / small
         # the CLI path on the NYC flights workload; --quick leaves Odibi out (no virtualenv to install)
+        import nyc_flights  # a sibling script: benchmarks/ is on sys.path when run.py runs as a script
+
         results.update({key: value for key, value in nyc_flights.measure(1 if args.quick else 5, not args.quick
                                                                          ).items() if not key.endswith("_s")})
         huge = defs_load_seconds(work, big[2], 100, repeats=1 if args.quick else 3)

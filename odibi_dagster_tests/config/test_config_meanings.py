@@ -75,22 +75,23 @@ STEPS = FUNCS + "\norder = []\n\ndef tracked(inputs, context):\n    order.append
                 "    return next(iter(inputs.values()))\n"
 
 
+def run_order(project_writer, storage, rows: list[dict]) -> list[str]:
+    """The transformations' steps in the order a real in-process run started them (after the source)."""
+    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
+    return [key.rsplit("__", 1)[1] for key in started[1:]]
+
+
 def test_step_orders_a_layers_transformations_when_steps_run_one_by_one(project_writer, storage):
-    rows = [row(tid, step=step, function="tracked") for tid, step in (("t_c", 3), ("t_a", 1), ("t_b", 2))]
-    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
-    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
-    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
-    assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_a", "t_b", "t_c"]
+    def rows(steps):
+        return [row(tid, step=step, function="tracked") for tid, step in steps]
+
+    assert run_order(project_writer, storage, rows((("t_c", 3), ("t_a", 1), ("t_b", 2)))) == ["t_a", "t_b", "t_c"]
     # and the other way round: the order follows `step`, not the rows' order or their names
-    rows = [row(tid, step=step, function="tracked") for tid, step in (("t_c", 1), ("t_a", 3), ("t_b", 2))]
-    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
-    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
-    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
-    assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_c", "t_b", "t_a"]
+    assert run_order(project_writer, storage, rows((("t_c", 1), ("t_a", 3), ("t_b", 2)))) == ["t_c", "t_b", "t_a"]
 
 
 @pytest.mark.parametrize(("schedule", "field", "message"), [
@@ -121,9 +122,4 @@ def test_a_sibling_imported_by_its_plain_name_gets_a_hint(project_writer):
 
 def test_earlier_layers_run_before_later_ones_whatever_their_step(project_writer, storage):
     rows = [row("t_gold", layer="Gold", step=1, function="tracked"), row("t_silver", step=5, function="tracked")]
-    root = project_writer.write(sources=[SOURCE], functions=STEPS, transformations=rows, data={"a.csv": "x\n1\n"})
-    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
-    started = [event.step_key for event in result.all_events if event.event_type_value == "STEP_START"]
-    assert [key.rsplit("__", 1)[1] for key in started[1:]] == ["t_silver", "t_gold"]
+    assert run_order(project_writer, storage, rows) == ["t_silver", "t_gold"]
