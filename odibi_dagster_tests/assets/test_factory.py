@@ -133,3 +133,31 @@ def test_engine_override_sets_kinds(project_writer, storage):
     spec = next(iter(build_definitions(load_project_folder(root), storage_root_dir=storage)
                      .resolve_all_asset_specs()))
     assert spec.kinds == {"spark", "delta"}
+
+
+def test_a_translator_subclass_changes_keys_groups_and_tags_and_the_assets_still_run(demo_dir, storage):
+    """As with dagster-dbt's translator: override a ``get_*`` method; lineage and storage follow."""
+    from odibi_dagster.assets.specs import OdibiTranslator
+    from odibi_dagster.engines.arrow_tables import read_frame
+    from odibi_dagster.engines.storage import TableLocation
+
+    class WarehouseTranslator(OdibiTranslator):
+        def get_asset_key(self, project, table):
+            return dg.AssetKey(["warehouse", *table.split(".")])
+
+        def get_group_name(self, project, layer):
+            return f"energy_{layer.lower()}"
+
+        def get_tags(self, project, row):
+            return {**super().get_tags(project, row), "domain": "energy"}
+
+    project = load_project_folder(demo_dir)
+    defs = build_definitions(project, storage_root_dir=storage, translator=WarehouseTranslator())
+    specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
+    summary = specs[dg.AssetKey(["warehouse", "gold", "plant_summary"])]
+    assert (summary.group_name, summary.tags["domain"]) == ("energy_gold_2", "energy")
+    assert {dep.asset_key for dep in summary.deps} == {dg.AssetKey(["warehouse", "gold", "plant_daily_efficiency"])}
+    with dg.instance_for_test() as instance:
+        assert defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance).success
+    stored = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_2", "gold.plant_summary"))
+    assert len(stored) == 4  # storage is the project's, whatever the keys
