@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, TypeAdapter
 
 from odibi_dagster.config.model import (
+    LEGACY_COLUMNS,
     ColumnSpec,
     InputSpec,
     LayerConfig,
@@ -50,6 +51,10 @@ def json_schema(kind: SchemaKind) -> dict[str, Any]:
     else:
         row = Source if kind == "sources" else Transformation
         rows = TypeAdapter(list[row]).json_schema()
+        # the original tables' bookkeeping columns are accepted (and ignored) by the loader
+        rows["$defs"][row.__name__]["properties"].update(
+            {column: {"description": "A column of the original tables: accepted and ignored."}
+             for column in sorted(LEGACY_COLUMNS)})
         # a mapping with one key (`sources:` / `transformations:`) holding the list is accepted too
         schema = {"$defs": rows.pop("$defs", {}),
                   "anyOf": [rows, {"type": "object", "properties": {kind: rows}, "required": [kind],

@@ -166,6 +166,7 @@ class SQLLogSink(BaseLogSink):
 
         with sql_engine(self.url, where=f"SQL log sink table {self.table.fullname}", error=ConnectionError,
                         secrets=self.secrets, shown_as=self._config_url, **_connect_timeout(self.url)) as engine:
+            self._match_existing_table(engine)
             try:
                 self.table.metadata.create_all(engine)
             except sa.exc.SQLAlchemyError:
@@ -173,6 +174,24 @@ class SQLLogSink(BaseLogSink):
                 self.table.metadata.create_all(engine)
             with engine.begin() as conn:
                 conn.execute(sa.insert(self.table), [{f: r.get(f) for f in RECORD_FIELDS} for r in records])
+
+
+    def _match_existing_table(self, engine: sa.Engine) -> None:
+        """Write to an existing table whose name differs only in letter case (PostgreSQL folds an
+        unquoted ``CREATE TABLE TransformationRunLog`` to lower case), and refuse a table that is not
+        a transformation log, naming its columns."""
+        import sqlalchemy as sa
+
+        inspector = sa.inspect(engine)
+        existing = {name.lower(): name for name in inspector.get_table_names(schema=self.table.schema)}
+        name = existing.get(self.table.name.lower())
+        if name is None:
+            return
+        columns = [column["name"] for column in inspector.get_columns(name, schema=self.table.schema)]
+        if {column.lower() for column in columns} != set(RECORD_FIELDS):
+            raise ValueError(f"table {name} is not a transformation log (its columns: {columns})")
+        if name != self.table.name:
+            self.table = records_sql_table(name, self.table.schema)
 
 
 class MultiLogSink(BaseLogSink):

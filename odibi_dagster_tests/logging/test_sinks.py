@@ -15,6 +15,7 @@ from deltalake import DeltaTable, write_deltalake
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import load_project_folder
 from odibi_dagster.logging import (
+    RECORD_FIELDS,
     DeltaLogSink,
     FileLogSink,
     MultiLogSink,
@@ -282,3 +283,41 @@ def test_a_failing_query_input_leaves_a_failed_record(project_writer, storage):
     assert "no such table: no_such_table" in log["error_message"].iloc[0]
     with open(storage / "_logs" / "transformation_log.csv") as handle:
         assert [r["status"] for r in csv.DictReader(handle)] == ["FAILED"]
+
+
+def sample_records() -> list[dict]:
+    from datetime import datetime, timezone
+
+    from odibi_dagster.logging.records import build_record
+
+    now = datetime.now(timezone.utc)
+    return [build_record(transformation_id="t1", project="P", env="qat", layer="Silver", engine="pandas",
+                         labels=None, run_id="r1", start_time=now, end_time=now, status="SUCCESS", attempt=1)]
+
+
+@pytest.mark.postgres
+def test_a_sql_sink_writes_to_the_table_postgres_folded_to_lower_case(postgres_url):
+    engine = sa.create_engine(postgres_url)
+    columns = ", ".join(f"{name} TEXT" for name in RECORD_FIELDS)
+    with engine.begin() as conn:
+        conn.execute(sa.text('DROP TABLE IF EXISTS transformationrunlog2, "TransformationRunLog2"'))
+        conn.execute(sa.text(f"CREATE TABLE TransformationRunLog2 ({columns})"))  # unquoted: folded to lower
+    SQLLogSink(postgres_url, "TransformationRunLog2").write(sample_records())
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT transformation_id FROM transformationrunlog2")).scalars().all() == ["t1"]
+        assert "TransformationRunLog2" not in sa.inspect(conn).get_table_names()  # no second table
+        conn.execute(sa.text("DROP TABLE transformationrunlog2"))
+    engine.dispose()
+
+
+def test_a_sql_sink_refuses_a_table_that_is_not_a_log(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE TransformationRunLog (id INTEGER, note TEXT)"))
+        conn.execute(sa.text("INSERT INTO TransformationRunLog VALUES (1, 'kept')"))
+    with pytest.raises(ConnectionError, match=r"is not a transformation log \(its columns: \['id', 'note'\]\)"):
+        SQLLogSink(url, "TransformationRunLog").write(sample_records())
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT * FROM TransformationRunLog")).all() == [(1, "kept")]
+    engine.dispose()
