@@ -32,13 +32,31 @@ class TableWriteError(RuntimeError):
 
 
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    """A pandas frame as Arrow, timestamps in microseconds (what Spark and Delta store)."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
+    """A pandas frame as Arrow, timestamps in microseconds (what Spark and Delta store).
+
+    An index that holds data (named levels, a MultiIndex, or labels that are not row positions,
+    as a ``groupby`` leaves them) becomes columns; a positional integer index is dropped."""
+    table = pa.Table.from_pandas(_index_as_columns(frame), preserve_index=False)
     if not any(pa.types.is_timestamp(f.type) and f.type.unit == "ns" for f in table.schema):
         return table
     schema = pa.schema([f.with_type(pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f
                         for f in table.schema], metadata=table.schema.metadata)
     return table.cast(schema, safe=False)
+
+
+def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    index = frame.index
+    positional = not isinstance(index, pd.MultiIndex) and index.name is None and (
+        isinstance(index, pd.RangeIndex) or pd.api.types.is_integer_dtype(index.dtype))
+    if positional:
+        return frame
+    names = [name if name is not None else ("index" if index.nlevels == 1 else f"level_{n}")
+             for n, name in enumerate(index.names)]
+    clash = sorted(set(names) & set(map(str, frame.columns)))
+    if clash:
+        raise TableWriteError(f"the frame's index {names} holds data but {clash} is also a column: reset or "
+                              f"rename the index before returning the frame (nothing was written)")
+    return frame.reset_index()
 
 
 def read_delta(path: Path) -> pa.Table:

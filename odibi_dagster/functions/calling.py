@@ -75,6 +75,11 @@ def tables_from_result(result: Any, tables: list[str], transformation_id: str, i
         if missing:
             raise TransformationError(
                 f"transformation '{transformation_id}' returned tables {sorted(result)} but not {missing}")
+        undeclared = sorted(set(result) - set(tables))
+        if undeclared:
+            raise TransformationError(
+                f"transformation '{transformation_id}' returned tables {undeclared} that its outputs do not declare "
+                f"({tables}): add them to outputs, or leave them out of the result (nothing was written)")
         for table in tables:
             if not is_frame(result[table]):
                 raise TransformationError(f"transformation '{transformation_id}' returned "

@@ -133,3 +133,25 @@ def test_describe_stored_reads_metadata_only(location):
 def test_reading_a_missing_table_says_where(location):
     with pytest.raises(FileNotFoundError, match="'silver.boilers' has not been written yet"):
         read_frame(location)
+
+
+def test_an_index_that_holds_data_is_kept_as_columns(tmp_path):
+    """A groupby result keeps its key; a positional index (a filtered frame) adds no column."""
+    frame = pd.DataFrame({"plant": ["a", "a", "b"], "kwh": [1.0, 2.0, 5.0]})
+    location = TableLocation(tmp_path, "qat", "p", "Gold", "gold.by_plant")
+    write_frame(location, frame.groupby("plant")["kwh"].sum().to_frame())
+    assert read_frame(location).to_dict("list") == {"plant": ["a", "b"], "kwh": [3.0, 5.0]}
+    two_keys = frame.assign(day=[1, 2, 1]).groupby(["plant", "day"]).sum()
+    write_frame(location, two_keys)
+    assert read_frame(location).columns.tolist() == ["plant", "day", "kwh"]
+    write_frame(location, frame[frame["kwh"] > 1.5])  # index [1, 2]: row positions, not data
+    assert read_frame(location).to_dict("list") == {"plant": ["a", "b"], "kwh": [2.0, 5.0]}
+
+
+def test_an_index_named_like_a_column_is_refused_and_nothing_is_written(tmp_path):
+    location = TableLocation(tmp_path, "qat", "p", "Gold", "gold.x")
+    write_frame(location, pd.DataFrame({"plant": ["a"]}))
+    clash = pd.DataFrame({"plant": ["b"]}, index=pd.Index(["b"], name="plant"))
+    with pytest.raises(TableWriteError, match=r"index \['plant'\] holds data but \['plant'\] is also a column"):
+        write_frame(location, clash)
+    assert read_frame(location)["plant"].tolist() == ["a"]

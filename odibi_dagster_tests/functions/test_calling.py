@@ -46,7 +46,9 @@ def test_results_map_to_tables():
     df = pd.DataFrame({"a": [1]})
     is_frame = lambda o: isinstance(o, pd.DataFrame)
     assert tables_from_result(df, ["x"], "t", is_frame) == {"x": df}
-    assert list(tables_from_result({"x": df, "y": df, "z": df}, ["x", "y"], "t", is_frame)) == ["x", "y"]
+    assert list(tables_from_result({"y": df, "x": df}, ["x", "y"], "t", is_frame)) == ["x", "y"]  # config order
+    with pytest.raises(TransformationError, match=r"returned tables \['z'\] that its outputs do not declare"):
+        tables_from_result({"x": df, "y": df, "z": df}, ["x", "y"], "t", is_frame)  # never silently dropped
     with pytest.raises(TransformationError, match="returned one DataFrame but has outputs"):
         tables_from_result(df, ["x", "y"], "t", is_frame)
     with pytest.raises(TransformationError, match=r"returned tables \['x'\] but not \['y'\]"):
@@ -96,3 +98,14 @@ def test_decorator_marks_and_validates():
             odibi_function(engine="polars")(fn)
     finally:
         REGISTRY.unregister("renamed_fn", "pandas")
+
+
+def test_a_returned_table_the_row_does_not_declare_is_an_error():
+    import pandas as pd
+
+    from odibi_dagster.functions.calling import TransformationError, tables_from_result
+
+    frames = {"silver.a": pd.DataFrame({"x": [1]}), "silver.extra": pd.DataFrame({"x": [2]})}
+    with pytest.raises(TransformationError, match=r"returned tables \['silver.extra'\] that its outputs do not "
+                                                   r"declare \(\['silver.a'\]\)"):
+        tables_from_result(frames, ["silver.a"], "t1", lambda obj: isinstance(obj, pd.DataFrame))
