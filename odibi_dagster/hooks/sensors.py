@@ -8,8 +8,8 @@
   records (linear over a long run), and a tick stops reading after ``budget_seconds`` so that it
   ends, and saves what it delivered, well within Dagster's tick deadline.
 
-Both feed the run's log to the one translator and deliver only the events caused by their own
-records, so each event is delivered once. Log records do not go through the sensors: each
+Both feed the run's log to the one translator (``_read_new``) and deliver only the events caused
+by their own kinds of record, so each event is delivered once. Log records do not go through the sensors: each
 step writes its own to the manifest's sinks. Runs launched by ``dagster asset materialize`` have
 no code-location origin, so the run status sensors monitor all code locations and pick this
 project's runs by their steps. The hooks are the ones ``hooks_module`` registers; a module that
@@ -34,7 +34,7 @@ from dagster._core.event_api import EventLogCursor
 from odibi_dagster.config.model import Project
 from odibi_dagster.hooks.loading import load_project_hooks
 from odibi_dagster.hooks.manager import HookManager
-from odibi_dagster.hooks.translator import HookEvent, ProjectSteps, RunTranslator, replay
+from odibi_dagster.hooks.translator import HookEvent, ProjectSteps, RunTranslator
 
 STEP_KINDS = frozenset({
     DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_UP_FOR_RETRY,
@@ -121,11 +121,12 @@ def _resume(instance: dg.DagsterInstance, steps: ProjectSteps, run: dg.DagsterRu
 
 def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: RunTranslator,
               deliver: Callable[[list[HookEvent]], int] | None, deadline: float | None,
-              stop_after: int | None = None) -> tuple[int, int, bool]:
+              stop_after: int | None = None, kinds: frozenset | set = STEP_KINDS) -> tuple[int, int, bool]:
     """Feed the translator the run's records after storage id ``last`` (up to ``stop_after``),
-    delivering the step events each causes as it goes; return how many were delivered, the last
-    storage id read and whether every record was read (it stops between records once ``deadline``
-    passes)."""
+    delivering as it goes the hook events caused by records of ``kinds`` (each deliverer takes its
+    own kinds of record, so together they deliver every event once); return how many were
+    delivered, the last storage id read and whether every record was read (it stops between
+    records once ``deadline`` passes)."""
     delivered = 0
     cursor = EventLogCursor.from_storage_id(last).to_string() if last > 0 else None
     while True:
@@ -134,7 +135,7 @@ def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: 
             if stop_after is not None and record.storage_id > stop_after:
                 return delivered, last, False
             produced = translator.translate(record.event_log_entry)
-            if deliver is not None and record.event_log_entry.dagster_event_type in STEP_KINDS:
+            if deliver is not None and record.event_log_entry.dagster_event_type in kinds:
                 delivered += deliver(produced)
             last = record.storage_id
             if deadline is not None and time.time() > deadline:
@@ -173,9 +174,8 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
             run = context.dagster_run
             if not steps.is_project_run(run, context.instance):
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
-            events = replay(context.instance, steps, run,
-                            lambda record: record.event_log_entry.dagster_event_type in kinds)
-            delivery()(events)
+            _read_new(context.instance, run.run_id, 0, RunTranslator(steps, run, context.instance), delivery(),
+                      deadline=None, kinds=kinds)
             return None
 
         return _sensor

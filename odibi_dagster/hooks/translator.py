@@ -15,7 +15,6 @@ The sensors and the in-process subscriber of ``run_project`` both use it, so the
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -279,24 +278,6 @@ class RunTranslator:
     @property
     def layers_executed(self) -> list[str]:
         return [name for name, layer in self.layers.items() if layer.started is not None]
-
-
-def replay(instance: dg.DagsterInstance, project: ProjectSteps, run: dg.DagsterRun,
-           emit_for: Callable[[dg.EventLogRecord], bool]) -> list[HookEvent]:
-    """Translate a run's whole log in order; return the hook events caused by the entries
-    ``emit_for`` accepts. Every deliverer replays the same log, so each attributes alike."""
-    translator = RunTranslator(project, run, instance)
-    events: list[HookEvent] = []
-    cursor = None
-    while True:
-        page = instance.get_records_for_run(run.run_id, cursor=cursor)
-        for record in page.records:
-            produced = translator.translate(record.event_log_entry)
-            if produced and emit_for(record):
-                events += produced
-        cursor = page.cursor
-        if not page.has_more:
-            return events
 
 
 def step_error(event: dg.DagsterEvent) -> str:
