@@ -179,9 +179,6 @@ class ScheduleConfig(_Row):
         return self
 
 
-LOG_SINK_TYPES = ("file", "delta", "sql", "spark_delta")
-
-
 class LogSinkConfig(_Row):
     """One log sink that receives every transformation log record of every run of the project."""
 
@@ -222,6 +219,12 @@ class LogSinkConfig(_Row):
         if self.table is not None and not TABLE_NAME.match(self.table):
             raise ValueError(f"log sink table '{self.table}' must be identifiers joined by dots")
         return self
+
+    @property
+    def log_path(self) -> str | None:
+        """``file`` and ``delta``: the path under ``<storage_root>/_logs`` (the default when none is given)."""
+        default = {"file": "transformation_log.csv", "delta": "transformation_log"}.get(self.type)
+        return (self.path or default) if default else None
 
 
 class Manifest(_Row):

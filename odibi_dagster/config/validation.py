@@ -51,9 +51,7 @@ def validate_manifest(manifest: Manifest, env: str) -> list[ConfigIssue]:
     targets: dict[tuple, int] = {}
     for index, sink in enumerate(sinks):
         field = "log_sink" if not isinstance(manifest.log_sink, list) else f"log_sink.{index}"
-        default = {"file": "transformation_log.csv", "delta": "transformation_log"}.get(sink.type)
-        target = (sink.type in ("file", "delta"), os.path.normpath(sink.path or default or "")) \
-            if sink.type in ("file", "delta") else (sink.type, sink.url, sink.table)
+        target = ("path", os.path.normpath(sink.log_path)) if sink.log_path else (sink.type, sink.url, sink.table)
         if target in targets:
             issues.append(ConfigIssue(where, f"writes to the same place as log_sink.{targets[target]}: each record "
                                              f"would be written twice", None, field))

@@ -298,19 +298,13 @@ def build_sink(config: LogSinkConfig | Mapping[str, Any] | list | None, root: st
     return _sink(config, Path(root) if root is not None else None, spark)
 
 
-def build_sinks(configs: Iterable[LogSinkConfig], root: str | os.PathLike, spark: Any = None) -> list[BaseLogSink]:
-    """One sink per config (the manifest's ``log_sinks``)."""
-    return [_sink(config, Path(root), spark) for config in configs]
-
-
 def _sink(config: LogSinkConfig, root: Path | None, spark: Any) -> BaseLogSink:
     from odibi_dagster.config.connections import env_secrets, substitute_env
     from odibi_dagster.config.settings import storage_root
 
     logs = (root or storage_root()) / LOG_FOLDER
-    if config.type in ("file", "delta"):
-        default = "transformation_log.csv" if config.type == "file" else "transformation_log"
-        path = logs / (config.path or default)
+    if config.log_path is not None:
+        path = logs / config.log_path
         if not path.resolve().is_relative_to(logs.resolve()):
             raise ValueError(f"log_sink path '{config.path}' leaves the log folder {logs}")
         return FileLogSink(path) if config.type == "file" else DeltaLogSink(path)
