@@ -56,14 +56,15 @@ def substitute_env(value: Any, where: str) -> Any:
     return value
 
 
-def make_sql_url(url: str, root: Path | None) -> sa.URL:
-    """Parse a SQLAlchemy URL; a relative SQLite file path is relative to the project folder."""
+def make_sql_url(url: str, root: Path | None, where: str) -> sa.URL:
+    """Parse a SQLAlchemy URL; a relative SQLite file path is relative to the project folder.
+    ``where`` names the setting in the error when the URL cannot be parsed."""
     import sqlalchemy as sa
 
     try:
         parsed = sa.make_url(url)
     except Exception:  # noqa: BLE001 - the parser's message quotes pieces of the URL (a password too)
-        raise ValueError(UNPARSEABLE_URL) from None
+        raise ValueError(f"{where}: {UNPARSEABLE_URL}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not Path(parsed.database).is_absolute() and root is not None:
         parsed = parsed.set(database=str(root / parsed.database))

@@ -128,7 +128,7 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
     raw_url = config.get("url") or config.get("connection_string")
     if not raw_url:
         raise SourceReadError(f"source '{source.source_id}': connection_config needs 'url' (a SQLAlchemy URL)")
-    url = make_sql_url(raw_url, root)
+    url = make_sql_url(raw_url, root, f"{where}.url")
     secrets = [raw_url, *env_secrets(source.connection_config),
                *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
     text = source.source_path_or_query.strip()
@@ -168,7 +168,7 @@ def read_query(sql: str, connection: str | None, root: Path | None, where: str) 
     if not connection:
         raise SourceReadError(f"{where}: a query input on pandas needs 'connection' (a SQLAlchemy URL)")
     raw_url = substitute_env(connection, where)
-    url = make_sql_url(raw_url, root)
+    url = make_sql_url(raw_url, root, f"{where} connection")
     with sql_engine(url, where=f"{where}: query failed", error=SourceReadError,
                     secrets=[raw_url, *env_secrets(connection)],
                     shown_as=connection if env_secrets(connection) else None) as engine, \

@@ -99,6 +99,15 @@ def test_sql_wrong_password_error_has_no_password(mariadb_url, tmp_path, monkeyp
     assert secret not in message and "${ODIBI_TEST_SECRET}" not in repr(info.value.__cause__)
 
 
+def test_an_unparseable_sql_url_names_the_source_and_hides_the_password(tmp_path, monkeypatch):
+    monkeypatch.setenv("ODIBI_TEST_SECRET", "p@ss:word99")  # not URL-encoded: the URL cannot be parsed
+    config = {"url": "postgresql+psycopg2://etl:${ODIBI_TEST_SECRET}@127.0.0.1:1/ops"}
+    with pytest.raises(ValueError) as info:
+        read_source(source("sql", "SELECT 1", connection_config=config), tmp_path)
+    assert str(info.value) == ("source 'src-x' connection_config.url: the connection URL cannot be parsed: URL-encode "
+                               "special characters in its user and password (@ as %40, : as %3A, / as %2F)")
+
+
 @pytest.mark.postgres
 def test_sql_source_on_postgres(postgres_url, tmp_path):
     engine = sa.create_engine(postgres_url)
