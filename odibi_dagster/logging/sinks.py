@@ -142,17 +142,16 @@ class SQLLogSink(BaseLogSink):
                  shown_as: str | None = None):
         """``secrets``: values read from the environment into ``url`` (never shown); ``shown_as``: how
         messages name the URL (the config's text with its ``${NAME}`` placeholders)."""
-        from odibi_dagster.config.connections import shown_url
-
         self.url = url
         schema, _, name = table.rpartition(".")
         self.table = records_sql_table(name, schema or None)
         self.secrets = tuple(secrets)
-        self._config_url = shown_as
-        self.shown_as = shown_url(shown_as or url)
+        self.shown_as = shown_as or url
 
     def describe(self) -> str:
-        return self.redact(f"sql sink {self.shown_as} table {self.table.fullname}")
+        from odibi_dagster.config.connections import shown_url
+
+        return self.redact(f"sql sink {shown_url(self.shown_as)} table {self.table.fullname}")
 
     def redact(self, text: str) -> str:
         from odibi_dagster.config.connections import redact
@@ -165,7 +164,7 @@ class SQLLogSink(BaseLogSink):
         from odibi_dagster.config.connections import sql_engine
 
         with sql_engine(self.url, where=f"SQL log sink table {self.table.fullname}", error=ConnectionError,
-                        secrets=self.secrets, shown_as=self._config_url, **_connect_timeout(self.url)) as engine:
+                        secrets=self.secrets, shown_as=self.shown_as, **_connect_timeout(self.url)) as engine:
             self._match_existing_table(engine)
             try:
                 self.table.metadata.create_all(engine)
