@@ -48,7 +48,7 @@ def test_merge_with_duplicate_or_missing_keys_keeps_table(backend, location):
 
 def test_append_with_new_column_is_refused_and_table_intact(backend, location):
     backend.write_table(location, frame(backend, [1]), WriteSpec())
-    with pytest.raises(TableWriteError, match=r"append to 'silver.t' refused.*new columns \['extra'\]"):
+    with pytest.raises(TableWriteError, match=r"append into 'silver.t' refused.*new columns \['extra'\]"):
         backend.write_table(location, frame(backend, [2], extra=["x"]), WriteSpec(mode="append"))
     assert stored(location)["id"].tolist() == [1] and list(stored(location).columns) == ["id", "value"]
 
@@ -60,3 +60,28 @@ def test_cross_engine_tables(backend, location):
     backend.write_table(location, backend.read_table(location), WriteSpec())
     assert location.stored_format() == "delta" and not location.parquet_file.exists()
     assert stored(location)["id"].tolist() == [1, 2]
+
+
+def test_lossy_casts_on_append_and_merge_are_refused(backend, location):
+    """Native Delta judges by type (the data is not at hand), deltalake by value: both refuse these."""
+    backend.write_table(location, frame(backend, [1, 2]), WriteSpec(mode="merge", merge_keys=("id",)))
+    floats = backend.spark.createDataFrame(pd.DataFrame({"id": [3.5], "value": [1.0]}))
+    for spec in (WriteSpec(mode="append"), WriteSpec(mode="merge", merge_keys=("id",))):
+        with pytest.raises(TableWriteError, match=rf"{spec.mode} into 'silver.t' refused: column 'id' .*double.*int64"):
+            backend.write_table(location, floats, spec)
+    assert stored(location)["id"].tolist() == [1, 2]
+
+
+def test_merge_with_new_column_or_null_keys_is_refused(backend, location):
+    backend.write_table(location, frame(backend, [1, 2]), WriteSpec(mode="merge", merge_keys=("id",)))
+    merge = WriteSpec(mode="merge", merge_keys=("id",))
+    with pytest.raises(TableWriteError, match=r"merge into 'silver.t' refused: .*new columns \['extra'\]"):
+        backend.write_table(location, frame(backend, [2], extra=["x"]), merge)
+    nulls = backend.spark.createDataFrame(pd.DataFrame({"id": pd.array([None, 3], dtype="Int64"), "value": [7.0, 8.0]}))
+    with pytest.raises(TableWriteError, match=r"1 rows have a null merge key \['id'\] \(e.g. \{'id': None, 'value': 7.0\}\)"):
+        backend.write_table(location, nulls, merge)
+    assert stored(location)["id"].tolist() == [1, 2]
+    for _ in range(2):
+        result = backend.write_table(location, nulls, WriteSpec(mode="merge", merge_keys=("id",), null_keys="skip"))
+    assert result.extra == {"odibi/rows_skipped_null_keys": 1}
+    assert stored(location)[["id", "value"]].values.tolist() == [[1, 1.0], [2, 1.0], [3, 8.0]]

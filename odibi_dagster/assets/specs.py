@@ -90,7 +90,8 @@ class OdibiTranslator:
         table = TableMetadata.of(
             project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
             format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,
-            schema_evolution=output.schema_evolution, cache_layer=project.manifest.cache_layer(output.table))
+            schema_evolution=output.schema_evolution, null_keys=output.null_keys,
+            cache_layer=project.manifest.cache_layer(output.table))
         return dg.AssetSpec(
             key=self.get_asset_key(project, output.table),
             deps=deps,

@@ -377,8 +377,12 @@ class OutputSpec(_Row):
     format: Literal["parquet", "delta"] | None = Field(
         default=None, description="The storage format; default: parquet on pandas, Delta on Spark, for `merge` "
                                   "and for `partition_by`.")
-    schema_evolution: bool = Field(default=False, description="`append`: new columns are added to the table "
-                                                              "instead of refused.")
+    schema_evolution: bool = Field(default=False, description="`append` and `merge`: new columns are added to the "
+                                                              "table instead of refused.")
+    null_keys: Literal["error", "skip"] = Field(
+        default="error", description="`merge`: rows whose merge key is null never match, so each merge would insert "
+                                     "them again: `error` refuses the write, `skip` leaves them out (counted in the "
+                                     "metadata as `odibi/rows_skipped_null_keys`).")
     description: str = Field(default="", description="What the table holds; the asset's description.")
     columns: dict[str, ColumnSpec] = Field(json_schema_extra=_short_columns, 
         default_factory=dict, examples=[{"plant": "Plant name", "efficiency": {"type": "double",
@@ -428,7 +432,8 @@ class Source(_Row):
     write_mode: WriteMode = Field(default="overwrite", description="How the bronze table is written: "
                                                                    "`overwrite`, `append` or `merge`.")
     merge_config: dict[str, Any] = Field(json_schema_extra=_json_text_too, default_factory=dict, examples=[{"merge_keys": ["reading_id"]}],
-                                         description="`merge`: `merge_keys`.")
+                                         description="`merge`: `merge_keys`, and `null_keys` (`error` or `skip`, "
+                                                     "as on an output).")
     description: str = Field(default="", description="The asset's description.")
     project: str | None = Field(default=None, description="The project the row belongs to (SQL tables).")
     is_autoloader: bool = Field(default=False, description="Streaming sources are not supported: must be false.")
@@ -483,6 +488,11 @@ class Source(_Row):
     def _merge_needs_keys(self) -> Source:
         if self.write_mode == "merge" and not self.merge_keys:
             raise ValueError("write_mode 'merge' needs merge_config.merge_keys")
+        for key in self.merge_config:
+            if key not in ("merge_keys", "null_keys"):
+                raise ValueError(f"merge_config: unknown key '{key}'{did_you_mean(key, ['merge_keys', 'null_keys'])}")
+        if self.merge_config.get("null_keys", "error") not in ("error", "skip"):
+            raise ValueError(f"merge_config.null_keys is '{self.merge_config['null_keys']}'; choose error or skip")
         return self
 
     @property
@@ -496,7 +506,8 @@ class Source(_Row):
     @property
     def output(self) -> OutputSpec:
         """The source's bronze table, described like a transformation output."""
-        return OutputSpec(table=self.source_name, mode=self.write_mode, merge_keys=self.merge_keys)
+        return OutputSpec(table=self.source_name, mode=self.write_mode, merge_keys=self.merge_keys,
+                          null_keys=self.merge_config.get("null_keys", "error"))
 
 
 class Transformation(_Row):

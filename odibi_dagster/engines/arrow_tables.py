@@ -5,26 +5,36 @@ native Delta.
 
 Writes never leave a half-written table: parquet goes to a hidden temporary file that replaces
 the old one in one ``os.replace``; Delta commits are atomic by design. A failed write (a schema
-mismatch, duplicate merge keys) raises before anything is replaced.
+mismatch, a lossy cast, duplicate or null merge keys) raises before anything is replaced. Writers
+of one table take turns through its lock (``TableLocation.locked``).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, SchemaMismatchError
 
 from odibi_dagster.engines.base import WriteResult, WriteSpec
-from odibi_dagster.engines.storage import PARQUET_FILE, StoredFormat, TableLocation, planned_format
+from odibi_dagster.engines.storage import (
+    PARQUET_FILE,
+    PARQUET_TMP_PREFIX,
+    StoredFormat,
+    TableLocation,
+    planned_format,
+)
 
 
 class TableWriteError(RuntimeError):
@@ -88,9 +98,10 @@ def write_frame(
     merge_keys: Sequence[str] = (),
     partition_by: Sequence[str] = (),
     schema_evolution: bool = False,
+    null_keys: str = "error",
 ) -> WriteResult:
     """Write a pandas frame to ``location`` (see ``write_arrow``)."""
-    spec = WriteSpec(mode, format, tuple(merge_keys), tuple(partition_by), schema_evolution)
+    spec = WriteSpec(mode, format, tuple(merge_keys), tuple(partition_by), schema_evolution, null_keys)
     return write_arrow(location, to_arrow(frame), spec, engine="pandas")
 
 
@@ -107,35 +118,37 @@ def target_format(location: TableLocation, spec: WriteSpec, engine: str) -> tupl
 
 
 def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine: str) -> WriteResult:
-    """Write an Arrow table as parquet or Delta (through ``deltalake``), atomically."""
-    stored, target = target_format(location, spec, engine)
-    if target == "delta":
-        result = _write_delta(location, data, spec.mode, spec.merge_keys, spec.partition_by, spec.schema_evolution,
-                              exists=stored == "delta")
-    else:
-        result = _write_parquet(location, data, spec.mode, spec.schema_evolution)
-    if stored is not None and stored != target:
-        remove_format(location, stored)
-    return result
+    """Write an Arrow table as parquet or Delta (through ``deltalake``), atomically, holding the
+    table's write lock (concurrent appends from several processes all land)."""
+    with location.locked():
+        remove_stale_files(location)
+        stored, target = target_format(location, spec, engine)
+        if target == "delta":
+            result = _write_delta(location, data, spec, exists=stored == "delta")
+        else:
+            result = _write_parquet(location, data, spec)
+        if stored is not None and stored != target:
+            remove_format(location, stored)
+        return result
 
 
 # -- parquet -------------------------------------------------------------------------------------
 
-def _write_parquet(location: TableLocation, data: pa.Table, mode: str, schema_evolution: bool) -> WriteResult:
-    location.path.mkdir(parents=True, exist_ok=True)
+def _write_parquet(location: TableLocation, data: pa.Table, spec: WriteSpec) -> WriteResult:
     final = location.parquet_file
-    tmp = location.path / f".{PARQUET_FILE}.{uuid.uuid4().hex}.tmp"
-    existing = pq.ParquetFile(final) if mode == "append" and final.is_file() else None
+    tmp = location.path / f"{PARQUET_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
+    existing = pq.ParquetFile(final) if spec.mode == "append" and final.is_file() else None
     try:
         if existing is None:
             pq.write_table(data, tmp)
             row_count, schema = data.num_rows, data.schema
         else:
-            schema = _append_schema(location, existing.schema_arrow, data.schema, schema_evolution)
+            data = fit_to_stored(location, existing.schema_arrow, data, spec)
+            schema = data.schema
             with pq.ParquetWriter(tmp, schema) as writer:
                 for batch in existing.iter_batches():
                     writer.write_table(_conform(pa.Table.from_batches([batch]), schema))
-                writer.write_table(_conform(data, schema))
+                writer.write_table(data)
             row_count = existing.metadata.num_rows + data.num_rows
         os.replace(tmp, final)
     finally:
@@ -145,32 +158,94 @@ def _write_parquet(location: TableLocation, data: pa.Table, mode: str, schema_ev
     return WriteResult("parquet", schema, row_count, data.num_rows)
 
 
-def _append_schema(location: TableLocation, stored: pa.Schema, new: pa.Schema, schema_evolution: bool) -> pa.Schema:
-    stored, new = stored.remove_metadata(), new.remove_metadata()
-    if stored.equals(new):
-        return stored
-    if schema_evolution:
-        try:
-            return pa.unify_schemas([stored, new], promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            raise TableWriteError(f"append to '{location.table}': schemas cannot be merged: {exc}") from None
-    raise append_refused(location, stored, new)
-
-
-def append_refused(location: TableLocation, stored: pa.Schema, new: pa.Schema) -> TableWriteError:
-    """The error for an append whose columns do not fit the stored table (parquet or Delta)."""
-    return TableWriteError(
-        f"append to '{location.table}' refused: {describe_schema_difference(stored, new)}; the stored table is "
-        f"unchanged (set schema_evolution: true on the output to allow new columns)")
-
-
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Stored rows in the (possibly evolved) schema: the same types, new columns as nulls."""
     columns = [
-        table.column(name).cast(schema.field(name).type) if name in table.column_names
-        else pa.nulls(table.num_rows, schema.field(name).type)
+        table.column(name) if name in table.column_names else pa.nulls(table.num_rows, schema.field(name).type)
         for name in schema.names
     ]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+# -- new rows into a stored table (append and merge, both formats) ------------------------------
+
+def fit_to_stored(location: TableLocation, stored: pa.Schema, data: pa.Table, spec: WriteSpec,
+                  by_type: bool = False) -> pa.Table:
+    """The new rows in the stored table's column order and types, for an append or a merge.
+
+    A value that would change in the cast is refused (3.7 into an int64 column, 2**53 + 1 into a
+    double), naming the column, both types and a sample; 3.0 is stored as 3. Columns the table lacks
+    need ``schema_evolution``; columns the data lacks are nulls on an evolving append and refused
+    otherwise (a merge would overwrite them). ``by_type``: judge casts by type alone (where the data
+    is not at hand, as before a native Spark write): only widening casts pass.
+    """
+    stored = stored.remove_metadata()
+    added = [field for field in data.schema if field.name not in stored.names]
+    missing = [name for name in stored.names if name not in data.column_names]
+    if (added and not spec.schema_evolution) or (missing and (spec.mode == "merge" or not spec.schema_evolution)):
+        raise TableWriteError(
+            f"{spec.mode} into '{location.table}' refused: {describe_schema_difference(stored, data.schema)}; the "
+            f"stored table is unchanged (set schema_evolution: true on the output to allow new columns)")
+    columns = [_lossless_cast(location, spec.mode, field, data.column(field.name), by_type)
+               if field.name in data.column_names else pa.nulls(data.num_rows, field.type) for field in stored]
+    columns += [data.column(field.name) for field in added]
+    schema = pa.schema([field.with_nullable(True) for field in [*stored, *added]])
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _family(dtype: pa.DataType) -> tuple | None:
+    """Types whose values may move between each other when no value changes."""
+    if pa.types.is_integer(dtype) or pa.types.is_floating(dtype):
+        return ("number",)
+    if pa.types.is_timestamp(dtype):
+        return ("timestamp", dtype.tz is None)
+    for name, test in (("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)
+                        or pa.types.is_string_view(t)),
+                       ("bytes", lambda t: pa.types.is_binary(t) or pa.types.is_large_binary(t)),
+                       ("date", pa.types.is_date), ("decimal", pa.types.is_decimal), ("bool", pa.types.is_boolean)):
+        if test(dtype):
+            return (name,)
+    return None
+
+
+def _widens(source: pa.DataType, target: pa.DataType) -> bool:
+    """Every value of ``source`` fits ``target`` unchanged, whatever the data."""
+    if pa.types.is_integer(source) and pa.types.is_integer(target):
+        if pa.types.is_signed_integer(source) == pa.types.is_signed_integer(target):
+            return target.bit_width >= source.bit_width
+        return pa.types.is_signed_integer(target) and target.bit_width > source.bit_width
+    if pa.types.is_integer(source) and pa.types.is_floating(target):
+        return source.bit_width < {16: 11, 32: 24, 64: 53}[target.bit_width]  # fits the mantissa
+    if pa.types.is_floating(source) and pa.types.is_floating(target):
+        return target.bit_width >= source.bit_width
+    if pa.types.is_timestamp(source) and pa.types.is_timestamp(target):
+        units = ["s", "ms", "us", "ns"]
+        return units.index(target.unit) >= units.index(source.unit)
+    return _family(source) in (("text",), ("bytes",), ("bool",))
+
+
+def _lossless_cast(location: TableLocation, mode: str, field: pa.Field, column: pa.ChunkedArray,
+                   by_type: bool) -> pa.ChunkedArray:
+    if column.type == field.type:
+        return column
+    if pa.types.is_null(column.type):
+        return pc.cast(column, field.type)
+    where = f"{mode} into '{location.table}' refused: column '{field.name}'"
+    if _family(column.type) is None or _family(column.type) != _family(field.type) or (
+            by_type and not _widens(column.type, field.type)):
+        raise TableWriteError(f"{where} is {column.type} in the new data but {field.type} in the stored table "
+                              f"(a cast could change values); the stored table is unchanged")
+    cast = pc.cast(column, field.type, safe=False)
+    back = pc.cast(cast, column.type, safe=False)
+    changed = pc.or_(pc.fill_null(pc.not_equal(back, column), False),
+                     pc.not_equal(pc.is_null(back), pc.is_null(column)))
+    if pa.types.is_floating(column.type) and pa.types.is_floating(field.type):
+        changed = pc.and_not(changed, pc.and_(pc.is_nan(column), pc.is_nan(back)))
+    if count := pc.sum(changed).as_py():
+        sample = column.filter(changed)[0].as_py()
+        raise TableWriteError(f"{where} holds {column.type} values that the stored {field.type} column cannot hold "
+                              f"unchanged ({count} rows, e.g. {sample!r}); the stored table is unchanged")
+    return cast
 
 
 def describe_schema_difference(stored: pa.Schema, new: pa.Schema) -> str:
@@ -181,42 +256,65 @@ def describe_schema_difference(stored: pa.Schema, new: pa.Schema) -> str:
         parts.append(f"new columns {added}")
     if missing := [name for name in stored_types if name not in new_types]:
         parts.append(f"missing columns {missing}")
-    changed = [f"{name} {stored_types[name]} -> {new_types[name]}" for name in new_types
-               if name in stored_types and stored_types[name] != new_types[name]]
-    if changed:
-        parts.append(f"changed types {changed}")
-    return "schema differs from the stored table: " + ("; ".join(parts) or "column order differs")
+    return "schema differs from the stored table: " + "; ".join(parts)
+
+
+def drop_null_keys(location: TableLocation, data: pa.Table, spec: WriteSpec) -> tuple[pa.Table, int]:
+    """Rows whose merge key is null would be inserted again by every merge (null never matches):
+    refused unless the output says ``null_keys: skip``, which leaves them out and counts them.
+    The remaining keys must be unique (``check_merge_keys``)."""
+    require_merge_keys(location.table, data.column_names, spec.merge_keys)
+    has_null = pc.is_null(data.column(spec.merge_keys[0]), nan_is_null=True)
+    for key in spec.merge_keys[1:]:
+        has_null = pc.or_(has_null, pc.is_null(data.column(key), nan_is_null=True))
+    count = pc.sum(has_null).as_py() or 0
+    if count and spec.null_keys != "skip":
+        raise null_keys_refused(location.table, spec.merge_keys, count, data.filter(has_null).slice(0, 1).to_pylist()[0])
+    if count:
+        data = data.filter(pc.invert(has_null))
+    check_merge_keys(location.table, data, spec.merge_keys)
+    return data, count
+
+
+def null_keys_refused(table: str, merge_keys: Sequence[str], count: int, sample: dict) -> TableWriteError:
+    return TableWriteError(
+        f"merge into '{table}' refused: {count} rows have a null merge key {list(merge_keys)} (e.g. {sample}); a "
+        f"null key never matches, so each merge would insert them again; the stored table is unchanged (set "
+        f"null_keys: skip on the output to leave such rows out)")
 
 
 # -- Delta ---------------------------------------------------------------------------------------
 
-def _write_delta(location: TableLocation, data: pa.Table, mode: str, merge_keys: Sequence[str],
-                 partition_by: Sequence[str], schema_evolution: bool, *, exists: bool) -> WriteResult:
+def _write_delta(location: TableLocation, data: pa.Table, spec: WriteSpec, *, exists: bool) -> WriteResult:
     """``exists``: a Delta table is already stored there (``write_arrow`` has just looked)."""
     path = str(location.path)
-    if mode == "merge":
-        check_merge_keys(location.table, data, merge_keys)
-    if mode == "append" and exists and not schema_evolution:
-        check_append_columns(location, data.schema)
+    skipped = 0
+    if spec.mode == "merge":
+        data, skipped = drop_null_keys(location, data, spec)
+    if spec.mode in ("append", "merge") and exists:
+        data = fit_to_stored(location, describe_delta(location).schema, data, spec)
     try:
-        if mode == "merge" and exists:
+        if spec.mode == "merge" and exists:
             table = DeltaTable(path)
-            predicate = " AND ".join(f't."{key}" = s."{key}"' for key in merge_keys)
-            (table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=schema_evolution)
+            predicate = " AND ".join(f't."{key}" = s."{key}"' for key in spec.merge_keys)
+            (table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=spec.schema_evolution)
                   .when_matched_update_all().when_not_matched_insert_all().execute())
         else:
-            write_mode = "append" if mode == "append" and exists else "overwrite"
-            schema_mode = "merge" if write_mode == "append" and schema_evolution else (
+            write_mode = "append" if spec.mode == "append" and exists else "overwrite"
+            schema_mode = "merge" if write_mode == "append" and spec.schema_evolution else (
                 "overwrite" if write_mode == "overwrite" and exists else None)
-            location.path.mkdir(parents=True, exist_ok=True)
             write_deltalake(path, data, mode=write_mode, schema_mode=schema_mode,
-                            partition_by=list(partition_by) or None)
+                            partition_by=list(spec.partition_by) or None)
     except SchemaMismatchError as exc:
-        raise TableWriteError(f"{mode} into '{location.table}' refused: {exc}; the stored table is unchanged "
+        raise TableWriteError(f"{spec.mode} into '{location.table}' refused: {exc}; the stored table is unchanged "
                               f"(set schema_evolution: true on the output to allow new columns)") from None
     except DeltaError as exc:
-        raise TableWriteError(f"{mode} into '{location.table}' failed: {exc}; the stored table is unchanged") from None
-    return describe_delta(location, rows_written=data.num_rows)
+        raise TableWriteError(f"{spec.mode} into '{location.table}' failed: {exc}; the stored table is "
+                              f"unchanged") from None
+    result = describe_delta(location, rows_written=data.num_rows)
+    if skipped:
+        result.extra["odibi/rows_skipped_null_keys"] = skipped
+    return result
 
 
 def describe_delta(location: TableLocation, rows_written: int | None = None) -> WriteResult:
@@ -226,24 +324,52 @@ def describe_delta(location: TableLocation, rows_written: int | None = None) -> 
                        delta_version=table.version())
 
 
-def check_append_columns(location: TableLocation, new: pa.Schema) -> None:
-    """An append must bring the stored Delta table's columns, no more, no fewer (unless schema_evolution)."""
-    stored = describe_delta(location).schema
-    if sorted(stored.names) != sorted(new.names):
-        raise append_refused(location, stored, new)
-
-
 def check_merge_keys(table: str, data: pa.Table, merge_keys: Sequence[str]) -> None:
     """A merge needs its keys as columns, and unique in the new data (else rows would be duplicated)."""
-    if not merge_keys:
-        raise TableWriteError(f"merge into '{table}' needs merge_keys")
-    if missing := [key for key in merge_keys if key not in data.column_names]:
-        raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
+    require_merge_keys(table, data.column_names, merge_keys)
     keys = data.select(list(merge_keys)).to_pandas()
     if keys.duplicated().any():
         sample = keys[keys.duplicated(keep=False)].head(3).to_dict("records")
         raise TableWriteError(f"merge into '{table}': merge_keys {list(merge_keys)} are not unique in the new data "
                               f"(e.g. {sample}); the stored table is unchanged")
+
+
+def require_merge_keys(table: str, columns: Sequence[str], merge_keys: Sequence[str]) -> None:
+    if not merge_keys:
+        raise TableWriteError(f"merge into '{table}' needs merge_keys")
+    if missing := [key for key in merge_keys if key not in columns]:
+        raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
+
+
+def remove_stale_files(location: TableLocation) -> None:
+    """Files that killed writes left behind, removed by the next writer of the table (which holds
+    the table's lock, so no other writer can still be producing them): parquet temporaries, and
+    Delta data files that no commit names (a Delta write stages its files before it commits)."""
+    for tmp in location.path.glob(f"{PARQUET_TMP_PREFIX}*.tmp"):
+        tmp.unlink(missing_ok=True)
+    if location.stored_format() != "delta":
+        return
+    named = _delta_logged_files(location)
+    for part in location.path.rglob("*.parquet"):
+        relative = part.relative_to(location.path).as_posix()
+        if relative.startswith(("_delta_log/", ".")) or relative == PARQUET_FILE or relative in named:
+            continue
+        part.unlink(missing_ok=True)
+
+
+def _delta_logged_files(location: TableLocation) -> set[str]:
+    """Every data file an add or remove action of the log names (current and older versions), plus the
+    current version's files (which a checkpoint may hold instead of a JSON commit)."""
+    named = {unquote(uri) for uri in DeltaTable(str(location.path)).file_uris()}
+    named = {Path(uri.removeprefix("file://")).resolve().relative_to(location.path.resolve()).as_posix()
+             for uri in named}
+    for commit in location.delta_log.glob("*.json"):
+        for line in commit.read_text(encoding="utf-8").splitlines():
+            action = json.loads(line) if line.strip() else {}
+            for kind in ("add", "remove"):
+                if kind in action:
+                    named.add(unquote(action[kind]["path"]))
+    return named
 
 
 def remove_format(location: TableLocation, stored: StoredFormat) -> None:

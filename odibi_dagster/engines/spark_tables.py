@@ -13,13 +13,17 @@ from typing import Any
 
 import pyarrow as pa
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from odibi_dagster.engines.arrow_tables import (
     TableWriteError,
-    check_append_columns,
     describe_delta,
+    fit_to_stored,
+    null_keys_refused,
     read_delta,
     remove_format,
+    remove_stale_files,
+    require_merge_keys,
     target_format,
     write_arrow,
 )
@@ -50,18 +54,27 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
                 catalog: bool = False) -> WriteResult:
     """``catalog``: also register the table in the session's catalog under its config name, as an
     external Delta table at the same path (needs native Delta)."""
-    stored, target = target_format(location, spec, "spark")
+    _, target = target_format(location, spec, "spark")
     if catalog and not (native_delta and target == "delta"):
         raise TableWriteError(f"table '{location.table}': catalog tables need a session with native Delta "
                               f"(set delta: native, or run on Databricks / Spark Connect)")
     if target == "parquet" or not native_delta:
         return write_arrow(location, to_arrow(frame), spec, engine="spark")
-    if spec.mode == "merge":
-        check_merge_keys(location.table, frame, spec.merge_keys)
-    if spec.mode == "append" and stored == "delta" and not spec.schema_evolution:
-        check_append_columns(location, to_arrow(frame.limit(0)).schema)
-    path = str(location.path)
+    with location.locked():
+        remove_stale_files(location)
+        return _write_native(spark, location, frame, spec, catalog)
+
+
+def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, catalog: bool) -> WriteResult:
+    stored, _ = target_format(location, spec, "spark")
     exists = stored == "delta"
+    skipped = 0
+    if spec.mode == "merge":
+        frame, skipped = drop_null_keys(location, frame, spec)
+    if spec.mode in ("append", "merge") and exists:
+        # the data is not at hand: only widening casts pass (fit_to_stored by type)
+        fit_to_stored(location, describe_delta(location).schema, to_arrow(frame.limit(0)), spec, by_type=True)
+    path = str(location.path)
     # Table, schema and column names are validated identifiers (config/model.py): safe to quote.
     target_name = _quoted(location.table) if catalog else f"delta.`{path}`"
     if catalog and "." in location.table:
@@ -71,10 +84,14 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
         frame.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in spec.merge_keys)
         try:
+            if spec.schema_evolution:
+                spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
             spark.sql(f"MERGE INTO {target_name} AS t USING {view} AS s ON {on} "
                       "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *").collect()
         finally:
             spark.catalog.dropTempView(view)
+            if spec.schema_evolution:
+                spark.conf.unset("spark.databricks.delta.schema.autoMerge.enabled")
     else:
         writer = frame.write.format("delta")
         if spec.mode == "append" and exists:
@@ -89,21 +106,35 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
             writer.save(path)
     if stored is not None and stored != "delta":
         remove_format(location, stored)
-    return describe_delta(location)
+    result = describe_delta(location)
+    if skipped:
+        result.extra["odibi/rows_skipped_null_keys"] = skipped
+    return result
 
 
 def _quoted(name: str) -> str:
     return ".".join(f"`{part}`" for part in name.split("."))
 
 
-def check_merge_keys(table: str, frame: Any, merge_keys: tuple[str, ...]) -> None:
-    """Keys must be columns and unique in the new data, else MERGE would duplicate or fail late."""
-    if not merge_keys:
-        raise TableWriteError(f"merge into '{table}' needs merge_keys")
-    if missing := [key for key in merge_keys if key not in frame.columns]:
-        raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
-    duplicates = frame.groupBy(*merge_keys).count().where(F.col("count") > 1).limit(3).collect()
+def drop_null_keys(location: TableLocation, frame: Any, spec: WriteSpec) -> tuple[Any, int]:
+    """The Spark twin of ``arrow_tables.drop_null_keys``: null keys refused (or skipped), the rest unique."""
+    require_merge_keys(location.table, frame.columns, spec.merge_keys)
+    has_null = None
+    for key in spec.merge_keys:
+        column_null = F.col(f"`{key}`").isNull()
+        if isinstance(frame.schema[key].dataType, (T.FloatType, T.DoubleType)):
+            column_null = column_null | F.isnan(F.col(f"`{key}`"))
+        has_null = column_null if has_null is None else has_null | column_null
+    nulls = frame.where(has_null)
+    sample = nulls.limit(1).collect()
+    count = nulls.count() if sample else 0
+    if count and spec.null_keys != "skip":
+        raise null_keys_refused(location.table, spec.merge_keys, count, sample[0].asDict())
+    if count:
+        frame = frame.where(~has_null)
+    duplicates = frame.groupBy(*spec.merge_keys).count().where(F.col("count") > 1).limit(3).collect()
     if duplicates:
-        sample = [{key: row[key] for key in merge_keys} for row in duplicates]
-        raise TableWriteError(f"merge into '{table}': merge_keys {list(merge_keys)} are not unique in the new data "
-                              f"(e.g. {sample}); the stored table is unchanged")
+        found = [{key: row[key] for key in spec.merge_keys} for row in duplicates]
+        raise TableWriteError(f"merge into '{location.table}': merge_keys {list(spec.merge_keys)} are not unique in "
+                              f"the new data (e.g. {found}); the stored table is unchanged")
+    return frame, count

@@ -8,8 +8,10 @@ A table is a folder. It holds either a Delta table (``_delta_log/`` + parquet pa
 
 from __future__ import annotations
 
+import fcntl
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +25,8 @@ from odibi_dagster.config.model import LAYER_NAME, TABLE_NAME
 
 StoredFormat = Literal["parquet", "delta"]
 PARQUET_FILE = "data.parquet"
+LOCK_FILE = ".odibi.lock"
+PARQUET_TMP_PREFIX = f".{PARQUET_FILE}."  # + a random hex + ".tmp": a parquet write in progress
 _SAFE_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]+$")
 
 
@@ -76,6 +80,14 @@ class TableLocation:
             return "parquet"
         return None
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the table's write lock: writers in any process on this machine take turns, so a
+        read-modify-write (a parquet append, a format switch) never loses another writer's rows."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        with open(self.path / LOCK_FILE, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+            yield
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class WriteSpec:
     merge_keys: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     schema_evolution: bool = False
+    null_keys: str = "error"
 
 
 class TableMetadata(NamespacedMetadataSet):
@@ -101,6 +114,7 @@ class TableMetadata(NamespacedMetadataSet):
     merge_keys: dg.JsonMetadataValue | None = None
     partition_by: dg.JsonMetadataValue | None = None
     schema_evolution: bool | None = None
+    null_keys: str | None = None
     cache_layer: str | None = None  # cache_plan: cached after this layer (Spark), skipped on pandas
 
     @classmethod
@@ -110,13 +124,13 @@ class TableMetadata(NamespacedMetadataSet):
     @classmethod
     def of(cls, *, project: str, env: str, layer: str, table: str, mode: str, format: str | None,
            merge_keys: Sequence[str], partition_by: Sequence[str], schema_evolution: bool,
-           cache_layer: str | None) -> TableMetadata:
+           null_keys: str, cache_layer: str | None) -> TableMetadata:
         # model_construct: the values come typed from the validated config; a validating __init__
         # per asset costs more than the rest of the spec for large projects
         return cls.model_construct(project=project, env=env, layer=layer, table=table, mode=mode, format=format,
                                    merge_keys=dg.MetadataValue.json(list(merge_keys)),
                                    partition_by=dg.MetadataValue.json(list(partition_by)),
-                                   schema_evolution=schema_evolution, cache_layer=cache_layer)
+                                   schema_evolution=schema_evolution, null_keys=null_keys, cache_layer=cache_layer)
 
     def location(self, root: Path) -> TableLocation:
         if None in (self.env, self.project, self.layer, self.table):
@@ -130,6 +144,7 @@ class TableMetadata(NamespacedMetadataSet):
             merge_keys=tuple(self.merge_keys.value if self.merge_keys else ()),
             partition_by=tuple(self.partition_by.value if self.partition_by else ()),
             schema_evolution=bool(self.schema_evolution),
+            null_keys=self.null_keys or "error",
         )
 
 

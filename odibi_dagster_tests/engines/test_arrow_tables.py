@@ -3,10 +3,11 @@
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from odibi_dagster.engines import arrow_tables
 from odibi_dagster.engines.arrow_tables import TableWriteError, describe_stored, read_frame, write_frame
-from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.engines.storage import LOCK_FILE, TableLocation
 
 
 @pytest.fixture
@@ -16,6 +17,10 @@ def location(tmp_path):
 
 def frame(ids, value=1.0):
     return pd.DataFrame({"id": pd.Series(ids, dtype="int64"), "value": [float(value)] * len(ids)})
+
+
+def table_files(location):
+    return sorted(p.name for p in location.path.iterdir() if p.name != LOCK_FILE)
 
 
 def test_location_path_and_safety(tmp_path):
@@ -34,7 +39,7 @@ def test_overwrite_and_append_parquet(location):
     assert read_frame(location)["id"].tolist() == [1, 2, 3]
     result = write_frame(location, frame([9]))
     assert read_frame(location)["id"].tolist() == [9] and result.row_count == 1
-    assert [p.name for p in location.path.iterdir()] == ["data.parquet"]  # no temporary file left
+    assert table_files(location) == ["data.parquet"]  # no temporary file left
 
 
 def test_failed_overwrite_keeps_previous_version(location, monkeypatch):
@@ -49,7 +54,7 @@ def test_failed_overwrite_keeps_previous_version(location, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         write_frame(location, frame([7, 8, 9]))
     assert read_frame(location)["id"].tolist() == [1, 2]
-    assert [p.name for p in location.path.iterdir()] == ["data.parquet"]
+    assert table_files(location) == ["data.parquet"]
 
 
 def test_append_with_other_schema_is_refused_and_table_intact(location):
@@ -58,9 +63,9 @@ def test_append_with_other_schema_is_refused_and_table_intact(location):
     with pytest.raises(TableWriteError) as info:
         write_frame(location, frame([3]).assign(extra="x"), mode="append")
     message = str(info.value)
-    assert "append to 'silver.boilers' refused" in message and "new columns ['extra']" in message
+    assert "append into 'silver.boilers' refused" in message and "new columns ['extra']" in message
     assert "stored table is unchanged" in message
-    with pytest.raises(TableWriteError, match=r"changed types \['id int64 -> string'\]"):
+    with pytest.raises(TableWriteError, match=r"column 'id' is string in the new data but int64 in the stored"):
         write_frame(location, pd.DataFrame({"id": ["a"], "value": [1.0]}), mode="append")
     assert location.parquet_file.read_bytes() == before
 
@@ -105,7 +110,7 @@ def test_merge_into_parquet_table_is_refused(location):
 
 def test_delta_append_schema_mismatch_keeps_table(location):
     write_frame(location, frame([1]), format="delta")
-    with pytest.raises(TableWriteError, match=r"append to 'silver.boilers' refused.*new columns \['extra'\]"):
+    with pytest.raises(TableWriteError, match=r"append into 'silver.boilers' refused.*new columns \['extra'\]"):
         write_frame(location, frame([2]).assign(extra="x"), mode="append")
     assert read_frame(location)["id"].tolist() == [1]
     write_frame(location, frame([2]).assign(extra="x"), mode="append", schema_evolution=True)
@@ -116,7 +121,7 @@ def test_switching_formats_leaves_one_table(location):
     write_frame(location, frame([1, 2]), format="delta")
     write_frame(location, frame([5]))  # overwrite as parquet
     assert location.stored_format() == "parquet" and read_frame(location)["id"].tolist() == [5]
-    assert sorted(p.name for p in location.path.iterdir()) == ["data.parquet"]
+    assert table_files(location) == ["data.parquet"]
     write_frame(location, frame([6]), format="delta")
     assert location.stored_format() == "delta" and read_frame(location)["id"].tolist() == [6]
     assert not location.parquet_file.exists()
@@ -155,3 +160,72 @@ def test_an_index_named_like_a_column_is_refused_and_nothing_is_written(tmp_path
     with pytest.raises(TableWriteError, match=r"index \['plant'\] holds data but \['plant'\] is also a column"):
         write_frame(location, clash)
     assert read_frame(location)["plant"].tolist() == ["a"]
+
+
+@pytest.mark.parametrize("format", ["parquet", "delta"])
+def test_a_lossy_cast_on_append_is_refused_naming_column_types_and_value(location, format):
+    write_frame(location, pd.DataFrame({"id": [1], "n": [5]}), format=format)
+    with pytest.raises(TableWriteError, match=r"append into 'silver.boilers' refused: column 'n' holds double values "
+                                              r"that the stored int64 column cannot hold unchanged \(1 rows, e.g. 3.7\)"):
+        write_frame(location, pd.DataFrame({"id": [2, 3], "n": [3.7, 4.0]}), mode="append")
+    with pytest.raises(TableWriteError, match=r"column 'n' is string in the new data but int64"):
+        write_frame(location, pd.DataFrame({"id": [2], "n": ["4"]}), mode="append")
+    assert read_frame(location).to_dict("list") == {"id": [1], "n": [5]}
+    write_frame(location, pd.DataFrame({"id": [2], "n": [4.0]}), mode="append")  # 4.0 is 4: nothing changes
+    stored = read_frame(location).sort_values("id")
+    assert stored.to_dict("list") == {"id": [1, 2], "n": [5, 4]} and str(stored["n"].dtype) == "int64"
+
+
+def test_a_lossy_cast_on_merge_is_refused_float_keys_included(location):
+    write_frame(location, pd.DataFrame({"id": [1, 2], "v": [1.0, 2.0]}), mode="merge", merge_keys=["id"])
+    with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: column 'id' holds double values "
+                                              r"that the stored int64 column cannot hold unchanged \(1 rows, e.g. 1.5\)"):
+        write_frame(location, pd.DataFrame({"id": [1.5, 2.0], "v": [9.0, 9.0]}), mode="merge", merge_keys=["id"])
+    huge = pd.DataFrame({"id": [1], "v": [2**53 + 1]})  # int64 into a double column: the value would change
+    with pytest.raises(TableWriteError, match=r"column 'v' holds int64 values .* e.g. 9007199254740993"):
+        write_frame(location, huge, mode="merge", merge_keys=["id"])
+    assert read_frame(location).sort_values("id").to_dict("list") == {"id": [1, 2], "v": [1.0, 2.0]}
+
+
+def test_a_merge_with_a_new_column_follows_the_append_rule(location):
+    write_frame(location, pd.DataFrame({"id": [1], "v": [1.0]}), mode="merge", merge_keys=["id"])
+    with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: .*new columns \['extra'\]"):
+        write_frame(location, pd.DataFrame({"id": [1], "v": [2.0], "extra": ["x"]}), mode="merge", merge_keys=["id"])
+    with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: .*missing columns \['v'\]"):
+        write_frame(location, pd.DataFrame({"id": [1]}), mode="merge", merge_keys=["id"], schema_evolution=True)
+    assert read_frame(location).to_dict("list") == {"id": [1], "v": [1.0]}
+    write_frame(location, pd.DataFrame({"id": [1, 2], "v": [2.0, 3.0], "extra": ["x", "y"]}), mode="merge",
+                merge_keys=["id"], schema_evolution=True)
+    assert read_frame(location).sort_values("id").to_dict("list") == {"id": [1, 2], "v": [2.0, 3.0],
+                                                                      "extra": ["x", "y"]}
+
+
+def test_null_merge_keys_are_refused_or_skipped_as_configured(location):
+    write_frame(location, pd.DataFrame({"id": [1.0], "v": ["a"]}), mode="merge", merge_keys=["id"])
+    with_nulls = pd.DataFrame({"id": [None, 2.0, float("nan")], "v": ["x", "b", "y"]})
+    with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: 2 rows have a null merge key "
+                                              r"\['id'\] \(e.g. \{'id': None, 'v': 'x'\}\)"):
+        write_frame(location, with_nulls, mode="merge", merge_keys=["id"])
+    assert read_frame(location).to_dict("list") == {"id": [1.0], "v": ["a"]}
+    for _ in range(2):  # skipping twice inserts nothing twice
+        result = write_frame(location, with_nulls, mode="merge", merge_keys=["id"], null_keys="skip")
+    assert result.extra == {"odibi/rows_skipped_null_keys": 2}
+    assert read_frame(location).sort_values("id").to_dict("list") == {"id": [1.0, 2.0], "v": ["a", "b"]}
+
+
+def test_the_next_write_removes_what_killed_writes_left(location):
+    write_frame(location, frame([1, 2]))
+    stale = location.path / ".data.parquet.0123abcd.tmp"
+    stale.write_bytes(b"PAR1 half a file")
+    write_frame(location, frame([3]), mode="append")
+    assert table_files(location) == ["data.parquet"] and read_frame(location)["id"].tolist() == [1, 2, 3]
+
+    write_frame(location, frame([1]), format="delta")
+    write_frame(location, frame([2]), mode="append")  # version 1: version 0's file stays for time travel
+    orphan = location.path / "part-00000-5f1c0000-0000-0000-0000-000000000000-c000.snappy.parquet"
+    orphan.write_bytes(next(location.path.glob("part-*.parquet")).read_bytes())  # staged, never committed
+    committed = {p.name for p in location.path.glob("part-*.parquet")} - {orphan.name}
+    write_frame(location, frame([3]), mode="append")
+    assert not orphan.exists() and committed <= {p.name for p in location.path.glob("part-*.parquet")}
+    assert sorted(read_frame(location)["id"]) == [1, 2, 3]
+    assert DeltaTable(str(location.path), version=0).to_pandas()["id"].tolist() == [1]
