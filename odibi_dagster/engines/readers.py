@@ -7,6 +7,7 @@ the same on both engines; ``pandas:`` options go to the pandas reader as they ar
 from __future__ import annotations
 
 import glob
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -76,17 +77,47 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
         # Like Spark: only the listed strings are null (default: the empty string).
         "na_values": list(options.get("null_values") or [""]),
         "keep_default_na": False,
+        # never a data column as the index: a row with more fields than the header is an error
+        # (or, as the first data row, a ParserWarning turned into one below), not a silent shift
+        "index_col": False,
     }
     if dtypes:
         kwargs["dtype"] = dtypes
     kwargs.update(extra)
     frames = []
     for path in source_files(source, root):
-        frame = pd.read_csv(path, **kwargs)
+        frame = _read_csv_file(source, path, kwargs)
         if not header:
             frame.columns = [f"_c{i}" for i in range(len(frame.columns))]  # Spark's names
         frames.append(frame)
     return _concat(frames)
+
+
+def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.DataFrame:
+    where = f"source '{source.source_id}': file '{path}'"
+    if "://" not in path:
+        with open(path, "rb") as handle:
+            start = handle.read(8192)
+        if not start.strip():
+            raise SourceReadError(f"{where} is empty (not even a header line)")
+        if b"\x00" in start:
+            raise SourceReadError(f"{where} is not text (it holds NUL bytes): is it really a CSV file?")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(path, **kwargs)
+    except pd.errors.ParserWarning:
+        raise SourceReadError(f"{where}: the first data row has more fields than the header; nothing was "
+                              f"read") from None
+    except pd.errors.ParserError as exc:
+        detail = str(exc).removeprefix("Error tokenizing data. C error: ").strip()
+        raise SourceReadError(f"{where} cannot be parsed: {detail} (each row needs the header's number of "
+                              f"fields; nothing was read)") from None
+    except UnicodeDecodeError as exc:
+        raise SourceReadError(f"{where} is not valid {kwargs['encoding']} (byte {exc.start}: {exc.reason}); set "
+                              f"source_options.encoding to the file's encoding, e.g. latin-1") from None
+    except pd.errors.EmptyDataError:
+        raise SourceReadError(f"{where} has no columns") from None
 
 
 def _read_json(source: Source, root: Path | None) -> pd.DataFrame:

@@ -63,6 +63,9 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
               .option("encoding", options.get("encoding", "utf-8"))
               .option("inferSchema", True)
               .option("nullValue", nulls[0] if nulls else "")
+              # a ragged row is an error (Spark names the file and the record) rather than a
+              # silently dropped field; `spark: {mode: PERMISSIVE}` asks for Spark's permissive mode
+              .option("mode", "FAILFAST")
               .options(**extra))
     frame = reader.csv(source_files(source, root))
     if len(nulls) > 1:  # Spark takes one nullValue; the others become null in text columns

@@ -122,3 +122,28 @@ def test_every_portable_schema_type_has_a_pandas_type():
     from odibi_dagster.engines.readers import PANDAS_TYPES
 
     assert set(PANDAS_TYPES) == set(SCHEMA_TYPES)
+
+
+@pytest.mark.parametrize("text, error", [
+    ("a,b,c\n1,2,3,\n4,5,6,\n", None),  # a delimiter ending every data row adds an empty field, no data
+    ("a,b,c\n1,2,3,7\n4,5,6\n", "the first data row has more fields than the header"),
+    ("a,b,c\n1,2,3\n4,5,6,7,8\n", "cannot be parsed: Expected 3 fields in line 3, saw 5"),
+    ("a,b,c\n1,\"2,3\n", "cannot be parsed: EOF inside string"),
+    ("", "is empty"),
+    ("a,b\n\xe9t\xe9,1\n", "is not valid utf-8 .* set source_options.encoding"),
+])
+def test_a_malformed_csv_never_shifts_columns_and_errors_name_source_and_file(tmp_path, text, error):
+    path = tmp_path / "a.csv"
+    path.write_bytes(text.encode("latin-1"))
+    if error is None:
+        frame = read_source(source("csv", "a.csv"), tmp_path)
+        assert frame.to_dict("list") == {"a": [1, 4], "b": [2, 5], "c": [3, 6]}
+        return
+    with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{path}'.*{error}"):
+        read_source(source("csv", "a.csv"), tmp_path)
+
+
+def test_binary_garbage_is_not_read_as_a_csv(tmp_path):
+    (tmp_path / "a.csv").write_bytes(bytes(range(256)) * 8)
+    with pytest.raises(SourceReadError, match=r"file '.*a.csv' is not text \(it holds NUL bytes\)"):
+        read_source(source("csv", "a.csv"), tmp_path)

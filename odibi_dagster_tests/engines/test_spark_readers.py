@@ -80,3 +80,13 @@ def test_parquet_glob_delta_and_sql_match(spark, tmp_path):
 def test_missing_file_on_spark_names_the_path(spark, tmp_path):
     with pytest.raises(SourceReadError, match="no file found at"):
         read_spark(spark, source("csv", "missing.csv"), tmp_path, native_delta=False)
+
+
+def test_a_ragged_csv_row_fails_on_spark_unless_permissive(spark, tmp_path):
+    """Spark's default PERMISSIVE mode would drop the extra field silently; FAILFAST names the record."""
+    (tmp_path / "a.csv").write_text("a,b,c\n1,2,3\n4,5,6,7\n")
+    with pytest.raises(Exception, match=r"(?s)a\.csv.*Malformed CSV record: 4,5,6,7"):
+        read_spark(spark, source("csv", "a.csv"), tmp_path, native_delta=False).collect()
+    permissive = source("csv", "a.csv", source_options={"spark": {"mode": "PERMISSIVE"}})
+    rows = read_spark(spark, permissive, tmp_path, native_delta=False).collect()
+    assert [tuple(row) for row in rows] == [(1, 2, 3), (4, 5, 6)]
