@@ -18,7 +18,7 @@ from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
 from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
-from odibi_dagster.engines.storage import ENGINE_TAG, TableLocation
+from odibi_dagster.engines.storage import ENGINE_TAG, TableLocation, claim_project_folder
 from odibi_dagster.functions.calling import (
     ExecutionContext,
     TransformationError,
@@ -49,6 +49,8 @@ def _priority(project: Project, row: Transformation) -> int:
 
 def _step_log(context: dg.AssetExecutionContext, project: Project, resource: OdibiEngine, backend: Backend,
               **fields: Any) -> StepLog:
+    """The step's log record, once the step may write to the project's storage folder."""
+    claim_project_folder(resource.root, project.env, project.slug, project.name)
     return StepLog(context, sinks=project.manifest.log_sinks, storage_root=resource.root, spark=backend.spark,
                    project=project.name, env=project.env, engine=backend.name, **fields)
 

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import keyword
 import re
 
 import dagster as dg
 
+from odibi_dagster.config.model import identifier, op_name
+
+__all__ = ["asset_key", "identifier", "op_name", "owners", "tag_value"]
+
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.-]")
-_NOT_IDENT = re.compile(r"\W")
 
 
 def asset_key(project_slug: str, table: str) -> dg.AssetKey:
     """``[<project_slug>, *table.split(".")]`` (DESIGN section 3)."""
     return dg.AssetKey([project_slug, *table.split(".")])
-
-
-def identifier(text: str) -> str:
-    name = _NOT_IDENT.sub("_", text)
-    if not name or name[0].isdigit() or keyword.iskeyword(name):
-        name = f"t_{name}"
-    return name
-
-
-def op_name(project_slug: str, row_id: str, kind: str = "") -> str:
-    """The step name in run logs: the project slug and the row's id."""
-    return identifier(f"{project_slug}__{kind}{row_id}")
 
 
 def tag_value(value: object) -> str:

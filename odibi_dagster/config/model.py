@@ -8,6 +8,7 @@ Each model checks one row on its own; rules that span rows live in ``validation.
 from __future__ import annotations
 
 import json
+import keyword
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ FILE_FORMATS = ("csv", "json", "parquet", "delta", "sql")
 # so a table name can never climb out of the storage root.
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*$")
 LAYER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+STORAGE_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]+$")  # an environment or project slug as a folder name
+MAX_TABLE_NAME = 200  # a table is a folder: file systems allow 255 bytes per name
 
 # Audit / bookkeeping columns of the original tables: accepted and ignored.
 LEGACY_COLUMNS = frozenset(
@@ -44,6 +47,19 @@ def slugify(name: str) -> str:
     """``"Energy Efficiency"`` -> ``"energy_efficiency"`` (the original's project slug, made key-safe)."""
     slug = re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lower()).strip("_")
     return slug or "project"
+
+
+def identifier(text: str) -> str:
+    """``text`` as a Python identifier (Dagster's op, input and output names)."""
+    name = re.sub(r"\W", "_", text)
+    if not name or name[0].isdigit() or keyword.iskeyword(name):
+        name = f"t_{name}"
+    return name
+
+
+def op_name(project_slug: str, row_id: str, kind: str = "") -> str:
+    """The step name in run logs: the project slug and the row's id (``kind``: ``source__`` for sources)."""
+    return identifier(f"{project_slug}__{kind}{row_id}")
 
 
 def _json_text(value: Any) -> Any:
@@ -78,6 +94,9 @@ def _check_table_name(table: str) -> str:
         raise ValueError(
             f"table name '{table}' must be identifiers (letters, digits, _) joined by dots, e.g. 'silver.boilers'"
         )
+    if len(table) > MAX_TABLE_NAME:
+        raise ValueError(f"table name '{table[:40]}...' has {len(table)} characters; at most {MAX_TABLE_NAME} (it "
+                         f"names a folder)")
     return table
 
 
@@ -281,6 +300,14 @@ class Manifest(_Row):
     @classmethod
     def _lower_engine(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, value: list[str]) -> list[str]:
+        for env in value:
+            if not STORAGE_NAME.match(env):
+                raise ValueError(f"environment '{env}' names a storage folder: use letters, digits, _ . and - only")
+        return value
 
     @field_validator("layer_order")
     @classmethod

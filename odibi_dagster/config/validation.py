@@ -12,7 +12,7 @@ from pathlib import Path
 
 from odibi_dagster.config.connections import env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
-from odibi_dagster.config.model import Manifest, Source, Transformation
+from odibi_dagster.config.model import Manifest, Source, Transformation, op_name
 from odibi_dagster.functions.modules import import_project_module, lives_in
 from odibi_dagster.functions.registry import FunctionNotFound, resolve_function
 
@@ -113,6 +113,24 @@ def validate_rows(
             if row_id in seen:
                 issues.append(ConfigIssue(row.where, f"{id_field} '{row_id}' is used by two rows", row_id, id_field))
             seen[row_id] = row
+
+    # Dagster names: one step per row, one output name per table of a row
+    steps: dict[str, str] = {}
+    for row, row_id, kind, id_field in [(s, s.source_id, "source__", "source_id") for s in sources] + [
+            (t, t.transformation_id, "", "transformation_id") for t in transformations]:
+        name = op_name(manifest.slug, row_id, kind)
+        if steps.setdefault(name, row_id) != row_id:
+            issues.append(ConfigIssue(row.where, f"'{row_id}' and '{steps[name]}' give one Dagster step name "
+                                                 f"'{name}': rename one", row_id, id_field))
+    for row in transformations:
+        names: dict[str, str] = {}
+        for index, table in enumerate(row.output_tables):
+            name = table.replace(".", "__")  # AssetKey.to_python_identifier, the output's name
+            if name in names:
+                issues.append(ConfigIssue(row.where, f"outputs '{names[name]}' and '{table}' give one Dagster output "
+                                                     f"name '{name}': rename one", row.transformation_id,
+                                          f"outputs.{index}.table"))
+            names.setdefault(name, table)
 
     # layers
     for row in transformations:

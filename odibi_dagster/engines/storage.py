@@ -9,7 +9,9 @@ A table is a folder. It holds either a Delta table (``_delta_log/`` + parquet pa
 from __future__ import annotations
 
 import fcntl
-import re
+import json
+import os
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,13 +23,12 @@ import dagster as dg
 # public in Dagster's API reference, not re-exported at the top level in 1.13
 from dagster._core.definitions.metadata import NamespacedMetadataSet
 
-from odibi_dagster.config.model import LAYER_NAME, TABLE_NAME
+from odibi_dagster.config.model import LAYER_NAME, STORAGE_NAME, TABLE_NAME
 
 StoredFormat = Literal["parquet", "delta"]
 PARQUET_FILE = "data.parquet"
 LOCK_FILE = ".odibi.lock"
 PARQUET_TMP_PREFIX = f".{PARQUET_FILE}."  # + a random hex + ".tmp": a parquet write in progress
-_SAFE_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9_.-]+$")
 
 
 def planned_format(engine: str, mode: str, format: str | None = None, partition_by: Sequence[str] = ()
@@ -45,6 +46,14 @@ def stored_format(value: str | None) -> StoredFormat | None:
     return "parquet" if value == "parquet" else "delta" if value == "delta" else None
 
 
+def project_folder(root: Path, env: str, project_slug: str) -> Path:
+    """``<root>/<env>/<project_slug>``: where a project's tables of one environment live."""
+    for name in (env, project_slug):
+        if not STORAGE_NAME.match(name):
+            raise ValueError(f"'{name}' is not a safe storage name")
+    return root / env / project_slug
+
+
 @dataclass(frozen=True)
 class TableLocation:
     root: Path
@@ -55,14 +64,14 @@ class TableLocation:
 
     def __post_init__(self) -> None:
         # Names come from validated config; check again so no path can leave the storage root.
-        for name, pattern in ((self.table, TABLE_NAME), (self.layer, LAYER_NAME), (self.project_slug, _SAFE_NAME),
-                              (self.env, _SAFE_NAME)):
+        project_folder(self.root, self.env, self.project_slug)
+        for name, pattern in ((self.table, TABLE_NAME), (self.layer, LAYER_NAME)):
             if not pattern.match(name):
                 raise ValueError(f"'{name}' is not a safe storage name")
 
     @property
     def path(self) -> Path:
-        return self.root / self.env / self.project_slug / self.layer / self.table
+        return project_folder(self.root, self.env, self.project_slug) / self.layer / self.table
 
     @property
     def parquet_file(self) -> Path:
@@ -88,6 +97,36 @@ class TableLocation:
         with open(self.path / LOCK_FILE, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
             yield
+
+
+OWNER_FILE = ".odibi_project"
+
+
+class StorageOwnerError(RuntimeError):
+    """Another project already stores its tables in this project's folder."""
+
+
+def claim_project_folder(root: Path, env: str, project_slug: str, project_name: str) -> None:
+    """``<root>/<env>/<project_slug>`` remembers the project that wrote there first: two projects whose
+    names give one slug (``Sales EU``, ``sales-eu``) would otherwise overwrite each other's tables."""
+    folder = project_folder(root, env, project_slug)
+    owner = folder / OWNER_FILE
+    if not owner.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        staged = folder / f"{OWNER_FILE}.{os.getpid()}.{uuid.uuid4().hex}"
+        staged.write_text(json.dumps({"project_name": project_name}), encoding="utf-8")
+        try:
+            os.link(staged, owner)  # atomic, and fails if another writer claimed the folder first
+        except FileExistsError:
+            pass
+        finally:
+            staged.unlink()
+    claimed = json.loads(owner.read_text(encoding="utf-8")).get("project_name", "")
+    if claimed.casefold() != project_name.casefold():
+        raise StorageOwnerError(
+            f"storage folder {folder} belongs to project '{claimed}'; project '{project_name}' has the same slug "
+            f"'{project_slug}' and would overwrite its tables: rename one of the projects (or give it another "
+            f"storage root)")
 
 
 @dataclass(frozen=True)

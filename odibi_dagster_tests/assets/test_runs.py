@@ -211,3 +211,23 @@ def test_unknown_engine_in_run_config_fails_with_choices(demo_dir, storage, inst
     assert started(result) == set()  # fails at resource start-up: no step runs, nothing is retried
     init = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE")
     assert "unknown engine 'sparkk'; choose one of pandas, spark" in init.event_specific_data.error.message
+
+
+def test_a_project_whose_slug_is_taken_cannot_write_into_the_other_projects_folder(tmp_path, storage, instance):
+    from odibi_dagster_tests.conftest import ProjectWriter
+
+    def project(name, value):
+        writer = ProjectWriter(tmp_path / name.replace(" ", "_"))
+        return load_project_folder(writer.write(
+            manifest={"project_name": name}, data={"a.csv": f"x\n{value}\n"},
+            sources=[{"source_id": "s1", "source_name": "bronze.a", "file_format": "csv",
+                      "source_path_or_query": "a.csv"}]))
+
+    assert run(build_definitions(project("Sales EU", 1), storage_root_dir=storage), instance).success
+    other = run(build_definitions(project("sales-eu", 2), storage_root_dir=storage), instance)
+    assert not other.success
+    message = failures(other)["sales_eu__source__s1"]
+    assert f"storage folder {storage / 'qat' / 'sales_eu'} belongs to project 'Sales EU'; project 'sales-eu' " \
+           f"has the same slug 'sales_eu'" in message
+    assert read_frame(TableLocation(storage, "qat", "sales_eu", "Bronze", "bronze.a"))["x"].tolist() == [1]
+    assert run(build_definitions(project("SALES EU", 3), storage_root_dir=storage), instance).success  # same name

@@ -213,3 +213,54 @@ def test_unknown_source_option_and_schema_type(project_writer):
     assert by_row["s1"].field == "source_options"
     assert "unknown option 'delimeter' (did you mean 'delimiter'?)" in by_row["s1"].message
     assert "schema type 'decimal' of column 'a' is not one of" in by_row["s2"].message
+
+
+def test_two_rows_with_one_dagster_step_name_are_refused_naming_both(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t-3", outputs=[{"table": "silver.c"}]),
+                                                       row("t_3", outputs=[{"table": "silver.d"}])])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t_3", "transformation_id")
+    assert issue.message == "'t_3' and 't-3' give one Dagster step name 'test_project__t_3': rename one"
+
+
+def test_two_outputs_of_a_row_with_one_dagster_output_name_are_refused(project_writer):
+    error, _ = errors(project_writer, transformations=[
+        row("t1", outputs=[{"table": "silver.a__b"}, {"table": "silver__a.b"}])])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "outputs.1.table")
+    assert issue.message == ("outputs 'silver.a__b' and 'silver__a.b' give one Dagster output name "
+                             "'silver__a__b': rename one")
+
+
+def test_tables_that_differ_only_in_separators_stay_apart(project_writer, storage):
+    """``silver.a_b`` and ``silver_a.b``: two asset keys, two folders, both written."""
+    import dagster as dg
+
+    from odibi_dagster.assets import build_definitions
+    from odibi_dagster.config import load_project_folder
+
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, data={"a.csv": "x\n1\n"}, transformations=[
+        row("t1", outputs=[{"table": "silver.a_b"}]), row("t2", outputs=[{"table": "silver_a.b"}])])
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    assert result.success
+    assert sorted(p.name for p in (storage / "qat" / "test_project" / "Silver").iterdir()) == ["silver.a_b",
+                                                                                            "silver_a.b"]
+
+
+@pytest.mark.parametrize("environments, message", [
+    (["qat", "../x"], "environment '../x' names a storage folder"),
+    (["qat", "a b"], "environment 'a b' names a storage folder"),
+])
+def test_an_environment_that_is_not_a_safe_folder_name_is_refused(project_writer, environments, message):
+    error, _ = errors(project_writer, manifest={"environments": environments}, transformations=[row("t1")])
+    issue = only(error)
+    assert issue.field == "environments" and message in issue.message
+
+
+def test_a_table_name_too_long_for_a_folder_is_refused(project_writer):
+    error, _ = errors(project_writer, transformations=[row("t1", outputs=[{"table": "silver." + "x" * 250}])])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "outputs.0.table")
+    assert "has 257 characters; at most 200 (it names a folder)" in issue.message
