@@ -13,6 +13,7 @@ import dagster as dg
 
 from odibi_dagster.assets.naming import identifier, op_name
 from odibi_dagster.assets.specs import OdibiTranslator
+from odibi_dagster.config.connections import redacted_error
 from odibi_dagster.config.model import Project, Source, Transformation
 from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
@@ -59,6 +60,18 @@ def _output_name(key: dg.AssetKey) -> str:
     return key.to_python_identifier()  # the output name Dagster gives a spec's key
 
 
+def _without_secrets(step: Iterator[Any]) -> Iterator[Any]:
+    """Run a step's body; an error whose chain holds a secret read from ``${NAME}`` leaves the step
+    redacted and without its chain (Dagster stores errors in the event log and compute logs)."""
+    try:
+        yield from step
+    except Exception as exc:
+        clean = redacted_error(exc)
+        if clean is exc:
+            raise
+        raise clean from None
+
+
 def _written(outputs: Iterator[dg.Output], log: StepLog) -> Iterator[dg.Output]:
     """Yield the outputs, then deliver the record. Dagster stores each output (the IO manager's
     write) as it is yielded, so the code after the loop runs only once every table is written; a
@@ -79,6 +92,9 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         op_tags={"odibi/layer": project.manifest.bronze_layer},
     )
     def _source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+        yield from _without_secrets(_read_source(context))
+
+    def _read_source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
         backend = resource.backend(resource.engine_name)
         # bronze sources are logged too, under their source_id
@@ -117,6 +133,9 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
                  "dagster/priority": str(_priority(project, row))},
     )
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
+        yield from _without_secrets(_run(context, loaded))
+
+    def _run(context: dg.AssetExecutionContext, loaded: dict[str, Any]) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
         run_engine = resource.engine_for(row.engine_override)
         backend = resource.backend(run_engine)

@@ -87,10 +87,23 @@ def source_description(source: Source) -> str:
     return f"{intro}\n\n{_table(rows)}"
 
 
+# Engine reader options whose values say how to parse, never who may read: shown as they are.
+_HARMLESS_OPTIONS = frozenset({
+    "mode", "inferSchema", "dateFormat", "timestampFormat", "quote", "escape", "comment", "multiLine", "fetchsize",
+    "numPartitions", "samplingRatio", "compression", "dtype", "sep", "quotechar", "decimal", "thousands",
+    "skiprows", "nrows", "usecols", "lines", "orient", "chunksize", "engine", "on_bad_lines",
+})
+
+
 def _without_secrets(options: dict[str, Any]) -> dict[str, Any]:
-    """Reader options with the values of secret-looking keys (a JDBC password, a token) hidden."""
-    return {key: "***" if _SECRET_KEY.search(str(key)) else _without_secrets(value) if isinstance(value, dict)
-            else value for key, value in options.items()}
+    """Reader options as the UI shows them: the portable ones (header, delimiter, ...) with their
+    values; of the ``pandas:`` and ``spark:`` ones, the keys, and the value only where the option is
+    known to be harmless (a literal ``Authorization`` or ``sas`` value is a credential)."""
+    def shown(key: str, value: Any) -> Any:
+        return value if key in _HARMLESS_OPTIONS and not _SECRET_KEY.search(key) else "***"
+
+    return {key: {name: shown(str(name), item) for name, item in value.items()}
+            if key in ("pandas", "spark") and isinstance(value, dict) else value for key, value in options.items()}
 
 
 def source_kinds(source: Source, engine: str, storage_format: str) -> set[str]:

@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # SQLAlchemy is imported when a connection is made, not when 
     import sqlalchemy as sa
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Every value a ${NAME} substitution has read in this process: removed from the step's errors and
+# log records (redact_secrets) wherever they appear, whatever code produced the message.
+_READ_SECRETS: set[str] = set()
 
 
 class MissingVariableError(KeyError):
@@ -47,6 +50,7 @@ def substitute_env(value: Any, where: str) -> Any:
             name = match.group(1)
             if name not in os.environ:
                 raise MissingVariableError(f"{where}: environment variable '{name}' is not set")
+            _READ_SECRETS.add(os.environ[name])
             return os.environ[name]
         return _VARIABLE.sub(replace, value)
     if isinstance(value, dict):
@@ -90,6 +94,23 @@ def redact(text: str, *secrets: str | None) -> str:
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "***")
     return text
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` without any value (or URL piece of one) that a ``${NAME}`` substitution has read."""
+    return redact(text, *_READ_SECRETS) if _READ_SECRETS else text
+
+
+def redacted_error(exc: BaseException) -> BaseException:
+    """``exc`` itself when no message of its chain holds a secret read from ``${NAME}``; otherwise a
+    ``RuntimeError`` with the redacted messages (raise it ``from None`` so the chain goes too)."""
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or (None if seen.__suppress_context__ else seen.__context__)
+    text = "; caused by ".join(chain)
+    clean = redact_secrets(text)
+    return exc if clean == text else RuntimeError(clean)
 
 
 def safe_url(url: sa.URL) -> str:

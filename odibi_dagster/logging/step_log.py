@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from odibi_dagster.config.connections import redact_secrets
 from odibi_dagster.logging.records import build_record, record_metadata
 from odibi_dagster.logging.sinks import build_sink, deliver
 
@@ -55,6 +56,8 @@ class StepLog:
 
     def finish(self, status: str, **fields: Any) -> dict[str, Any]:
         """Make the attempt's record; returns it as ``odibi/log/*`` metadata for the step's events."""
+        if fields.get("error_message"):
+            fields["error_message"] = redact_secrets(fields["error_message"])
         self.record = build_record(**{**self._fields, **fields}, end_time=datetime.now(timezone.utc), status=status)
         return record_metadata(self.record)
 
@@ -74,7 +77,9 @@ class StepLog:
         if self.record is None or self._delivered:
             return
         self._delivered = True
-        warn = self._context.log.warning
+        def warn(message: str) -> None:
+            self._context.log.warning(redact_secrets(message))
+
         for config in self._sinks:
             try:
                 sink = build_sink(config, self._root, self._spark)

@@ -49,16 +49,20 @@ def test_source_description_never_shows_connection_settings(project_writer, stor
     root = project_writer.write(sources=[{
         "source_id": "s|1", "source_name": "bronze.orders", "source_type": "sql", "file_format": "sql",
         "source_path_or_query": "SELECT a | b FROM orders",
-        "source_options": {"spark": {"fetchsize": 500, "password": "option-pw"}},
+        "source_options": {"header": True, "spark": {"fetchsize": 500, "password": "option-pw",
+                                                     "Authorization": "Bearer literal-token", "sas": "sig=literal-sas"},
+                           "pandas": {"storage_options": {"token": "nested-token"}}},
         "connection_config": {"url": "postgresql://etl:${ODIBI_TEST_DB_PASSWORD}@db/ops", "password": "literal-pw"}}])
     defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
     spec = next(iter(defs.resolve_all_asset_specs()))
     text = spec.description + repr(spec.metadata)
-    for secret in ("s3cret-pw", "literal-pw", "ODIBI_TEST_DB_PASSWORD", "option-pw"):
+    for secret in ("s3cret-pw", "literal-pw", "ODIBI_TEST_DB_PASSWORD", "option-pw", "literal-token", "literal-sas",
+                   "nested-token"):
         assert secret not in text
     rows = markdown_rows(spec.description)
     assert rows["Source"] == "`s\\|1`" and rows["Path or query"] == "`SELECT a \\| b FROM orders`"  # pipes escaped
-    assert rows["Options"] == '`{"spark": {"fetchsize": 500, "password": "***"}}`'
+    assert rows["Options"] == ('`{"header": true, "spark": {"fetchsize": 500, "password": "***", "Authorization": '
+                               '"***", "sas": "***"}, "pandas": {"storage_options": "***"}}`')
     assert spec.kinds == {"pandas", "parquet", "sql"}
 
 

@@ -1,0 +1,124 @@
+"""Secrets never leave the process that reads them: not in errors, warnings, metadata, records,
+compute logs, the event log or the CLI's output, whatever their place in a URL or path.
+
+A real CLI run (``dagster asset materialize``, no daemon) of a project whose sources and log sink
+fail with secrets in every awkward place, then a byte-level search of the whole instance folder,
+the storage root and every command's output.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from odibi_dagster_tests.conftest import BIN, ProjectWriter
+
+SECRETS = {
+    "PG_SECRET": "Hunter2@Vault:9xq",  # '@' and ':' unencoded: the URL parser cuts it into pieces
+    "SQLITE_SECRET": "TopSecretDir77",  # a folder name inside a SQLite path
+    "QS_SECRET": "QueryParamPw55",  # a password in the query string
+    "SINK_SECRET": "S1nk@Pass/word#42",
+}
+LITERALS = ["sv=2024&sig=LiteralSas999", "Bearer LiteralToken123456"]  # written in source_options
+
+
+def pieces(secret: str) -> list[str]:
+    """The secret and each piece of it a URL parser could cut out (at least 5 characters)."""
+    import re
+
+    return [secret, *(piece for piece in re.split(r"[@:/#?&=]", secret) if len(piece) >= 5)]
+
+
+def test_no_secret_reaches_any_output_or_file(tmp_path):
+    project = ProjectWriter(tmp_path / "project").write(
+        manifest={"log_sink": {"type": "sql", "url": "postgresql+psycopg2://postgres:${SINK_SECRET}@127.0.0.1:1/test"
+                                                     "?password=${SINK_SECRET}&connect_timeout=2"}},
+        data={"a.csv": "x\n1\n"},
+        sources=[
+            {"source_id": "pg-at", "source_name": "bronze.pg_at", "file_format": "sql",
+             "source_path_or_query": "select 1",
+             "connection_config": {"url": "postgresql+psycopg2://etl:${PG_SECRET}@127.0.0.1:1/test"
+                                          "?connect_timeout=2"}},
+            {"source_id": "sqlite-path", "source_name": "bronze.sqlite_path", "file_format": "sql",
+             "source_path_or_query": "select * from readings",
+             "connection_config": {"url": "sqlite:///" + str(tmp_path) + "/${SQLITE_SECRET}/db.sqlite"}},
+            {"source_id": "pg-query", "source_name": "bronze.pg_query", "file_format": "sql",
+             "source_path_or_query": "select 1",
+             "connection_config": {"url": "postgresql+psycopg2://etl@127.0.0.1:1/test?password=${QS_SECRET}"
+                                          "&connect_timeout=2"}},
+            {"source_id": "csv-literals", "source_name": "bronze.csv_literals", "file_format": "csv",
+             "source_path_or_query": "a.csv",
+             "source_options": {"header": True, "spark": {"sas": LITERALS[0], "Authorization": LITERALS[1]}}},
+        ])
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ODIBI_")}, **SECRETS,
+           "DAGSTER_HOME": str(tmp_path / "home"), "ODIBI_PROJECT_DIR": str(project),
+           "ODIBI_STORAGE_ROOT": str(tmp_path / "storage")}
+
+    def command(*args: str) -> str:
+        done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+        return done.stdout + done.stderr
+
+    outputs = {
+        "materialize": command(str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions",
+                               "--select", "*"),
+        "asset list": command(str(BIN / "dagster"), "asset", "list", "-m", "odibi_dagster.definitions"),
+        "log": command(sys.executable, "-m", "odibi_dagster", "log"),
+        "failed": command(sys.executable, "-m", "odibi_dagster", "failed", "--project", "Test Project"),
+    }
+    # the run happened and failed where expected: the searches below look at real errors
+    assert "source 'pg-at'" in outputs["materialize"] and "source 'sqlite-path'" in outputs["materialize"]
+    assert "pg-query" in outputs["failed"] and "sqlite-path" in outputs["failed"]
+    assert "log sink" in outputs["materialize"]  # the sink's warning
+
+    files = [path for folder in (tmp_path / "home", tmp_path / "storage") for path in folder.rglob("*")
+             if path.is_file()]
+    assert any(path.suffix == ".db" for path in files) and any("compute_logs" in str(path) for path in files)
+    for secret in [*SECRETS.values(), *LITERALS]:
+        for piece in pieces(secret):
+            for name, text in outputs.items():
+                assert piece not in text, f"'{piece}' (of a secret) in the output of {name}"
+            for path in files:
+                assert piece.encode() not in path.read_bytes(), f"'{piece}' (of a secret) in {path}"
+
+
+def test_a_secret_echoed_by_user_code_is_redacted_in_the_step_error_and_record(tmp_path, monkeypatch):
+    """Whatever code puts a ``${NAME}`` value into a message (here the function itself), the step's
+    error, its chain and its log record never carry it."""
+    import sqlite3
+
+    import dagster as dg
+
+    from odibi_dagster.assets import build_definitions
+    from odibi_dagster.config import load_project_folder
+    from odibi_dagster.logging.reader import read_transformation_log
+
+    database = tmp_path / "ops.db"
+    sqlite3.connect(database).execute("create table t (x int)").connection.commit()
+    monkeypatch.setenv("OPS_DB_SECRET", str(database))
+    root = ProjectWriter(tmp_path / "project").write(
+        transformations=[{"transformation_id": "t1", "layer": "Silver", "function": "echo",
+                          "inputs": [{"type": "query", "name": "q", "sql": "select x from t",
+                                      "connection": "sqlite:///${OPS_DB_SECRET}"}],
+                          "outputs": [{"table": "silver.t"}]}],
+        functions="import os\n\ndef echo(inputs):\n"
+                  "    raise ValueError('cannot use ' + os.environ['OPS_DB_SECRET'])\n")
+    defs = build_definitions(load_project_folder(root), storage_root_dir=tmp_path / "storage")
+    (tmp_path / "home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance,
+                                                                                 raise_on_error=False)
+        assert not result.success
+        error = result.get_step_failure_events()[0].step_failure_data.error
+        texts = []
+        while error is not None:
+            texts.append(error.message + "".join(error.stack))
+            error = error.cause
+        records = read_transformation_log(instance=instance)
+    assert "cannot use ***" in "".join(texts) and str(database) not in "".join(texts)
+    assert records["error_message"].tolist() == [
+        "transformation 't1' failed: ValueError: cannot use ***"]
+    for path in (tmp_path / "home").rglob("*"):
+        if path.is_file():
+            assert str(database).encode() not in path.read_bytes(), path
