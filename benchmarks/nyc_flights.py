@@ -111,7 +111,8 @@ def sides(work: Path, data: Path, folders: dict[str, Path], with_odibi: bool) ->
         home = runs / side / "dagster_home"
         out[side] = ([str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions", "--select",
                       "*"], {**base, "ODIBI_PROJECT_DIR": str(folders["ours"]), "DAGSTER_HOME": str(home),
-                             "ODIBI_STORAGE_ROOT": str(runs / side / "storage"), "_DAGSTER_YAML": config})
+                             "ODIBI_STORAGE_ROOT": str(runs / side / "storage"), "_DAGSTER_YAML": config,
+                             "ODIBI_SOURCE_ROOTS": str(data)})  # the shared data folder, outside the project
     if with_odibi:
         odibi = odibi_python().parent / "odibi"
         out["odibi"] = ([str(odibi), "run", str(folders["odibi"] / "odibi.yaml")],

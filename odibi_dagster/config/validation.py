@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import glob
 import os
+import posixpath
+import re
+from collections.abc import Iterator
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -203,14 +206,21 @@ def validate_rows(
                                                      f"{type(exc).__name__}: {exc}{_sibling_hint(exc, root)}",
                                           row.transformation_id, "module"))
 
-    # local source paths outside the project must exist
+    # sources read only from the project folder and the operator's ODIBI_SOURCE_ROOTS
     for source in sources:
-        if source.file_format in FILE_SOURCE_FORMATS and source.source_type == "local":
-            path = resolve_source_path(source.source_path_or_query, root)
-            outside = root is None or not _is_within(path, root)
-            if outside and not glob.glob(str(path)):
-                issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
-                                          "source_path_or_query"))
+        if source.file_format in FILE_SOURCE_FORMATS:
+            problem = outside_source_roots(source.source_path_or_query, root)
+            if problem:
+                issues.append(ConfigIssue(source.where, problem, source.source_id, "source_path_or_query"))
+            elif source.source_type == "local" and "://" not in source.source_path_or_query:
+                path = resolve_source_path(source.source_path_or_query, root)
+                if (root is None or not _is_within(path, root)) and not glob.glob(str(path)):
+                    issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
+                                              "source_path_or_query"))
+    for row, row_id, field, url in _sqlite_urls(sources, transformations):
+        problem = sqlite_outside_source_roots(url, root)
+        if problem:
+            issues.append(ConfigIssue(row.where, problem, row_id, field))
     return issues
 
 
@@ -235,6 +245,50 @@ def _claim(producers: dict, issues: list, table: str, row_id: str, layer: str, r
                                   row_id, field))
     else:
         producers[table] = (row_id, layer)
+
+
+SOURCE_ROOTS = "ODIBI_SOURCE_ROOTS"
+
+
+def outside_source_roots(location: str, root: Path | None) -> str | None:
+    """Why ``location`` (a path, glob or URL from config) may not be read, or None when it may: inside
+    the project folder, or under a root the operator lists in ``ODIBI_SOURCE_ROOTS`` (paths or URL
+    prefixes, comma-separated). Config alone never widens this: it may live in tables others edit."""
+    listed = [item.strip() for item in os.environ.get(SOURCE_ROOTS, "").split(",") if item.strip()]
+    allowed = f"the roots in {SOURCE_ROOTS} ({', '.join(listed)})" if listed else f"{SOURCE_ROOTS} (not set)"
+    scheme, _, rest = location.partition("://")
+    if rest and scheme != "file":
+        target = f"{scheme}://{posixpath.normpath('/' + rest).lstrip('/')}"
+        prefixes = [item.rstrip("/") for item in listed if "://" in item and not item.startswith("file://")]
+        if any(target == prefix or target.startswith(prefix + "/") for prefix in prefixes):
+            return None
+        return f"URL '{location}' is not under {allowed}; an operator may allow it there"
+    path = resolve_source_path(rest if rest else location, root).resolve()
+    folders = [Path(item.removeprefix("file://")).expanduser().resolve() for item in listed
+               if "://" not in item or item.startswith("file://")]
+    if (root is not None and _is_within(path, root)) or any(_is_within(path, folder) for folder in folders):
+        return None
+    inside = "outside the project folder" if root is not None else "not in a project folder"
+    return f"path '{path}' is {inside} and not under {allowed}; an operator may allow it there"
+
+
+def sqlite_outside_source_roots(url: str, root: Path | None) -> str | None:
+    """``outside_source_roots`` for the database file of a ``sqlite:`` URL (None for other databases)."""
+    match = re.match(r"sqlite(\+\w+)?:///(.*?)(\?.*)?$", url.strip())
+    if not match or match.group(2) in ("", ":memory:") or "${" in match.group(2):
+        return None  # ${NAME} paths are checked when the source is read, once the variable is known
+    return outside_source_roots(match.group(2), root)
+
+
+def _sqlite_urls(sources: list[Source], transformations: list[Transformation]) -> Iterator[tuple]:
+    for source in sources:
+        url = source.connection_config.get("url") or source.connection_config.get("connection_string")
+        if isinstance(url, str):
+            yield source, source.source_id, "connection_config.url", url
+    for row in transformations:
+        for index, item in enumerate(row.inputs):
+            if not isinstance(item, str) and item.connection:
+                yield row, row.transformation_id, f"inputs.{index}.connection", item.connection
 
 
 def resolve_source_path(path: str, root: Path | None) -> Path:

@@ -15,9 +15,15 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from odibi_dagster.config.connections import env_secrets, make_sql_url, sql_engine, substitute_env
+from odibi_dagster.config.connections import (
+    env_secrets,
+    make_sql_url,
+    redact_secrets,
+    sql_engine,
+    substitute_env,
+)
 from odibi_dagster.config.model import Source
-from odibi_dagster.config.validation import resolve_source_path
+from odibi_dagster.config.validation import outside_source_roots, resolve_source_path
 from odibi_dagster.engines.arrow_tables import read_delta
 
 # Portable schema type names (config/model.py SCHEMA_TYPES) -> pandas dtypes, nullable where possible.
@@ -51,6 +57,9 @@ def source_files(source: Source, root: Path | None) -> list[str]:
     matches = sorted(glob.glob(pattern))
     if not matches:
         raise SourceReadError(f"source '{source.source_id}': no file found at '{pattern}'")
+    for match in matches:  # checked again as read: a file may be a link out of the project
+        if problem := outside_source_roots(match, root):
+            raise SourceReadError(f"source '{source.source_id}': {problem}")
     return matches
 
 
@@ -160,6 +169,7 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
     if not raw_url:
         raise SourceReadError(f"source '{source.source_id}': connection_config needs 'url' (a SQLAlchemy URL)")
     url = make_sql_url(raw_url, root, f"{where}.url")
+    _require_readable(url, root, f"source '{source.source_id}'")
     secrets = [raw_url, *env_secrets(source.connection_config),
                *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
     text = source.source_path_or_query.strip()
@@ -171,6 +181,14 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
             return pd.read_sql_query(sa.text(text), conn)
         schema, _, table = text.rpartition(".")
         return pd.read_sql_table(table, conn, schema=schema or None)
+
+
+def _require_readable(url: sa.URL, root: Path | None, where: str) -> None:
+    """A SQLite file named through ``${NAME}`` is checked against the source roots once it is known."""
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        problem = outside_source_roots(url.database, root)
+        if problem:
+            raise SourceReadError(f"{where}: the SQLite database {redact_secrets(problem)}")
 
 
 def _apply_schema(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
@@ -200,6 +218,7 @@ def read_query(sql: str, connection: str | None, root: Path | None, where: str) 
         raise SourceReadError(f"{where}: a query input on pandas needs 'connection' (a SQLAlchemy URL)")
     raw_url = substitute_env(connection, where)
     url = make_sql_url(raw_url, root, f"{where} connection")
+    _require_readable(url, root, where)
     with sql_engine(url, where=f"{where}: query failed", error=SourceReadError,
                     secrets=[raw_url, *env_secrets(connection)],
                     shown_as=connection if env_secrets(connection) else None) as engine, \

@@ -134,7 +134,7 @@ def test_append_with_mismatched_schema_fails_and_keeps_table(project_writer, sto
     root = write(True)
     result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance)
     message = failures(result)["test_project__t_grow"]
-    assert "append to 'silver.hist' refused" in message and "new columns ['b']" in message
+    assert "append into 'silver.hist' refused" in message and "new columns ['b']" in message
     assert read_frame(location)["a"].tolist() == [1, 2, 1, 2]
     root = write(True, evolve=True)
     assert run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance).success
@@ -183,9 +183,10 @@ def inspect_call(inputs, constants, outputs, context, env, engine, spark):
 """
 
 
-def test_calling_convention_in_a_run(project_writer, storage, instance, tmp_path):
+def test_calling_convention_in_a_run(project_writer, storage, instance):
     import sqlalchemy as sa
-    db = tmp_path / "q.db"
+    db = project_writer.root / "q.db"
+    db.parent.mkdir(parents=True)
     engine = sa.create_engine(f"sqlite:///{db}")
     pd.DataFrame({"t": [1, 2, 3]}).to_sql("w", engine, index=False)
     engine.dispose()

@@ -170,7 +170,8 @@ def test_broken_disabled_and_other_env_rows_never_stop_loading(project_writer):
     assert [t.transformation_id for t in project.transformations] == ["t1"]
 
 
-def test_source_path_outside_the_project_must_exist(project_writer, tmp_path):
+def test_source_path_outside_the_project_must_exist(project_writer, tmp_path, monkeypatch):
+    monkeypatch.setenv("ODIBI_SOURCE_ROOTS", str(tmp_path / "elsewhere"))
     outside = tmp_path / "elsewhere" / "missing.csv"
     error, _ = errors(project_writer, transformations=[row("t1")],
                       sources=[{**SOURCE, "source_path_or_query": str(outside)}])
@@ -264,3 +265,62 @@ def test_a_table_name_too_long_for_a_folder_is_refused(project_writer):
     issue = only(error)
     assert (issue.row, issue.field) == ("t1", "outputs.0.table")
     assert "has 257 characters; at most 200 (it names a folder)" in issue.message
+
+
+@pytest.mark.parametrize("path, roots, shown", [
+    ("../../../../../../../../etc/passwd", "", ("path '/etc/passwd' is outside the project folder and not under ODIBI_SOURCE_ROOTS "
+                                             "(not set)")),
+    ("/etc/passwd", "/srv/landing", ("path '/etc/passwd' is outside the project folder and not under the roots in "
+                                    "ODIBI_SOURCE_ROOTS (/srv/landing)")),
+    ("file:///etc/passwd", "", "path '/etc/passwd' is outside the project folder"),
+    ("s3://lake/raw/x.csv", "", "URL 's3://lake/raw/x.csv' is not under ODIBI_SOURCE_ROOTS (not set)"),
+    ("s3://lake/raw2/x.csv", "s3://lake/raw", "URL 's3://lake/raw2/x.csv' is not under the roots"),
+    ("s3://lake/raw/../secret/x.csv", "s3://lake/raw", "URL 's3://lake/raw/../secret/x.csv' is not under"),
+])
+def test_a_source_reads_only_inside_the_project_or_the_operators_roots(project_writer, monkeypatch, path, roots,
+                                                                      shown):
+    monkeypatch.setenv("ODIBI_SOURCE_ROOTS", roots)
+    error, _ = errors(project_writer, transformations=[row("t1")], sources=[{**SOURCE, "source_path_or_query": path}])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("s1", "source_path_or_query") and shown in issue.message
+
+
+def test_the_operators_roots_allow_paths_and_url_prefixes(project_writer, tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    (landing / "a.csv").write_text("x\n1\n")
+    monkeypatch.setenv("ODIBI_SOURCE_ROOTS", f"s3://lake/raw, {landing}")
+    root = project_writer.write(functions=FUNCS, transformations=[row("t1")], sources=[
+        {**SOURCE, "source_path_or_query": str(landing / "a.csv")},
+        {**SOURCE, "source_id": "s2", "source_name": "bronze.b", "source_type": "s3",
+         "source_path_or_query": "s3://lake/raw/2026/b.csv"}])
+    assert [s.source_id for s in load_project_folder(root).sources] == ["s1", "s2"]
+
+
+def test_a_sqlite_database_outside_the_roots_is_refused_at_load_and_at_read(project_writer, tmp_path, monkeypatch):
+    from odibi_dagster.engines.readers import SourceReadError, read_source
+
+    sql = {"source_id": "db", "source_name": "bronze.db", "file_format": "sql", "source_path_or_query": "select 1"}
+    error, _ = errors(project_writer, transformations=[], sources=[
+        {**sql, "connection_config": {"url": f"sqlite:///{tmp_path / 'other.db'}"}}])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("db", "connection_config.url")
+    assert f"path '{tmp_path / 'other.db'}' is outside the project folder" in issue.message
+    monkeypatch.setenv("OTHER_DB", str(tmp_path / "other.db"))  # known only when read
+    root = project_writer.write(functions=FUNCS, transformations=[],
+                                sources=[{**sql, "connection_config": {"url": "sqlite:///${OTHER_DB}"}}])
+    project = load_project_folder(root)
+    with pytest.raises(SourceReadError, match=r"source 'db': the SQLite database path '\*\*\*' is outside"):
+        read_source(project.sources[0], project.root)
+
+
+def test_a_link_out_of_the_project_is_refused_when_read(project_writer, tmp_path):
+    from odibi_dagster.engines.readers import SourceReadError, read_source
+
+    (tmp_path / "secret.csv").write_text("x\n1\n")
+    root = project_writer.write(functions=FUNCS, transformations=[], sources=[
+        {**SOURCE, "source_path_or_query": "data/*.csv"}], data={"data/ok.csv": "x\n2\n"})
+    project = load_project_folder(root)
+    (root / "data" / "z.csv").symlink_to(tmp_path / "secret.csv")
+    with pytest.raises(SourceReadError, match=rf"source 's1': path '{tmp_path / 'secret.csv'}' is outside"):
+        read_source(project.sources[0], project.root)

@@ -200,7 +200,7 @@ def test_a_failed_table_write_leaves_a_failed_record(project_writer, storage):
         log = read_transformation_log("Test Project", instance)
     with open(storage / "_logs" / "transformation_log.csv") as handle:
         rows = [(r["transformation_id"], r["status"], r["error_message"]) for r in csv.DictReader(handle)]
-    refused = ("writing table 'silver.hist' failed: TableWriteError: append to 'silver.hist' refused: schema "
+    refused = ("writing table 'silver.hist' failed: TableWriteError: append into 'silver.hist' refused: schema "
                "differs from the stored table: new columns ['b']; the stored table is unchanged (set "
                "schema_evolution: true on the output to allow new columns)")
     assert rows == [("t-grow", "SUCCESS", ""), ("t-grow", "FAILED", refused)]  # the real reason, once

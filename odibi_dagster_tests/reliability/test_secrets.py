@@ -9,7 +9,6 @@ the storage root and every command's output.
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from odibi_dagster_tests.conftest import BIN, ProjectWriter
 
@@ -41,7 +40,7 @@ def test_no_secret_reaches_any_output_or_file(tmp_path):
                                           "?connect_timeout=2"}},
             {"source_id": "sqlite-path", "source_name": "bronze.sqlite_path", "file_format": "sql",
              "source_path_or_query": "select * from readings",
-             "connection_config": {"url": "sqlite:///" + str(tmp_path) + "/${SQLITE_SECRET}/db.sqlite"}},
+             "connection_config": {"url": "sqlite:///" + str(tmp_path / "project") + "/${SQLITE_SECRET}/db.sqlite"}},
             {"source_id": "pg-query", "source_name": "bronze.pg_query", "file_format": "sql",
              "source_path_or_query": "select 1",
              "connection_config": {"url": "postgresql+psycopg2://etl@127.0.0.1:1/test?password=${QS_SECRET}"
@@ -94,7 +93,8 @@ def test_a_secret_echoed_by_user_code_is_redacted_in_the_step_error_and_record(t
     from odibi_dagster.config import load_project_folder
     from odibi_dagster.logging.reader import read_transformation_log
 
-    database = tmp_path / "ops.db"
+    database = tmp_path / "project" / "ops.db"
+    database.parent.mkdir()
     sqlite3.connect(database).execute("create table t (x int)").connection.commit()
     monkeypatch.setenv("OPS_DB_SECRET", str(database))
     root = ProjectWriter(tmp_path / "project").write(
