@@ -5,8 +5,9 @@
 - an event-log sensor tails the instance's step events with a durable cursor and delivers the layer
   and transformation events; a new sensor starts from the current end of the log. Its cursor keeps,
   per run in flight, the last record read and the translator's state, so a tick reads only new
-  records (linear over a long run), and a tick stops reading after ``budget_seconds`` so that it
-  ends, and saves what it delivered, well within Dagster's tick deadline.
+  records (linear over a long run), and a tick stops reading after half of Dagster's tick deadline
+  and waits for one hook call at most a sixth of it (``tick_limits``), so that it ends, and saves
+  what it delivered, within the deadline even when a hook is slow.
 
 Both feed the run's log to the one translator (``_read_new``) and deliver only the events caused
 by their own kinds of record, so each event is delivered once. Log records do not go through the sensors: each
@@ -21,6 +22,8 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,7 +46,28 @@ STEP_KINDS = frozenset({
 
 
 DONE = -1  # a finished run whose events are all delivered
-TICK_BUDGET_SECONDS = 30.0  # a tick stops reading after this; the rest waits for the next tick
+
+
+def tick_limits() -> tuple[float, float]:
+    """(read budget, wait per hook call) of a tick, in seconds, from Dagster's own deadline for a
+    sensor tick (``DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS``, else ``DAGSTER_GRPC_TIMEOUT_SECONDS``,
+    else 60 s): a tick reads for half of it and waits for one hook call at most a sixth, so even a
+    hook that never returns leaves the tick time to end and save its cursor."""
+    deadline = float(os.environ.get("DAGSTER_SENSOR_GRPC_TIMEOUT_SECONDS")
+                     or os.environ.get("DAGSTER_GRPC_TIMEOUT_SECONDS") or 60)
+    return deadline / 2, deadline / 6
+
+
+def emit_bounded(hooks: HookManager, event: str, payload: dict[str, Any], wait: float,
+                 warn: Callable[[str], None]) -> None:
+    """Call the event's hooks in a thread of their own and wait at most ``wait`` seconds: a slower
+    hook goes on in the background (it was called, once) while delivery moves on."""
+    worker = threading.Thread(target=hooks.emit, args=(event, payload), name=f"odibi-hook-{event}", daemon=True)
+    worker.start()
+    worker.join(wait)
+    if worker.is_alive():
+        warn(f"the hooks for '{event}' are still running after {wait:.0f} s; they go on in the background and "
+             f"delivery moves on (the event is not delivered again)")
 
 
 @dataclass
@@ -146,22 +170,24 @@ def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: 
 
 
 def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5,
-                       budget_seconds: float = TICK_BUDGET_SECONDS) -> list[dg.SensorDefinition]:
+                       budget_seconds: float | None = None) -> list[dg.SensorDefinition]:
+    """``budget_seconds``: how long a step-sensor tick reads (default: from ``tick_limits``)."""
     steps = ProjectSteps.from_project(project, default_engine)
     # log records reach the manifest's sinks from the steps themselves; the sensors only call hooks
     status = dg.DefaultSensorStatus.RUNNING if project.manifest.hooks_module else dg.DefaultSensorStatus.STOPPED
     prefix = f"{project.slug}_hooks"
 
-    def delivery() -> Callable[[list[HookEvent]], int]:
+    def delivery(context: dg.SensorEvaluationContext) -> Callable[[list[HookEvent]], int]:
         """A tick's deliverer: the hooks module is imported at the first event of the tick (so a fixed
         module is picked up without a reload, and a broken one fails the tick with its error)."""
         hooks: list[HookManager] = []
+        wait = tick_limits()[1]
 
         def deliver(events: list[HookEvent]) -> int:
             if events and not hooks:
                 hooks.append(load_project_hooks(project))
             for event, payload in events:
-                hooks[0].emit(event, payload)
+                emit_bounded(hooks[0], event, payload, wait, context.log.warning)
             return len(events)
 
         return deliver
@@ -174,7 +200,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
             run = context.dagster_run
             if not steps.is_project_run(run, context.instance):
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
-            _read_new(context.instance, run.run_id, 0, RunTranslator(steps, run, context.instance), delivery(),
+            _read_new(context.instance, run.run_id, 0, RunTranslator(steps, run, context.instance), delivery(context),
                       deadline=None, kinds=kinds)
             return None
 
@@ -192,8 +218,8 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
             context.update_cursor(StepCursor.start(instance, steps).dump())
             return dg.SkipReason("started: delivering from the current end of the event log")
         listed_at = time.time()
-        deadline = listed_at + budget_seconds
-        deliver = delivery()
+        deadline = listed_at + (tick_limits()[0] if budget_seconds is None else budget_seconds)
+        deliver = delivery(context)
         delivered = 0
         for record in _runs_since(instance, cursor.since):
             run = record.dagster_run
