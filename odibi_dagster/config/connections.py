@@ -67,8 +67,8 @@ def make_sql_url(url: str, root: Path | None, where: str) -> sa.URL:
 
     try:
         parsed = sa.make_url(url)
-    except Exception:  # noqa: BLE001 - the parser's message quotes pieces of the URL (a password too)
-        raise ValueError(f"{where}: {UNPARSEABLE_URL}") from None
+    except Exception as exc:  # noqa: BLE001 - the parser's message quotes pieces of the URL (a password too)
+        raise ValueError(f"{where}: {_unparseable(exc)}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not Path(parsed.database).is_absolute() and root is not None:
         parsed = parsed.set(database=str(root / parsed.database))
@@ -77,6 +77,22 @@ def make_sql_url(url: str, root: Path | None, where: str) -> sa.URL:
 
 UNPARSEABLE_URL = ("the connection URL cannot be parsed: URL-encode special characters in its user and "
                    "password (@ as %40, : as %3A, / as %2F)")
+
+
+def _unparseable(exc: Exception) -> str:
+    """Why a URL cannot be parsed, without quoting it (SQLAlchemy's own message may hold a password)."""
+    if isinstance(exc, ValueError) and "int()" in str(exc):
+        return "the connection URL cannot be parsed: its port is not a number"
+    return UNPARSEABLE_URL
+
+
+def check_sql_url(url: str, root: Path | None, where: str) -> str | None:
+    """Why a SQL URL from config cannot be parsed (checked at load, ``${NAME}`` left unread), or None."""
+    try:
+        make_sql_url(_VARIABLE.sub("x", url), root, where)
+    except ValueError as exc:
+        return str(exc).removeprefix(f"{where}: ")
+    return None
 _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig", re.IGNORECASE)
 
 
@@ -144,7 +160,7 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
     try:
         engine = sa.create_engine(url, **options)
     except Exception as exc:  # noqa: BLE001 - a bad URL or option: no piece of the URL in the message
-        reason = UNPARSEABLE_URL if isinstance(exc, ValueError) else f"{type(exc).__name__}"
+        reason = _unparseable(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}"
         raise error(f"{where}: {redact(reason, *secrets)}") from None
     try:
         yield engine

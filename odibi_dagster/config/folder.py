@@ -13,7 +13,35 @@ from odibi_dagster.config.assemble import assemble_project
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.model import Project
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: large projects load fast
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str, line: int, first: int):
+        super().__init__(f"key '{key}' appears twice in one mapping (lines {first} and {line}): the second would "
+                         f"silently replace the first")
+        self.key, self.line = key, line
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML's safe loader (libyaml when present: large projects load fast) that refuses a key given
+    twice in one mapping (YAML itself keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if isinstance(key, str) and key in seen:
+                raise _DuplicateKey(key, line, seen[key])
+            seen.setdefault(key, line)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    for key in keys:
+        if keys.count(key) > 1:
+            raise _DuplicateKey(key, 0, 0)
+    return dict(pairs)
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -30,8 +58,12 @@ def read_config_file(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix == ".json":
-            return json.loads(text)
-        return yaml.load(text, Loader=_LOADER)
+            return json.loads(text, object_pairs_hook=_unique_keys)
+        return yaml.load(text, Loader=_Loader)
+    except _DuplicateKey as exc:
+        message = str(exc) if exc.line else f"key '{exc.key}' appears twice in one object: the second would " \
+                                            f"silently replace the first"
+        raise ConfigError([ConfigIssue(str(path), message, field=exc.key, line=exc.line or None)]) from None
     except json.JSONDecodeError as exc:
         raise ConfigError([ConfigIssue(str(path), f"invalid JSON: {exc.msg}", line=exc.lineno)]) from None
     except yaml.YAMLError as exc:
@@ -101,7 +133,7 @@ def _with_lines(issues: list[ConfigIssue], files: dict[str, Path | None]) -> lis
 def _row_lines(path: Path, id_field: str, key: str) -> dict[str, int]:
     """Map each row's id (and ``#n`` position) to the line where the row starts."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_LOADER)
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=_Loader)
     except yaml.YAMLError:
         return {}
     if isinstance(node, yaml.MappingNode) and len(node.value) == 1 and node.value[0][0].value == key:

@@ -571,6 +571,9 @@ class Transformation(_Row):
     @field_validator("inputs", "outputs", mode="before")
     @classmethod
     def _json_list(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() and not value.strip().startswith(("[", "{")):
+            raise ValueError(f"expected a list, e.g. ['{value.strip()[:60]}'] (in a SQL table: JSON text); got the "
+                             f"text '{value.strip()[:60]}'")
         value = _json_text(value)
         return [] if value is None else value
 

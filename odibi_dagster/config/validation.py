@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-from odibi_dagster.config.connections import env_variables
+from odibi_dagster.config.connections import check_sql_url, env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation, op_name
 from odibi_dagster.functions.modules import import_project_module, lives_in
@@ -59,6 +59,8 @@ def validate_manifest(manifest: Manifest, env: str) -> list[ConfigIssue]:
             issues.append(ConfigIssue(where, f"writes to the same place as log_sink.{targets[target]}: each record "
                                              f"would be written twice", None, field))
         targets.setdefault(target, index)
+        if sink.url and (problem := check_sql_url(sink.url, None, f"{field}.url")):
+            issues.append(ConfigIssue(where, problem, None, f"{field}.url"))
         for name in env_variables(sink.url or ""):
             if name not in os.environ:
                 issues.append(ConfigIssue(where, f"environment variable '{name}' (in the url) is not set",
@@ -116,6 +118,13 @@ def validate_rows(
             if row_id in seen:
                 issues.append(ConfigIssue(row.where, f"{id_field} '{row_id}' is used by two rows", row_id, id_field))
             seen[row_id] = row
+
+    # rows of another project (a folder holds one project; SQL tables are read by project already)
+    for row, row_id, id_field in [(s, s.source_id, "source_id") for s in sources] + [
+            (t, t.transformation_id, "transformation_id") for t in transformations]:
+        if row.project and row.project.strip().casefold() != manifest.project_name.strip().casefold():
+            issues.append(ConfigIssue(row.where, f"the row belongs to project '{row.project}', not to this "
+                                                 f"project '{manifest.project_name}'", row_id, "project"))
 
     # Dagster names: one step per row, one output name per table of a row
     steps: dict[str, str] = {}
@@ -190,6 +199,16 @@ def validate_rows(
 
     # functions
     if check_imports:
+        if manifest.hooks_module:
+            try:
+                hooks = import_project_module(manifest.hooks_module, root)
+                if not callable(getattr(hooks, "register", None)):
+                    issues.append(ConfigIssue(manifest.where, f"module '{manifest.hooks_module}' has no "
+                                                              f"register(hooks) function", None, "hooks_module"))
+            except Exception as exc:  # noqa: BLE001 - any import failure is a config error here
+                issues.append(ConfigIssue(manifest.where, f"cannot import module '{manifest.hooks_module}': "
+                                                          f"{type(exc).__name__}: {exc}{_sibling_hint(exc, root)}",
+                                          None, "hooks_module"))
         for module in manifest.transformation_modules:
             try:
                 import_project_module(module, root)
@@ -217,8 +236,8 @@ def validate_rows(
                 if (root is None or not _is_within(path, root)) and not glob.glob(str(path)):
                     issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
                                               "source_path_or_query"))
-    for row, row_id, field, url in _sqlite_urls(sources, transformations):
-        problem = sqlite_outside_source_roots(url, root)
+    for row, row_id, field, url in _sql_urls(sources, transformations):
+        problem = check_sql_url(url, root, field) or sqlite_outside_source_roots(url, root)
         if problem:
             issues.append(ConfigIssue(row.where, problem, row_id, field))
     return issues
@@ -280,7 +299,7 @@ def sqlite_outside_source_roots(url: str, root: Path | None) -> str | None:
     return outside_source_roots(match.group(2), root)
 
 
-def _sqlite_urls(sources: list[Source], transformations: list[Transformation]) -> Iterator[tuple]:
+def _sql_urls(sources: list[Source], transformations: list[Transformation]) -> Iterator[tuple]:
     for source in sources:
         url = source.connection_config.get("url") or source.connection_config.get("connection_string")
         if isinstance(url, str):

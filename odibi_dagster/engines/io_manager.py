@@ -25,8 +25,15 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         table = TableMetadata.extract(metadata)
         location = table.location(self.odibi_engine.root)
         backend = self.odibi_engine.backend_for_frame(obj)
+        spec = table.write_spec()
+        if spec.mode != "overwrite" and location.stored_format() is None:
+            for other in location.elsewhere():
+                context.log.warning(
+                    f"table '{location.table}' ({spec.mode}) starts anew under layer '{location.layer}', but data of "
+                    f"this table is stored under layer '{other.layer}' ({other.path}): it is no longer read (was "
+                    f"the layer renamed? move that folder to keep its rows)")
         try:
-            result = backend.write_table(location, obj, table.write_spec())
+            result = backend.write_table(location, obj, spec)
         except Exception as exc:
             # the table keeps its previous version; the attempt's log record says why it failed
             log = StepLog.of_step(context.run_id, context.step_key)

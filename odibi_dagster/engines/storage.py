@@ -14,7 +14,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -88,6 +88,13 @@ class TableLocation:
         if self.parquet_file.is_file():
             return "parquet"
         return None
+
+    def elsewhere(self) -> list[TableLocation]:
+        """The same table stored under other layers of the project (left behind by a renamed layer)."""
+        folder = project_folder(self.root, self.env, self.project_slug)
+        return [replace(self, layer=path.parent.name) for path in sorted(folder.glob(f"*/{self.table}"))
+                if path.parent.name != self.layer and LAYER_NAME.match(path.parent.name)
+                and replace(self, layer=path.parent.name).stored_format() is not None]
 
     @contextmanager
     def locked(self) -> Iterator[None]:

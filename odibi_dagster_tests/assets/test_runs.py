@@ -1,5 +1,7 @@
 """Real Dagster runs of built definitions on a test instance: data, metadata and failures."""
 
+import logging
+
 import dagster as dg
 import pandas as pd
 import pytest
@@ -232,3 +234,22 @@ def test_a_project_whose_slug_is_taken_cannot_write_into_the_other_projects_fold
            f"has the same slug 'sales_eu'" in message
     assert read_frame(TableLocation(storage, "qat", "sales_eu", "Bronze", "bronze.a"))["x"].tolist() == [1]
     assert run(build_definitions(project("SALES EU", 3), storage_root_dir=storage), instance).success  # same name
+
+
+def test_an_append_table_whose_layer_was_renamed_warns_that_the_old_rows_are_no_longer_read(project_writer, storage,
+                                                                                          instance):
+    def write(layer):
+        return project_writer.write(manifest={"layer_order": ["Bronze", layer, "Gold"]}, functions=APPENDING,
+                                    transformations=[{"transformation_id": "t-grow", "layer": layer, "function": "grow",
+                                                      "outputs": [{"table": "silver.hist", "mode": "append"}]}])
+
+    assert run(build_definitions(load_project_folder(write("Silver")), storage_root_dir=storage), instance).success
+    result = run(build_definitions(load_project_folder(write("Silver_1")), storage_root_dir=storage), instance)
+    assert result.success
+    old = storage / "qat" / "test_project" / "Silver" / "silver.hist"
+    warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
+    assert [message for message in warnings if "starts anew" in message] == [
+        (f"table 'silver.hist' (append) starts anew under layer 'Silver_1', but data of this table is stored under "
+        f"layer 'Silver' ({old}): it is no longer read (was the layer renamed? move that folder to keep its rows)")]
+    assert len(read_frame(TableLocation(storage, "qat", "test_project", "Silver_1", "silver.hist"))) == 2
+    assert len(read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.hist"))) == 2  # left as is

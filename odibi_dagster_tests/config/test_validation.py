@@ -324,3 +324,61 @@ def test_a_link_out_of_the_project_is_refused_when_read(project_writer, tmp_path
     (root / "data" / "z.csv").symlink_to(tmp_path / "secret.csv")
     with pytest.raises(SourceReadError, match=rf"source 's1': path '{tmp_path / 'secret.csv'}' is outside"):
         read_source(project.sources[0], project.root)
+
+
+@pytest.mark.parametrize("code, message", [
+    (None, "cannot import module 'hooks_missing': ModuleNotFoundError"),
+    ("def on_event(hooks):\n    pass\n", "module 'hooks_missing' has no register(hooks) function"),
+])
+def test_a_hooks_module_that_cannot_be_used_is_refused_at_load(project_writer, code, message):
+    if code is not None:
+        project_writer.root.mkdir(parents=True)
+        (project_writer.root / "hooks_missing.py").write_text(code)
+    error, _ = errors(project_writer, manifest={"hooks_module": "hooks_missing"}, transformations=[row("t1")])
+    issue = only(error)
+    assert issue.field == "hooks_module" and issue.message.startswith(message) and issue.where.endswith("manifest.yaml")
+
+
+@pytest.mark.parametrize("name, text, line", [
+    ("transformations.yaml", "- transformation_id: t1\n  layer: Silver\n  layer: Gold\n  function: f\n", 3),
+    ("manifest.yaml", "project_name: A\nlayer_order: [Bronze, Silver]\nproject_name: B\n", 3),
+    ("transformations.json", '[{"transformation_id": "t1", "layer": "Silver", "layer": "Gold"}]', None),
+])
+def test_a_key_given_twice_in_one_mapping_is_refused(project_writer, name, text, line):
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, transformations=[row("t1")])
+    if name.endswith(".json"):
+        (root / "transformations.yaml").unlink()
+    (root / name).write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_project_folder(root)
+    issue = only(info.value)
+    assert issue.where == str(root / name) and issue.line == line
+    assert issue.field in ("layer", "project_name") and "appears twice" in issue.message
+
+
+def test_a_text_where_a_list_of_inputs_is_wanted_says_so(project_writer):
+    error, _ = errors(project_writer, transformations=[{**row("t1"), "inputs": "bronze.a"}])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "inputs")
+    assert issue.message == "expected a list, e.g. ['bronze.a'] (in a SQL table: JSON text); got the text 'bronze.a'"
+
+
+def test_a_sql_url_whose_port_is_not_a_number_is_refused_at_load(project_writer, monkeypatch):
+    monkeypatch.setenv("PW", "s3cret")
+    url = "postgresql+psycopg2://etl:${PW}@db:abc/plant"
+    error, _ = errors(project_writer, manifest={"log_sink": {"type": "sql", "url": url}}, sources=[
+        SOURCE, {"source_id": "db", "source_name": "bronze.db", "file_format": "sql", "source_path_or_query": "t",
+                 "connection_config": {"url": url}}],
+        transformations=[row("t1", inputs=["bronze.a", {"type": "query", "sql": "select 1", "connection": url}])])
+    found = {(issue.row, issue.field) for issue in error.issues}
+    assert found == {(None, "log_sink.url"), ("db", "connection_config.url"), ("t1", "inputs.1.connection")}
+    assert {issue.message for issue in error.issues} == {
+        "the connection URL cannot be parsed: its port is not a number"}
+
+
+def test_a_row_of_another_project_is_refused(project_writer):
+    error, _ = errors(project_writer, sources=[{**SOURCE, "project": "test project"}],  # the same, in other case
+                      transformations=[row("t1", project="Something Else")])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "project")
+    assert issue.message == "the row belongs to project 'Something Else', not to this project 'Test Project'"

@@ -140,7 +140,8 @@ def end_run_id(home: str) -> str:
 
 def test_a_hooks_module_that_fails_to_import_fails_the_tick_not_the_load(project_writer, storage):
     root = write_project(project_writer, hooks_code="raise RuntimeError('broken hooks module')\n")
-    project = load_project_folder(root)  # the code location still loads
+    # a module broken after the code location loaded (at load it is a config error: test_validation.py)
+    project = load_project_folder(root, check_imports=False)
     sensors = {s.name: s for s in build_hook_sensors(project, "pandas")}
     with dg.instance_for_test() as instance:
         step_sensor = sensors["test_project_hooks_steps"]
