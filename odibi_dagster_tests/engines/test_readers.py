@@ -143,6 +143,13 @@ def test_a_malformed_csv_never_shifts_columns_and_errors_name_source_and_file(tm
         read_source(source("csv", "a.csv"), tmp_path)
 
 
+def test_a_short_csv_row_is_padded_with_nulls_as_in_sparks_permissive_mode(tmp_path):
+    (tmp_path / "a.csv").write_text("a,b,c\n1,2\n4,5,6\n")
+    frame = read_source(source("csv", "a.csv"), tmp_path)
+    assert frame[["a", "b"]].to_dict("list") == {"a": [1, 4], "b": [2, 5]}
+    assert frame["c"].isna().tolist() == [True, False] and frame["c"].iloc[1] == 6
+
+
 def test_binary_garbage_is_not_read_as_a_csv(tmp_path):
     (tmp_path / "a.csv").write_bytes(bytes(range(256)) * 8)
     with pytest.raises(SourceReadError, match=r"file '.*a.csv' is not text \(it holds NUL bytes\)"):
