@@ -68,7 +68,7 @@ def make_sql_url(url: str, root: Path | None, where: str) -> sa.URL:
     try:
         parsed = sa.make_url(url)
     except Exception as exc:  # noqa: BLE001 - the parser's message quotes pieces of the URL (a password too)
-        raise ValueError(f"{where}: {_unparseable(exc)}") from None
+        raise ValueError(f"{where}: {_unparseable(exc, url)}") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:" \
             and not Path(parsed.database).is_absolute() and root is not None:
         parsed = parsed.set(database=str(root / parsed.database))
@@ -79,9 +79,10 @@ UNPARSEABLE_URL = ("the connection URL cannot be parsed: URL-encode special char
                    "password (@ as %40, : as %3A, / as %2F)")
 
 
-def _unparseable(exc: Exception) -> str:
+def _unparseable(exc: Exception, url: str = "") -> str:
     """Why a URL cannot be parsed, without quoting it (SQLAlchemy's own message may hold a password)."""
-    if isinstance(exc, ValueError) and "int()" in str(exc):
+    authority = url.partition("://")[2].partition("/")[0]
+    if isinstance(exc, ValueError) and "int()" in str(exc) and authority.count("@") <= 1:
         return "the connection URL cannot be parsed: its port is not a number"
     return UNPARSEABLE_URL
 
@@ -160,7 +161,8 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
     try:
         engine = sa.create_engine(url, **options)
     except Exception as exc:  # noqa: BLE001 - a bad URL or option: no piece of the URL in the message
-        reason = _unparseable(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}"
+        reason = _unparseable(exc, url if isinstance(url, str) else "") if isinstance(exc, ValueError) \
+            else f"{type(exc).__name__}"
         raise error(f"{where}: {redact(reason, *secrets)}") from None
     try:
         yield engine
