@@ -88,9 +88,12 @@ def _unparseable(exc: Exception, url: str = "") -> str:
 
 
 def check_sql_url(url: str, root: Path | None, where: str) -> str | None:
-    """Why a SQL URL from config cannot be parsed (checked at load, ``${NAME}`` left unread), or None."""
+    """Why a SQL URL from config cannot be parsed (checked at load), or None; a URL naming a
+    ``${NAME}`` that is not set yet is checked when it is used."""
+    if any(name not in os.environ for name in env_variables(url)):
+        return None
     try:
-        make_sql_url(_VARIABLE.sub("x", url), root, where)
+        make_sql_url(_VARIABLE.sub(lambda match: os.environ[match.group(1)], url), root, where)
     except ValueError as exc:
         return str(exc).removeprefix(f"{where}: ")
     return None

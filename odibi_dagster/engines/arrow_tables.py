@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,7 +162,8 @@ def _write_parquet(location: TableLocation, data: pa.Table, spec: WriteSpec) -> 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """Stored rows in the (possibly evolved) schema: the same types, new columns as nulls."""
     columns = [
-        table.column(name) if name in table.column_names else pa.nulls(table.num_rows, schema.field(name).type)
+        table.column(name).cast(schema.field(name).type) if name in table.column_names
+        else pa.nulls(table.num_rows, schema.field(name).type)
         for name in schema.names
     ]
     return pa.Table.from_arrays(columns, schema=schema)
@@ -182,14 +184,21 @@ def fit_to_stored(location: TableLocation, stored: pa.Schema, data: pa.Table, sp
     stored = stored.remove_metadata()
     added = [field for field in data.schema if field.name not in stored.names]
     missing = [name for name in stored.names if name not in data.column_names]
-    if (added and not spec.schema_evolution) or (missing and (spec.mode == "merge" or not spec.schema_evolution)):
+    if missing and spec.mode == "merge":
+        raise TableWriteError(
+            f"merge into '{location.table}' refused: the new data lacks the stored columns {missing}, which a merge "
+            f"would overwrite with nulls; the stored table is unchanged")
+    if (added or missing) and not spec.schema_evolution:
         raise TableWriteError(
             f"{spec.mode} into '{location.table}' refused: {describe_schema_difference(stored, data.schema)}; the "
             f"stored table is unchanged (set schema_evolution: true on the output to allow new columns)")
+    # a column stored while all its values were null has no type yet: the new data's type is taken
+    fields = [data.schema.field(field.name) if pa.types.is_null(field.type) and field.name in data.column_names
+              else field for field in stored]
     columns = [_lossless_cast(location, spec.mode, field, data.column(field.name), by_type)
-               if field.name in data.column_names else pa.nulls(data.num_rows, field.type) for field in stored]
+               if field.name in data.column_names else pa.nulls(data.num_rows, field.type) for field in fields]
     columns += [data.column(field.name) for field in added]
-    schema = pa.schema([field.with_nullable(True) for field in [*stored, *added]])
+    schema = pa.schema([field.with_nullable(True) for field in [*fields, *added]])
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -245,6 +254,11 @@ def _lossless_cast(location: TableLocation, mode: str, field: pa.Field, column: 
         sample = column.filter(changed)[0].as_py()
         raise TableWriteError(f"{where} holds {column.type} values that the stored {field.type} column cannot hold "
                               f"unchanged ({count} rows, e.g. {sample!r}); the stored table is unchanged")
+    try:  # a round trip can wrap around unnoticed (-1 -> 255 -> -1): a safe cast refuses overflow too
+        pc.cast(column, field.type, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        raise TableWriteError(f"{where} holds {column.type} values that the stored {field.type} column cannot hold "
+                              f"unchanged ({str(exc).splitlines()[0]}); the stored table is unchanged") from None
     return cast
 
 
@@ -292,7 +306,9 @@ def _write_delta(location: TableLocation, data: pa.Table, spec: WriteSpec, *, ex
     if spec.mode == "merge":
         data, skipped = drop_null_keys(location, data, spec)
     if spec.mode in ("append", "merge") and exists:
-        data = fit_to_stored(location, describe_delta(location).schema, data, spec)
+        stored = describe_delta(location).schema
+        data = fit_to_stored(location, stored, data, spec)
+        _type_null_columns(location, stored, data.schema)
     try:
         if spec.mode == "merge" and exists:
             table = DeltaTable(path)
@@ -315,6 +331,21 @@ def _write_delta(location: TableLocation, data: pa.Table, spec: WriteSpec, *, ex
     if skipped:
         result.extra["odibi/rows_skipped_null_keys"] = skipped
     return result
+
+
+def _type_null_columns(location: TableLocation, stored: pa.Schema, fitted: pa.Schema) -> None:
+    """Columns stored while all their values were null get the type the new data gives them: the
+    table is rewritten in one commit with the same rows (Delta cannot change a column's type)."""
+    untyped = [field.name for field in stored if pa.types.is_null(field.type) and
+               not pa.types.is_null(fitted.field(field.name).type)]
+    if not untyped:
+        return
+    table = read_delta(location.path)
+    typed = table.cast(pa.schema([fitted.field(name) if name in untyped else table.schema.field(name)
+                                  for name in table.column_names]))
+    partitions = DeltaTable(str(location.path)).metadata().partition_columns
+    write_deltalake(str(location.path), typed, mode="overwrite", schema_mode="overwrite",
+                    partition_by=partitions or None)
 
 
 def describe_delta(location: TableLocation, rows_written: int | None = None) -> WriteResult:
@@ -341,32 +372,42 @@ def require_merge_keys(table: str, columns: Sequence[str], merge_keys: Sequence[
         raise TableWriteError(f"merge into '{table}': merge_keys {missing} are not columns of the new data")
 
 
+# A data file no Delta commit names is only removed once it is this old: another writer (a plain
+# deltalake or Spark job, another machine) may be about to commit it, as VACUUM assumes too.
+STALE_AFTER_SECONDS = 3600.0
+
+
 def remove_stale_files(location: TableLocation) -> None:
-    """Files that killed writes left behind, removed by the next writer of the table (which holds
-    the table's lock, so no other writer can still be producing them): parquet temporaries, and
-    Delta data files that no commit names (a Delta write stages its files before it commits)."""
+    """Files that killed writes left behind, removed by the next writer of the table: parquet
+    temporaries (only this package writes them, under the table's lock, which the caller holds), and
+    Delta data files that no commit names and that are older than ``STALE_AFTER_SECONDS``."""
     for tmp in location.path.glob(f"{PARQUET_TMP_PREFIX}*.tmp"):
         tmp.unlink(missing_ok=True)
     if location.stored_format() != "delta":
         return
+    now = time.time()
+    candidates = {part.relative_to(location.path).as_posix(): part for part in location.path.rglob("*.parquet")
+                  if now - part.stat().st_mtime > STALE_AFTER_SECONDS}
+    candidates = {relative: part for relative, part in candidates.items()
+                  if not relative.startswith(("_delta_log/", "_change_data/", ".")) and relative != PARQUET_FILE}
+    if not candidates:
+        return
     named = _delta_logged_files(location)
-    for part in location.path.rglob("*.parquet"):
-        relative = part.relative_to(location.path).as_posix()
-        if relative.startswith(("_delta_log/", ".")) or relative == PARQUET_FILE or relative in named:
-            continue
-        part.unlink(missing_ok=True)
+    for relative, part in candidates.items():
+        if relative not in named:
+            part.unlink(missing_ok=True)
 
 
 def _delta_logged_files(location: TableLocation) -> set[str]:
-    """Every data file an add or remove action of the log names (current and older versions), plus the
-    current version's files (which a checkpoint may hold instead of a JSON commit)."""
+    """Every file an add, remove or cdc action of the log names (current and older versions), plus
+    the current version's files (which a checkpoint may hold instead of a JSON commit)."""
     named = {unquote(uri) for uri in DeltaTable(str(location.path)).file_uris()}
     named = {Path(uri.removeprefix("file://")).resolve().relative_to(location.path.resolve()).as_posix()
              for uri in named}
     for commit in location.delta_log.glob("*.json"):
         for line in commit.read_text(encoding="utf-8").splitlines():
             action = json.loads(line) if line.strip() else {}
-            for kind in ("add", "remove"):
+            for kind in ("add", "remove", "cdc"):
                 if kind in action:
                     named.add(unquote(action[kind]["path"]))
     return named

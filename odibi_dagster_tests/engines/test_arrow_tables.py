@@ -1,12 +1,18 @@
 """Parquet and Delta tables written by pandas: modes, atomicity, schema checks, format switches."""
 
+import os
+import time
+from decimal import Decimal
+
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
 from odibi_dagster.engines import arrow_tables
 from odibi_dagster.engines.arrow_tables import TableWriteError, describe_stored, read_frame, write_frame
+from odibi_dagster.engines.base import WriteSpec
 from odibi_dagster.engines.storage import LOCK_FILE, TableLocation
 
 
@@ -191,7 +197,8 @@ def test_a_merge_with_a_new_column_follows_the_append_rule(location):
     write_frame(location, pd.DataFrame({"id": [1], "v": [1.0]}), mode="merge", merge_keys=["id"])
     with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: .*new columns \['extra'\]"):
         write_frame(location, pd.DataFrame({"id": [1], "v": [2.0], "extra": ["x"]}), mode="merge", merge_keys=["id"])
-    with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: .*missing columns \['v'\]"):
+    with pytest.raises(TableWriteError, match=r"merge into 'silver.boilers' refused: the new data lacks the stored "
+                                              r"columns \['v'\], which a merge would overwrite with nulls"):
         write_frame(location, pd.DataFrame({"id": [1]}), mode="merge", merge_keys=["id"], schema_evolution=True)
     assert read_frame(location).to_dict("list") == {"id": [1], "v": [1.0]}
     write_frame(location, pd.DataFrame({"id": [1, 2], "v": [2.0, 3.0], "extra": ["x", "y"]}), mode="merge",
@@ -226,6 +233,34 @@ def test_the_next_write_removes_what_killed_writes_left(location):
     orphan.write_bytes(next(location.path.glob("part-*.parquet")).read_bytes())  # staged, never committed
     committed = {p.name for p in location.path.glob("part-*.parquet")} - {orphan.name}
     write_frame(location, frame([3]), mode="append")
+    assert orphan.exists()  # young: another writer (a plain deltalake job) may be about to commit it
+    an_hour_ago = time.time() - arrow_tables.STALE_AFTER_SECONDS - 60
+    for part in location.path.glob("part-*.parquet"):
+        os.utime(part, (an_hour_ago, an_hour_ago))
+    write_frame(location, frame([4]), mode="append")
     assert not orphan.exists() and committed <= {p.name for p in location.path.glob("part-*.parquet")}
-    assert sorted(read_frame(location)["id"]) == [1, 2, 3]
+    assert sorted(read_frame(location)["id"]) == [1, 2, 3, 4]
     assert DeltaTable(str(location.path), version=0).to_pandas()["id"].tolist() == [1]
+
+
+@pytest.mark.parametrize("format", ["parquet", "delta"])
+def test_a_cast_that_wraps_around_or_overflows_is_refused(location, format):
+    stored = pa.table({"u": pa.array([1], pa.uint8()), "d": pa.array([Decimal("1.25")], pa.decimal128(3, 2))})
+    arrow_tables.write_arrow(location, stored, WriteSpec(format=format), "pandas")
+    cases = [("d", pa.array([Decimal("12345.67")], pa.decimal128(7, 2)), "does not fit in precision 3")]
+    if format == "parquet":  # Delta has no unsigned types: it stores uint8 as int8
+        cases.append(("u", pa.array([-1], pa.int8()), "Integer value -1 not in range"))
+    for column, values, reason in cases:
+        data = stored.set_column(stored.schema.get_field_index(column), column, values)
+        with pytest.raises(TableWriteError, match=rf"column '{column}' holds .* cannot hold unchanged .*{reason}"):
+            arrow_tables.write_arrow(location, data, WriteSpec(mode="append"), "pandas")
+    assert arrow_tables.read_arrow(location).to_pylist() == [{"u": 1, "d": Decimal("1.25")}]
+
+
+@pytest.mark.parametrize("format", ["parquet", "delta"])
+def test_a_column_first_stored_all_null_takes_the_type_of_later_values(location, format):
+    write_frame(location, pd.DataFrame({"id": [1], "note": [None]}), format=format)
+    write_frame(location, pd.DataFrame({"id": [2], "note": ["late"]}), mode="append")
+    write_frame(location, pd.DataFrame({"id": [3], "note": ["later"]}), mode="append")
+    stored = read_frame(location).sort_values("id")
+    assert stored["note"].tolist() == [None, "late", "later"]
