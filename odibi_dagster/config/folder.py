@@ -11,7 +11,7 @@ import yaml
 
 from odibi_dagster.config.assemble import assemble_project
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
-from odibi_dagster.config.model import Project
+from odibi_dagster.config.model import DuplicateKeyError, Project, json_object
 
 
 class _DuplicateKey(ValueError):
@@ -28,6 +28,8 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base`: its keys may be overridden
+                continue
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if isinstance(key, str) and key in seen:
@@ -37,11 +39,10 @@ class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[mi
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    for key in keys:
-        if keys.count(key) > 1:
-            raise _DuplicateKey(key, 0, 0)
-    return dict(pairs)
+    try:
+        return json_object(pairs)
+    except DuplicateKeyError as exc:
+        raise _DuplicateKey(exc.key, 0, 0) from None
 _SUFFIXES = (".yaml", ".yml", ".json")
 
 

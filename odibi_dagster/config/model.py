@@ -50,8 +50,8 @@ def slugify(name: str) -> str:
 
 
 def identifier(text: str) -> str:
-    """``text`` as a Python identifier (Dagster's op, input and output names)."""
-    name = re.sub(r"\W", "_", text)
+    """``text`` as an ASCII Python identifier (Dagster's op, input and output names)."""
+    name = re.sub(r"[^0-9A-Za-z_]", "_", text)
     if not name or name[0].isdigit() or keyword.iskeyword(name):
         name = f"t_{name}"
     return name
@@ -62,6 +62,22 @@ def op_name(project_slug: str, row_id: str, kind: str = "") -> str:
     return identifier(f"{project_slug}__{kind}{row_id}")
 
 
+class DuplicateKeyError(ValueError):
+    def __init__(self, key: str):
+        super().__init__(f"key '{key}' appears twice in one JSON object: the second would silently replace the first")
+        self.key = key
+
+
+def json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook``: a key given twice is an error, not a silent last-wins."""
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise DuplicateKeyError(key)
+        result[key] = value
+    return result
+
+
 def _json_text(value: Any) -> Any:
     """SQL tables (and hand-written YAML) may hold JSON as text; parse it with a clear error."""
     if isinstance(value, str):
@@ -69,7 +85,7 @@ def _json_text(value: Any) -> Any:
         if not text:
             return None
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=json_object)
         except json.JSONDecodeError as exc:
             raise ValueError(f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     return value

@@ -17,7 +17,7 @@ from odibi_dagster.config.assemble import assemble_project
 from odibi_dagster.config.connections import safe_url, shown_url, sql_engine
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import find_config_file, load_project_folder, read_config_file, rows_of
-from odibi_dagster.config.model import Project
+from odibi_dagster.config.model import DuplicateKeyError, Project, json_object
 
 metadata = sa.MetaData()
 
@@ -130,10 +130,13 @@ def _read_manifest(conn, engine, project: str, manifest_path) -> tuple[Any, str,
             continue
         if key in MANIFEST_JSON_COLUMNS and isinstance(value, str):
             try:
-                value = json.loads(value)
+                value = json.loads(value, object_pairs_hook=json_object)
             except json.JSONDecodeError as exc:
                 issues.append(ConfigIssue(where, f"invalid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
                                           project, key))
+                continue
+            except DuplicateKeyError as exc:
+                issues.append(ConfigIssue(where, str(exc), project, key))
                 continue
         raw[key] = value
     if issues:

@@ -382,3 +382,33 @@ def test_a_row_of_another_project_is_refused(project_writer):
     issue = only(error)
     assert (issue.row, issue.field) == ("t1", "project")
     assert issue.message == "the row belongs to project 'Something Else', not to this project 'Test Project'"
+
+
+def test_yaml_merge_keys_may_still_override_what_they_merge(project_writer):
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, transformations=[row("t1")])
+    (root / "transformations.yaml").write_text(
+        "- &base {transformation_id: t1, layer: Silver, function: f, module: %s, inputs: [bronze.a],\n"
+        "         outputs: [{table: silver.t1}]}\n"
+        "- <<: *base\n  transformation_id: t2\n  outputs: [{table: silver.t2}]\n" % project_writer.module)
+    assert [t.transformation_id for t in load_project_folder(root).transformations] == ["t1", "t2"]
+
+
+def test_a_key_given_twice_in_json_text_is_refused(project_writer):
+    error, _ = errors(project_writer, transformations=[],
+                      sources=[{**SOURCE, "source_options": '{"delimiter": ";", "delimiter": ","}'}])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("s1", "source_options")
+    assert "key 'delimiter' appears twice in one JSON object" in issue.message
+
+
+def test_a_row_id_that_is_not_ascii_gets_an_ascii_step_name(project_writer, storage):
+    import dagster as dg
+
+    from odibi_dagster.assets import build_definitions
+
+    root = project_writer.write(sources=[SOURCE], functions=FUNCS, data={"a.csv": "x\n1\n"},
+                                transformations=[row("readings-cléan", outputs=[{"table": "silver.clean"}])])
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
+    assert result.success and "test_project__readings_cl_an" in {e.step_key for e in result.all_events if e.step_key}
