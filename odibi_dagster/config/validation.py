@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from odibi_dagster.config.connections import check_sql_url, env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
@@ -275,20 +276,38 @@ def outside_source_roots(location: str, root: Path | None) -> str | None:
     prefixes, comma-separated). Config alone never widens this: it may live in tables others edit."""
     listed = [item.strip() for item in os.environ.get(SOURCE_ROOTS, "").split(",") if item.strip()]
     allowed = f"the roots in {SOURCE_ROOTS} ({', '.join(listed)})" if listed else f"{SOURCE_ROOTS} (not set)"
-    scheme, _, rest = location.partition("://")
-    if rest and scheme != "file":
-        target = f"{scheme}://{posixpath.normpath('/' + rest).lstrip('/')}"
-        prefixes = [item.rstrip("/") for item in listed if "://" in item and not item.startswith("file://")]
+    target = _normal_url(location)
+    if target is not None:
+        prefixes = [url.rstrip("/") for url in map(_normal_url, listed) if url is not None]
         if any(target == prefix or target.startswith(prefix + "/") for prefix in prefixes):
             return None
         return f"URL '{location}' is not under {allowed}; an operator may allow it there"
-    path = resolve_source_path(rest if rest else location, root).resolve()
-    folders = [Path(item.removeprefix("file://")).expanduser().resolve() for item in listed
-               if "://" not in item or item.startswith("file://")]
+    path = resolve_source_path(_local_path(location), root).resolve()
+    folders = [Path(_local_path(item)).expanduser().resolve() for item in listed if _normal_url(item) is None]
     if (root is not None and _is_within(path, root)) or any(_is_within(path, folder) for folder in folders):
         return None
     inside = "outside the project folder" if root is not None else "not in a project folder"
     return f"path '{path}' is {inside} and not under {allowed}; an operator may allow it there"
+
+
+def _normal_url(location: str) -> str | None:
+    """A remote URL with its scheme and host in lower case and its path decoded and normalised (so
+    ``..`` and ``%2e%2e`` cannot climb out of a root); None for a local path or ``file:`` URL."""
+    parts = urlsplit(location)
+    if not parts.scheme or len(parts.scheme) == 1 or parts.scheme.lower() == "file" or "://" not in location:
+        return None  # a Windows drive letter, a file: URL or a plain path
+    path = posixpath.normpath("/" + unquote(parts.path)).lstrip("/")
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}/{path}".rstrip("/")
+
+
+def _local_path(location: str) -> str:
+    """The path a ``file:`` URL names (``file:///x``, ``file://localhost/x``), else ``location``."""
+    parts = urlsplit(location)
+    if parts.scheme.lower() != "file":
+        return location
+    if parts.netloc not in ("", "localhost"):
+        return f"//{parts.netloc}{unquote(parts.path)}"  # another host: never inside a local root
+    return unquote(parts.path)
 
 
 def sqlite_outside_source_roots(url: str, root: Path | None) -> str | None:

@@ -57,10 +57,29 @@ def source_files(source: Source, root: Path | None) -> list[str]:
     matches = sorted(glob.glob(pattern))
     if not matches:
         raise SourceReadError(f"source '{source.source_id}': no file found at '{pattern}'")
-    for match in matches:  # checked again as read: a file may be a link out of the project
-        if problem := outside_source_roots(match, root):
-            raise SourceReadError(f"source '{source.source_id}': {problem}")
+    for match in matches:
+        if source.file_format in ("csv", "json") and Path(match).is_dir():
+            raise SourceReadError(f"source '{source.source_id}': '{match}' is a folder, not a {source.file_format} "
+                                  f"file (match files, e.g. '{Path(source.source_path_or_query) / '*'}')")
+        require_inside(source, Path(match), root)
     return matches
+
+
+def require_inside(source: Source, path: Path, root: Path | None) -> None:
+    """Checked again as read: a file, or any file of a folder (a parquet dataset, a Delta table),
+    may be a link out of the project folder and the operator's source roots."""
+    for item in (path, *(sorted(path.rglob("*")) if path.is_dir() else ())):
+        if problem := outside_source_roots(str(item), root):
+            raise SourceReadError(f"source '{source.source_id}': {problem}")
+
+
+def delta_source_path(source: Source, root: Path | None) -> Path:
+    """The folder of a ``delta`` source, checked to hold a Delta table inside the allowed roots."""
+    path = resolve_source_path(source.source_path_or_query, root)
+    if not (path / "_delta_log").is_dir():
+        raise SourceReadError(f"source '{source.source_id}': no Delta table at '{path}'")
+    require_inside(source, path, root)
+    return path
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -156,10 +175,7 @@ def _read_parquet(source: Source, root: Path | None) -> pd.DataFrame:
 
 
 def _read_delta(source: Source, root: Path | None) -> pd.DataFrame:
-    path = resolve_source_path(source.source_path_or_query, root)
-    if not (path / "_delta_log").is_dir():
-        raise SourceReadError(f"source '{source.source_id}': no Delta table at '{path}'")
-    return read_delta(path).to_pandas()
+    return read_delta(delta_source_path(source, root)).to_pandas()
 
 
 def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:

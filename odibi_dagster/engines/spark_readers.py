@@ -14,9 +14,8 @@ from pyspark.sql import types as T
 
 from odibi_dagster.config.connections import substitute_env
 from odibi_dagster.config.model import Source
-from odibi_dagster.config.validation import resolve_source_path
 from odibi_dagster.engines.arrow_tables import read_delta
-from odibi_dagster.engines.readers import SourceReadError, json_is_multiline, source_files
+from odibi_dagster.engines.readers import SourceReadError, delta_source_path, json_is_multiline, source_files
 from odibi_dagster.engines.readers import read_source as read_with_pandas
 
 SPARK_TYPES = {
@@ -43,9 +42,7 @@ def read_source(spark: Any, source: Source, root: Path | None, native_delta: boo
     elif fmt == "parquet":
         frame = spark.read.options(**extra).parquet(*source_files(source, root))
     elif fmt == "delta":
-        path = resolve_source_path(source.source_path_or_query, root)
-        if not (path / "_delta_log").is_dir():
-            raise SourceReadError(f"source '{source.source_id}': no Delta table at '{path}'")
+        path = delta_source_path(source, root)
         frame = (spark.read.format("delta").load(str(path)) if native_delta
                  else spark.createDataFrame(read_delta(path)))
     elif fmt == "sql":

@@ -1,5 +1,6 @@
 """Every bad input of the foundation issue, each with the file or table, the row and the field."""
 
+import pandas as pd
 import pytest
 
 from odibi_dagster.config import ConfigError, load_project_folder
@@ -276,6 +277,9 @@ def test_a_table_name_too_long_for_a_folder_is_refused(project_writer):
     ("s3://lake/raw/x.csv", "", "URL 's3://lake/raw/x.csv' is not under ODIBI_SOURCE_ROOTS (not set)"),
     ("s3://lake/raw2/x.csv", "s3://lake/raw", "URL 's3://lake/raw2/x.csv' is not under the roots"),
     ("s3://lake/raw/../secret/x.csv", "s3://lake/raw", "URL 's3://lake/raw/../secret/x.csv' is not under"),
+    ("https://data.example/public/%2e%2e/private/x.csv", "https://data.example/public", "is not under"),
+    ("file://localhost/etc/passwd", "", "path '/etc/passwd' is outside the project folder"),
+    ("file://otherhost/data/x.csv", "/data", "path '/otherhost/data/x.csv' is outside the project folder"),
 ])
 def test_a_source_reads_only_inside_the_project_or_the_operators_roots(project_writer, monkeypatch, path, roots,
                                                                       shown):
@@ -289,7 +293,7 @@ def test_the_operators_roots_allow_paths_and_url_prefixes(project_writer, tmp_pa
     landing = tmp_path / "landing"
     landing.mkdir()
     (landing / "a.csv").write_text("x\n1\n")
-    monkeypatch.setenv("ODIBI_SOURCE_ROOTS", f"s3://lake/raw, {landing}")
+    monkeypatch.setenv("ODIBI_SOURCE_ROOTS", f"S3://Lake/raw, {landing}")  # schemes and hosts: any case
     root = project_writer.write(functions=FUNCS, transformations=[row("t1")], sources=[
         {**SOURCE, "source_path_or_query": str(landing / "a.csv")},
         {**SOURCE, "source_id": "s2", "source_name": "bronze.b", "source_type": "s3",
@@ -387,9 +391,9 @@ def test_a_row_of_another_project_is_refused(project_writer):
 def test_yaml_merge_keys_may_still_override_what_they_merge(project_writer):
     root = project_writer.write(sources=[SOURCE], functions=FUNCS, transformations=[row("t1")])
     (root / "transformations.yaml").write_text(
-        "- &base {transformation_id: t1, layer: Silver, function: f, module: %s, inputs: [bronze.a],\n"
+        f"- &base {{transformation_id: t1, layer: Silver, function: f, module: {project_writer.module}, inputs: [bronze.a],\n"
         "         outputs: [{table: silver.t1}]}\n"
-        "- <<: *base\n  transformation_id: t2\n  outputs: [{table: silver.t2}]\n" % project_writer.module)
+        "- <<: *base\n  transformation_id: t2\n  outputs: [{table: silver.t2}]\n")
     assert [t.transformation_id for t in load_project_folder(root).transformations] == ["t1", "t2"]
 
 
@@ -412,3 +416,22 @@ def test_a_row_id_that_is_not_ascii_gets_an_ascii_step_name(project_writer, stor
     with dg.instance_for_test() as instance:
         result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance)
     assert result.success and "test_project__readings_cl_an" in {e.step_key for e in result.all_events if e.step_key}
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "delta"])
+def test_a_link_inside_a_folder_source_is_refused_when_read(project_writer, tmp_path, file_format):
+    from deltalake import write_deltalake
+
+    from odibi_dagster.engines.readers import SourceReadError, read_source
+
+    outside = tmp_path / "outside"
+    write_deltalake(str(outside), pd.DataFrame({"x": [1]}))
+    root = project_writer.write(functions=FUNCS, transformations=[], sources=[
+        {**SOURCE, "file_format": file_format, "source_path_or_query": "data/folder"}])
+    folder = root / "data" / "folder"
+    folder.mkdir(parents=True)
+    for item in outside.iterdir():  # the folder is inside the project, what it holds links out
+        (folder / item.name).symlink_to(item)
+    project = load_project_folder(root)
+    with pytest.raises(SourceReadError, match=rf"source 's1': path '{outside}.*' is outside the project folder"):
+        read_source(project.sources[0], project.root)
