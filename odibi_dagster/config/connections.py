@@ -5,6 +5,7 @@ Secrets are read from the environment only when a source is read, and never end 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -19,6 +20,9 @@ _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Every value a ${NAME} substitution has read in this process: removed from the step's errors and
 # log records (redact_secrets) wherever they appear, whatever code produced the message.
 _READ_SECRETS: set[str] = set()
+# Shorter values (a database name like `plant`, an environment like `qat`) are removed only from
+# the messages of the connection that used them (``sql_engine``), not from every message.
+MIN_GLOBAL_SECRET = 6
 
 
 class MissingVariableError(KeyError):
@@ -50,7 +54,8 @@ def substitute_env(value: Any, where: str) -> Any:
             name = match.group(1)
             if name not in os.environ:
                 raise MissingVariableError(f"{where}: environment variable '{name}' is not set")
-            _READ_SECRETS.add(os.environ[name])
+            if len(os.environ[name]) >= MIN_GLOBAL_SECRET:
+                _READ_SECRETS.add(os.environ[name])
             return os.environ[name]
         return _VARIABLE.sub(replace, value)
     if isinstance(value, dict):
@@ -108,7 +113,9 @@ def redact(text: str, *secrets: str | None) -> str:
     forms: set[str] = set()
     for secret in secrets:
         if secret and len(secret) >= 3:  # shorter values would blank out ordinary words
-            forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
+            # as given, URL-encoded, and escaped as repr() and JSON show it
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1], json.dumps(secret)[1:-1],
+                      json.dumps(secret, ensure_ascii=False)[1:-1]}
             pieces = [piece for piece in re.split(r"[@:/#?&=]", secret) if len(piece) >= 4]
             forms |= {form for piece in pieces for form in (piece, quote(piece, safe=""))}
     for form in sorted(forms, key=len, reverse=True):

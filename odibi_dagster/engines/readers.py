@@ -186,10 +186,11 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
         raise SourceReadError(f"source '{source.source_id}': connection_config needs 'url' (a SQLAlchemy URL)")
     url = make_sql_url(raw_url, root, f"{where}.url")
     _require_readable(url, root, f"source '{source.source_id}'")
-    secrets = [raw_url, *env_secrets(source.connection_config),
+    template = source.connection_config.get("url") or source.connection_config.get("connection_string")
+    # the URL as read is a secret when a ${NAME} went into it; a URL written out in config is not
+    secrets = [*([raw_url] if raw_url != template else []), *env_secrets(source.connection_config),
                *(str(v) for k, v in config.items() if "pass" in k.lower() or "token" in k)]
     text = source.source_path_or_query.strip()
-    template = source.connection_config.get("url") or source.connection_config.get("connection_string")
     with sql_engine(url, where=f"source '{source.source_id}': cannot read '{text}'", error=SourceReadError,
                     secrets=secrets, shown_as=str(template) if env_secrets(template) else None,
                     **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
@@ -236,7 +237,7 @@ def read_query(sql: str, connection: str | None, root: Path | None, where: str) 
     url = make_sql_url(raw_url, root, f"{where} connection")
     _require_readable(url, root, where)
     with sql_engine(url, where=f"{where}: query failed", error=SourceReadError,
-                    secrets=[raw_url, *env_secrets(connection)],
+                    secrets=[*([raw_url] if raw_url != connection else []), *env_secrets(connection)],
                     shown_as=connection if env_secrets(connection) else None) as engine, \
             engine.connect() as conn:
         return pd.read_sql_query(sa.text(sql), conn)

@@ -227,15 +227,25 @@ def test_manifest_log_sink_config(tmp_path, monkeypatch):
     ("postgresql+psycopg2://etl:${ODIBI_TEST_LOG_PW}@127.0.0.1:1/ops", "p@ss/w#rd77"),
 ])
 def test_a_sink_never_fails_a_step_nor_shows_its_secret(url, secret, demo_dir, storage, monkeypatch):
+    """An unreachable sink is a warning per record; a URL that cannot be parsed (an unencoded ``:``
+    after an ``@`` in the password) is a config error at load: neither shows the secret."""
+    from odibi_dagster.config import ConfigError, load_project_folder
+
     monkeypatch.setenv("ODIBI_TEST_LOG_PW", secret)
     with_manifest_sinks(demo_dir, [{"type": "sql", "url": url}, {"type": "file", "path": "ok.csv"}])
+    fragments = {part for part in re.split(r"[@:/#?=]", secret) if len(part) >= 3}
+    if secret == "p@ss:word99":
+        with pytest.raises(ConfigError) as info:
+            load_project_folder(demo_dir)
+        assert "field 'log_sink.0.url': the connection URL cannot be parsed" in str(info.value)
+        assert not any(part in str(info.value) for part in {secret, *fragments})
+        return
     with dg.instance_for_test() as instance:
         result = run_in_process(demo_dir, storage, instance)
         assert result.success and not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
         everything = "\n".join(entry.user_message for entry in instance.all_logs(result.run_id))
         warnings = [w for w in warnings_of(instance, result.run_id) if w.startswith("log sink sql sink")]
     assert len(warnings) == 9
-    fragments = {part for part in re.split(r"[@:/#?=]", secret) if len(part) >= 3}
     assert not any(part in everything for part in {secret, *fragments}), everything
     with open(storage / "_logs" / "ok.csv") as handle:  # the next sink still got every record
         assert len(list(csv.DictReader(handle))) == 9

@@ -13,10 +13,11 @@ import sys
 from odibi_dagster_tests.conftest import BIN, ProjectWriter
 
 SECRETS = {
-    "PG_SECRET": "Hunter2@Vault:9xq",  # '@' and ':' unencoded: the URL parser cuts it into pieces
+    "PG_SECRET": "Hunter2-Vault.9xq",  # the password of a URL
     "SQLITE_SECRET": "TopSecretDir77",  # a folder name inside a SQLite path
     "QS_SECRET": "QueryParamPw55",  # a password in the query string
-    "SINK_SECRET": "S1nk@Pass/word#42",
+    "SINK_SECRET": "S1nk-Pass_word42",
+    "AT_SECRET": "p@ss:word99",  # '@' and ':' unencoded: the URL cannot be parsed, refused at load
 }
 LITERALS = ["sv=2024&sig=LiteralSas999", "Bearer LiteralToken123456"]  # written in source_options
 
@@ -59,7 +60,12 @@ def test_no_secret_reaches_any_output_or_file(tmp_path):
         done = subprocess.run(args, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
         return done.stdout + done.stderr
 
+    unparseable = ProjectWriter(tmp_path / "unparseable").write(sources=[
+        {"source_id": "pg-at", "source_name": "bronze.pg_at", "file_format": "sql", "source_path_or_query": "select 1",
+         "connection_config": {"url": "postgresql+psycopg2://etl:${AT_SECRET}@127.0.0.1:1/test"}}])
     outputs = {
+        "validate unparseable": command(sys.executable, "-m", "odibi_dagster", "validate", "--project-dir",
+                                        str(unparseable)),
         "materialize": command(str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions",
                                "--select", "*"),
         "asset list": command(str(BIN / "dagster"), "asset", "list", "-m", "odibi_dagster.definitions"),
@@ -70,6 +76,8 @@ def test_no_secret_reaches_any_output_or_file(tmp_path):
     assert "source 'pg-at'" in outputs["materialize"] and "source 'sqlite-path'" in outputs["materialize"]
     assert "pg-query" in outputs["failed"] and "sqlite-path" in outputs["failed"]
     assert "log sink" in outputs["materialize"]  # the sink's warning
+    assert "row 'pg-at', field 'connection_config.url': the connection URL cannot be parsed" in \
+        outputs["validate unparseable"]
 
     files = [path for folder in (tmp_path / "home", tmp_path / "storage") for path in folder.rglob("*")
              if path.is_file()]
@@ -122,3 +130,21 @@ def test_a_secret_echoed_by_user_code_is_redacted_in_the_step_error_and_record(t
     for path in (tmp_path / "home").rglob("*"):
         if path.is_file():
             assert str(database).encode() not in path.read_bytes(), path
+
+
+def test_a_secret_is_redacted_in_its_escaped_forms_and_short_values_stay_readable(monkeypatch):
+    import json
+
+    from odibi_dagster.config.connections import redact
+
+    secret = 'Zq"xK\\vQ\tM9!'
+    for shown in (repr({"password": secret}), json.dumps({"password": secret}), str(KeyError(secret))):
+        cleaned = redact(shown, secret)
+        assert "***" in cleaned and "xK" not in cleaned and "M9" not in cleaned, cleaned
+    assert redact("table gold.plant_summary", "plant") == "table gold.***_summary"  # asked for: removed
+    from odibi_dagster.config.connections import MIN_GLOBAL_SECRET, redact_secrets, substitute_env
+
+    monkeypatch.setenv("ODIBI_TEST_SHORT", "plant")
+    assert substitute_env("sqlite:///${ODIBI_TEST_SHORT}.db", "test") == "sqlite:///plant.db"
+    assert redact_secrets("table gold.plant_summary") == "table gold.plant_summary"  # too short for every message
+    assert len("plant") < MIN_GLOBAL_SECRET
