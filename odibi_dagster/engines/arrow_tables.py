@@ -110,9 +110,6 @@ def target_format(location: TableLocation, spec: WriteSpec, engine: str) -> tupl
     """(what is stored now, what this write produces): an append or merge into an existing table
     keeps that table's format; a new or overwritten table gets ``planned_format``."""
     stored = location.stored_format()
-    if spec.mode == "merge" and stored == "parquet":
-        raise TableWriteError(
-            f"table '{location.table}' is stored as parquet; merge needs Delta (set format: delta and overwrite once)")
     if spec.mode in ("append", "merge") and stored is not None:
         return stored, "delta" if spec.mode == "merge" else stored
     return stored, planned_format(engine, spec.mode, spec.format, spec.partition_by)
@@ -123,13 +120,14 @@ def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine
     table's write lock (concurrent appends from several processes all land)."""
     with location.locked():
         remove_stale_files(location)
-        stored, target = target_format(location, spec, engine)
+        was, target = target_format(location, spec, engine)
+        stored = parquet_to_delta(location) if spec.mode == "merge" and was == "parquet" else was
         if target == "delta":
             result = _write_delta(location, data, spec, exists=stored == "delta")
         else:
             result = _write_parquet(location, data, spec)
-        if stored is not None and stored != target:
-            remove_format(location, stored)
+        if was is not None and was != target:
+            remove_format(location, was)
         return result
 
 
@@ -312,7 +310,8 @@ def _write_delta(location: TableLocation, data: pa.Table, spec: WriteSpec, *, ex
     try:
         if spec.mode == "merge" and exists:
             table = DeltaTable(path)
-            predicate = " AND ".join(f't."{key}" = s."{key}"' for key in spec.merge_keys)
+            quoted = [key.replace('"', '""') for key in spec.merge_keys]
+            predicate = " AND ".join(f't."{key}" = s."{key}"' for key in quoted)
             (table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=spec.schema_evolution)
                   .when_matched_update_all().when_not_matched_insert_all().execute())
         else:
@@ -411,6 +410,13 @@ def _delta_logged_files(location: TableLocation) -> set[str]:
                 if kind in action:
                     named.add(unquote(action[kind]["path"]))
     return named
+
+
+def parquet_to_delta(location: TableLocation) -> StoredFormat:
+    """A merge needs Delta: a parquet table becomes a Delta table with the same rows first (the
+    parquet file goes once the merge has committed; until then both hold the same rows)."""
+    write_deltalake(str(location.path), pq.read_table(location.parquet_file), mode="overwrite")
+    return "delta"
 
 
 def remove_format(location: TableLocation, stored: StoredFormat) -> None:

@@ -6,6 +6,7 @@ the same on both engines; ``pandas:`` options go to the pandas reader as they ar
 
 from __future__ import annotations
 
+import csv
 import glob
 import warnings
 from collections.abc import Callable
@@ -128,12 +129,14 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
             start = handle.read(8192)
         if not start.strip():
             raise SourceReadError(f"{where} is empty (not even a header line)")
-        if b"\x00" in start:
-            raise SourceReadError(f"{where} is not text (it holds NUL bytes): is it really a CSV file?")
+        wide = str(kwargs["encoding"]).lower().replace("-", "").startswith(("utf16", "utf32"))
+        if b"\x00" in start and not wide:
+            raise SourceReadError(f"{where} is not text (it holds NUL bytes): is it really a CSV file? (for UTF-16 "
+                                  f"or UTF-32 text, set source_options.encoding)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            return pd.read_csv(path, **kwargs)
+            frame = pd.read_csv(path, **kwargs)
     except pd.errors.ParserWarning:
         raise SourceReadError(f"{where}: the first data row has more fields than the header; nothing was "
                               f"read") from None
@@ -146,6 +149,20 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
                               f"source_options.encoding to the file's encoding, e.g. latin-1") from None
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{where} has no columns") from None
+    if kwargs.get("header") == 0 and "names" not in kwargs:
+        _refuse_duplicate_header(where, path, kwargs)
+    return frame
+
+
+def _refuse_duplicate_header(where: str, path: str, kwargs: dict[str, Any]) -> None:
+    """pandas renames a repeated header (``id``, ``id.1``): a silent change of the file's columns."""
+    if "://" in path or len(str(kwargs["sep"])) != 1:
+        return
+    with open(path, encoding=kwargs["encoding"], newline="") as handle:
+        names = next(csv.reader(handle, delimiter=kwargs["sep"]), [])
+    if repeated := sorted({name for name in names if names.count(name) > 1}):
+        raise SourceReadError(f"{where}: the header names {repeated} more than once (pandas would rename the "
+                              f"repeats, e.g. to '{repeated[0]}.1'); nothing was read")
 
 
 def _read_json(source: Source, root: Path | None) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from odibi_dagster.engines.arrow_tables import (
     describe_delta,
     fit_to_stored,
     null_keys_refused,
+    parquet_to_delta,
     read_delta,
     remove_format,
     remove_stale_files,
@@ -66,7 +67,8 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
 
 
 def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, catalog: bool) -> WriteResult:
-    stored, _ = target_format(location, spec, "spark")
+    was, _ = target_format(location, spec, "spark")
+    stored = parquet_to_delta(location) if spec.mode == "merge" and was == "parquet" else was
     exists = stored == "delta"
     skipped = 0
     if spec.mode == "merge":
@@ -82,7 +84,7 @@ def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSp
     if spec.mode == "merge" and exists:
         view = f"odibi_merge_{uuid.uuid4().hex}"
         frame.createOrReplaceTempView(view)
-        on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in spec.merge_keys)
+        on = " AND ".join(f"t.`{key}` = s.`{key}`" for key in (key.replace("`", "``") for key in spec.merge_keys))
         try:
             if spec.schema_evolution:
                 spark.conf.set("spark.databricks.delta.schema.autoMerge.enabled", "true")
@@ -104,8 +106,8 @@ def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSp
             writer.option("path", path).saveAsTable(location.table)
         else:
             writer.save(path)
-    if stored is not None and stored != "delta":
-        remove_format(location, stored)
+    if was is not None and was != "delta":
+        remove_format(location, was)
     result = describe_delta(location)
     if skipped:
         result.extra["odibi/rows_skipped_null_keys"] = skipped

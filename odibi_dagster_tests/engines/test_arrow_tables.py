@@ -108,10 +108,20 @@ def test_merge_with_duplicate_keys_is_refused(location):
     assert read_frame(location)["id"].sort_values().tolist() == [1, 2]
 
 
-def test_merge_into_parquet_table_is_refused(location):
-    write_frame(location, frame([1]))
-    with pytest.raises(TableWriteError, match="stored as parquet; merge needs Delta"):
-        write_frame(location, frame([1]), mode="merge", merge_keys=["id"])
+def test_a_merge_into_a_parquet_table_keeps_its_rows_and_makes_it_delta(location):
+    write_frame(location, frame([1, 2]))
+    write_frame(location, frame([3]), mode="append")
+    result = write_frame(location, frame([2, 4], 5.0), mode="merge", merge_keys=["id"])
+    assert (result.format, location.stored_format(), location.parquet_file.exists()) == ("delta", "delta", False)
+    stored = read_frame(location).sort_values("id")
+    assert stored.values.tolist() == [[1, 1.0], [2, 5.0], [3, 1.0], [4, 5.0]]
+
+
+def test_merge_keys_with_quotes_in_their_names(location):
+    data = pd.DataFrame({'k"ey': [1, 2], "v": [1.0, 2.0]})
+    write_frame(location, data, mode="merge", merge_keys=['k"ey'])
+    write_frame(location, data.assign(v=[9.0, 9.0]), mode="merge", merge_keys=['k"ey'])
+    assert read_frame(location).sort_values('k"ey')["v"].tolist() == [9.0, 9.0]
 
 
 def test_delta_append_schema_mismatch_keeps_table(location):

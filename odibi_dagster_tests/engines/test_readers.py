@@ -131,6 +131,7 @@ def test_every_portable_schema_type_has_a_pandas_type():
     ("a,b,c\n1,\"2,3\n", "cannot be parsed: EOF inside string"),
     ("", "is empty"),
     ("a,b\n\xe9t\xe9,1\n", "is not valid utf-8 .* set source_options.encoding"),
+    ("id,v,id\n1,2,3\n", r"the header names \['id'\] more than once"),
 ])
 def test_a_malformed_csv_never_shifts_columns_and_errors_name_source_and_file(tmp_path, text, error):
     path = tmp_path / "a.csv"
@@ -153,4 +154,12 @@ def test_a_short_csv_row_is_padded_with_nulls_as_in_sparks_permissive_mode(tmp_p
 def test_binary_garbage_is_not_read_as_a_csv(tmp_path):
     (tmp_path / "a.csv").write_bytes(bytes(range(256)) * 8)
     with pytest.raises(SourceReadError, match=r"file '.*a.csv' is not text \(it holds NUL bytes\)"):
+        read_source(source("csv", "a.csv"), tmp_path)
+
+
+def test_a_utf16_csv_reads_with_its_encoding(tmp_path):
+    (tmp_path / "a.csv").write_bytes("a,b\n1,x\n".encode("utf-16"))
+    frame = read_source(source("csv", "a.csv", source_options={"encoding": "utf-16"}), tmp_path)
+    assert frame.to_dict("list") == {"a": [1], "b": ["x"]}
+    with pytest.raises(SourceReadError, match="holds NUL bytes.*set source_options.encoding"):
         read_source(source("csv", "a.csv"), tmp_path)
