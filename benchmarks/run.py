@@ -354,9 +354,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI smoke runs")
     args = parser.parse_args()
-    rows, io_rows, repeats = (50_000, 200_000, 1) if args.quick else (2_000_000, 5_000_000, 3)
+    rows, io_rows, repeats = (20_000, 50_000, 1) if args.quick else (2_000_000, 5_000_000, 3)
     # --quick: smaller sizes behind every key (a smoke run); RESULTS.md records full runs
-    trivial, big = (40, (200, 1000, 2000)) if args.quick else (200, (1000, 5000, 10_000))
+    trivial, big = (20, (100, 300, 600)) if args.quick else (200, (1000, 5000, 10_000))
     os.environ.setdefault("DAGSTER_HOME", "")
     os.environ.pop("DAGSTER_HOME")  # ephemeral instances: the benchmark leaves no runs behind
     sys.path.insert(0, str(REPO))
