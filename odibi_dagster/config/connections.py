@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odibi_dagster.config.errors import ConfigError
+
 if TYPE_CHECKING:  # SQLAlchemy is imported when a connection is made, not when config loads
     import sqlalchemy as sa
 
@@ -176,6 +178,8 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
         raise error(f"{where}: {redact(reason, *secrets)}") from None
     try:
         yield engine
+    except ConfigError:
+        raise  # a config problem found while reading (bad JSON in a table) names its own place
     except Exception as exc:  # noqa: BLE001 - driver errors vary; re-raise one clear, redacted error
         message = redact(f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}", engine.url.password,
                          *(str(secret) for secret in secrets if secret),

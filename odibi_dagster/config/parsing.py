@@ -25,7 +25,7 @@ from odibi_dagster.config.model import (
 RowModel = TypeVar("RowModel", bound=BaseModel)
 
 _NESTED_MODELS = (InputSpec, OutputSpec, LayerConfig, RetryConfig, ScheduleConfig, LogSinkConfig)
-_UNION_MEMBERS = {"str", "InputSpec", "dict[str,str]", "list[str]", "LogSinkConfig"}
+_UNION_MEMBERS = {"str", "constrained-str", "InputSpec", "dict[str,str]", "list[str]", "LogSinkConfig"}
 
 
 def parse_row(

@@ -83,6 +83,21 @@ def test_bad_json_in_a_table_names_table_row_and_field(demo_dir, tmp_path):
     assert issue.message.startswith("invalid JSON")
 
 
+def test_bad_json_in_the_manifest_table_is_one_clear_issue(demo_dir, tmp_path):
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    export_project(demo_dir, url)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text('UPDATE "ProjectManifest" SET tags = :tags'), {"tags": '{"team": '})
+    engine.dispose()
+    with pytest.raises(ConfigError) as info:
+        load_project_sql(url, "Energy Efficiency")
+    assert str(info.value).count("configuration error") == 1  # not wrapped in a second error
+    issue = info.value.issues[0]
+    assert "table ProjectManifest" in issue.where and issue.field == "tags"
+    assert issue.message.startswith("invalid JSON")
+
+
 def test_unknown_project_and_unreachable_database(tmp_path, demo_dir):
     url = f"sqlite:///{tmp_path / 'config.db'}"
     export_project(demo_dir, url)

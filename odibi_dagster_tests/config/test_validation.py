@@ -435,3 +435,10 @@ def test_a_link_inside_a_folder_source_is_refused_when_read(project_writer, tmp_
     project = load_project_folder(root)
     with pytest.raises(SourceReadError, match=rf"source 's1': path '{outside}.*' is outside the project folder"):
         read_source(project.sources[0], project.root)
+
+
+def test_a_bad_key_in_a_query_input_is_one_issue_without_union_noise(project_writer):
+    bad = {"type": "query", "key": "q", "sql": "select 1", "connection": "sqlite:///q.db"}
+    error, _ = errors(project_writer, transformations=[row("t1", inputs=["bronze.a", bad])])
+    issue = only(error)
+    assert (issue.row, issue.field) == ("t1", "inputs.1.key") and issue.message.startswith("unknown key 'key'")
