@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -94,10 +96,17 @@ def run_project(
     }
 
 
-def _instance() -> Any:
+@contextmanager
+def _instance() -> Iterator[dg.DagsterInstance]:
+    """The ``DAGSTER_HOME`` instance, else a temporary one on disk: the run writes its events on a
+    worker thread while this thread reads them, which an in-memory SQLite instance refuses now and
+    then ("database table is locked")."""
     if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+        with dg.DagsterInstance.get() as instance:
+            yield instance
+        return
+    with tempfile.TemporaryDirectory(prefix="odibi_run_") as folder, dg.DagsterInstance.local_temp(folder) as instance:
+        yield instance
 
 
 def _selection(project: Project, target_layers: list[str] | None) -> list[dg.AssetKey] | None:
