@@ -2,8 +2,9 @@
 
 The specs come from ``specs.OdibiTranslator``; this module wraps them in ``multi_asset``s with
 the step that runs: read a source, or load inputs, call the function and hand its tables to the
-IO manager. A transformation with several outputs is one subsettable ``multi_asset``. Every step
-makes its log record (``logging.step_log``) and writes it to the project's sinks itself.
+IO manager. A transformation with several outputs is one subsettable ``multi_asset``; its checks
+(``quality.py``) are asset checks of the same step. Every step makes its log record
+(``logging.step_log``) and writes it to the project's sinks itself.
 """
 
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 import dagster as dg
 
 from odibi_dagster.assets.naming import identifier, op_name
+from odibi_dagster.assets.quality import CheckedTable, check_stored, write_checked
 from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.config.connections import redacted_error
 from odibi_dagster.config.model import Project, Source, Transformation
@@ -72,31 +74,32 @@ def _without_secrets(step: Iterator[Any]) -> Iterator[Any]:
         raise clean from None
 
 
-def _written(outputs: Iterator[dg.Output], log: StepLog) -> Iterator[dg.Output]:
-    """Yield the outputs, then deliver the record. Dagster stores each output (the IO manager's
-    write) as it is yielded, so the code after the loop runs only once every table is written; a
-    write that fails is recorded by the IO manager (``StepLog.of_step``) instead."""
-    yield from outputs
-    log.deliver()
-
-
 def build_source_asset(project: Project, source: Source, default_engine: str,
                        translator: OdibiTranslator) -> dg.AssetsDefinition:
-    spec = translator.get_asset_spec(project, source, source.output, default_engine)
+    output = source.output
+    spec = translator.get_asset_spec(project, source, output, default_engine)
+    quarantine = translator.get_quarantine_spec(project, source, output, default_engine)
+    tables = {source.table: CheckedTable(output, spec, quarantine)}
+    check_specs = translator.get_check_specs(project, output)
 
     @dg.multi_asset(
         name=op_name(project.slug, source.source_id, "source__"),
-        specs=[spec],
+        specs=[spec, *([quarantine] if quarantine else [])],
+        check_specs=check_specs,
+        can_subset=bool(quarantine or check_specs),  # checks may run alone on the stored table
         required_resource_keys={ENGINE_RESOURCE},
         retry_policy=retry_policy(project),
         op_tags={"odibi/layer": project.manifest.bronze_layer},
     )
-    def _source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+    def _source(context: dg.AssetExecutionContext) -> Iterator[Any]:
         yield from _without_secrets(_read_source(context))
 
-    def _read_source(context: dg.AssetExecutionContext) -> Iterator[dg.Output]:
+    def _read_source(context: dg.AssetExecutionContext) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
         backend = resource.backend(resource.engine_name)
+        if spec.key not in context.selected_asset_keys:
+            yield from _checks_or_nothing(context, project, resource, backend, tables)
+            return
         # bronze sources are logged too, under their source_id
         log = _step_log(context, project, resource, backend, transformation_id=source.source_id,
                         layer=project.manifest.bronze_layer, labels=None)
@@ -105,10 +108,24 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         except Exception as exc:
             log.fail(f"{type(exc).__name__}: {exc}", [spec.key])
             raise
-        done = log.finish("SUCCESS", rows_out=backend.count_rows([frame]))
-        yield from _written(iter([dg.Output(frame, output_name=_output_name(spec.key), metadata=done)]), log)
+        log.set(rows_in=backend.count_rows([frame]))
+        yield from write_checked(context, resource, backend, log, {source.table: frame}, tables,
+                                 where=lambda table: f"source '{source.source_id}' table '{table}'",
+                                 output_name=_output_name)
 
     return _source
+
+
+def _checks_or_nothing(context: dg.AssetExecutionContext, project: Project, resource: OdibiEngine,
+                       backend: Backend, tables: dict[str, CheckedTable]) -> Iterator[Any]:
+    """None of the step's tables selected: its checks alone run on the stored tables, or (a
+    quarantine table selected alone, which is written only with its table) nothing runs."""
+    if context.selected_asset_check_keys:
+        yield from check_stored(context, resource, backend, tables,
+                                location=lambda table: _location(project, resource, table))
+    else:
+        context.log.warning(f"nothing to do: {sorted(k.to_user_string() for k in context.selected_asset_keys)} "
+                            f"is written only together with its table; select that table")
 
 
 def build_transformation_asset(project: Project, row: Transformation, default_engine: str,
@@ -117,14 +134,20 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
     engine = resolve_engine(row=row.engine_override, run=default_engine)
     labels = row.entity_labels(project.manifest.entity_labels)
     specs = {output.table: translator.get_asset_spec(project, row, output, engine) for output in row.outputs}
+    tables = {output.table: CheckedTable(output, specs[output.table],
+                                         translator.get_quarantine_spec(project, row, output, engine))
+              for output in row.outputs}
+    quarantines = [table.quarantine for table in tables.values() if table.quarantine]
+    check_specs = [check for output in row.outputs for check in translator.get_check_specs(project, output)]
     arg_names = {table: f"in_{index}_{identifier(table)}"[:60] for index, table in enumerate(row.input_tables)}
     ins = {arg: dg.AssetIn(key=translator.get_asset_key(project, table)) for table, arg in arg_names.items()}
 
     @dg.multi_asset(
         name=op_name(project.slug, row.transformation_id),
-        specs=list(specs.values()),
+        specs=[*specs.values(), *quarantines],
+        check_specs=check_specs,
         ins=ins,
-        can_subset=len(specs) > 1,
+        can_subset=len(specs) + len(quarantines) > 1 or bool(check_specs),
         required_resource_keys={ENGINE_RESOURCE},
         retry_policy=retry_policy(project),
         op_tags={"odibi/layer": row.layer, **({ENGINE_TAG: row.engine_override} if row.engine_override else {}),
@@ -140,6 +163,9 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         run_engine = resource.engine_for(row.engine_override)
         backend = resource.backend(run_engine)
         selected = context.selected_asset_keys
+        if not selected & {spec.key for spec in specs.values()}:
+            yield from _checks_or_nothing(context, project, resource, backend, tables)
+            return
         log = _step_log(context, project, resource, backend, transformation_id=row.transformation_id,
                         layer=row.layer, labels=labels)
         inputs: dict[str, Any] = {}
@@ -169,7 +195,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         }
         try:
             result = call_transformation(fn, row.transformation_id, available)
-            tables = None if row.io == "self_managed" else tables_from_result(
+            returned = None if row.io == "self_managed" else tables_from_result(
                 result, row.output_tables, row.transformation_id, backend.is_frame)
         except Exception as exc:
             error = exc if isinstance(exc, TransformationError) else TransformationError(
@@ -179,14 +205,13 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
                 raise
             raise error from exc
 
-        if tables is None:
+        if returned is None:
             yield from _observe_self_managed(project, row, resource, specs, selected, log)
             return
-        written = {table: frame for table, frame in tables.items() if specs[table].key in selected}
-        done = log.finish("SUCCESS", rows_out=backend.count_rows(written.values()))
-        outputs = (dg.Output(frame, output_name=_output_name(specs[table].key), metadata=done)
-                   for table, frame in written.items())
-        yield from _written(outputs, log)
+        written = {table: frame for table, frame in returned.items() if specs[table].key in selected}
+        yield from write_checked(context, resource, backend, log, written, tables,
+                                 where=lambda table: f"transformation '{row.transformation_id}' output '{table}'",
+                                 output_name=_output_name)
 
     return _transformation
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import dagster as dg
 
+from odibi_dagster.config.checks import CheckConfig
 from odibi_dagster.config.model import OutputSpec, Source, Transformation
 from odibi_dagster.functions.registry import resolve_function
 
@@ -163,3 +164,24 @@ def transformation_code_references(row: Transformation, root: Path | None) -> di
 
 def source_code_references(source: Source) -> dict[str, Any]:
     return _references([_config_reference(source.where)])
+
+
+def check_description(check: CheckConfig) -> str:
+    """A check's one-line description on the asset's Checks tab."""
+    what = {
+        "not_null": lambda: f"{', '.join(check.columns or [])} never null",
+        "unique": lambda: f"{', '.join(check.columns or [])} unique (nulls ignored)",
+        "accepted_values": lambda: f"{check.column} in {check.values}",
+        "range": lambda: f"{check.column} within [{_bound(check.min)}, {_bound(check.max)}]",
+        "regex": lambda: f"{check.column} matches {check.pattern}",
+        "expression": lambda: str(check.expr),
+        "row_count": lambda: f"row count within [{_bound(check.min)}, {_bound(check.max)}]",
+        "freshness": lambda: f"newest {check.column} at most {check.max_age} old",
+        "schema": lambda: ", ".join(f"{c}: {t}" for c, t in dict(check.columns or {}).items())
+                          + (" (no other columns)" if check.strict else ""),
+    }[check.type]()
+    return f"{what}; on failure: {check.on_fail}"
+
+
+def _bound(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"

@@ -18,6 +18,7 @@ from dagster._core.definitions.metadata import NamespacedMetadataSet
 
 from odibi_dagster.assets.naming import asset_key, owners, tag_value
 from odibi_dagster.assets.presentation import (
+    check_description,
     declared_column_schema,
     source_code_references,
     source_description,
@@ -104,3 +105,22 @@ class OdibiTranslator:
             skippable=True,
         ).with_io_manager_key(IO_MANAGER)
 
+    def get_quarantine_spec(self, project: Project, row: Source | Transformation, output: OutputSpec,
+                            engine: str) -> dg.AssetSpec | None:
+        """The quarantine table of ``output`` (None when no check quarantines rows): appended, in
+        the same layer, with the same inputs."""
+        table = output.quarantine_of(output.table)
+        if table is None:
+            return None
+        quarantine = OutputSpec(
+            table=table, mode="append", format=output.format, schema_evolution=True,
+            description=f"Rows of `{output.table}` that failed a quarantine check, with `_failed_checks`, "
+                        f"`_quarantined_at` and `_run_id`; appended by the step that writes `{output.table}`.")
+        return self.get_asset_spec(project, row, quarantine, engine)
+
+    def get_check_specs(self, project: Project, output: OutputSpec) -> list[dg.AssetCheckSpec]:
+        """One asset check per configured check; ``on_fail: fail`` ones block downstream assets."""
+        key = self.get_asset_key(project, output.table)
+        return [dg.AssetCheckSpec(check.check_name, asset=key, description=check_description(check),
+                                  blocking=check.on_fail == "fail")
+                for check in output.checks]

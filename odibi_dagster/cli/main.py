@@ -87,7 +87,7 @@ def cmd_log(args: argparse.Namespace) -> int:
     if args.last:
         log = log.tail(args.last)
     columns = ["start_time", "transformation_id", "layer", "engine", "status", "duration_seconds", "rows_out",
-               "attempt", "error_message"]
+               "rows_dropped", "rows_quarantined", "checks_failed", "attempt", "error_message"]
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(log[columns].to_string(index=False) if not log.empty else "no transformation runs logged")
     return 0
@@ -102,6 +102,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     for name, count in sorted(status["by_status"].items()):
         print(f"  {name}: {count}")
     print(f"  average duration: {status['average_duration_seconds']} s")
+    print(f"  data quality: {status['rows_dropped']} rows dropped, {status['rows_quarantined']} rows quarantined, "
+          f"{status['runs_with_failed_checks']} runs with failed checks")
     print(f"  last run: {status['last_run_id']} ended {status['last_end_time']}")
     return 0
 
@@ -127,7 +129,7 @@ def cmd_failed(args: argparse.Namespace) -> int:
     if failed.empty:
         print(f"no failed transformations in the last {args.hours} h")
         return 0
-    print(failed[["end_time", "transformation_id", "layer", "attempt", "run_id", "error_message"]]
+    print(failed[["end_time", "transformation_id", "layer", "attempt", "run_id", "checks_failed", "error_message"]]
           .to_string(index=False))
     return 0
 

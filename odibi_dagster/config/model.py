@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from odibi_dagster.config.checks import CheckConfig, QualityGate, check_names
 from odibi_dagster.config.errors import did_you_mean
 
 ENGINES = ("pandas", "spark")
@@ -404,7 +405,51 @@ def _column_specs(value: Any) -> Any:
     return value
 
 
-class OutputSpec(_Row):
+class _Checked(_Row):
+    """The data-quality fields of a source and of an output (see ``checks.py``)."""
+
+    checks: list[CheckConfig] = Field(
+        json_schema_extra=_json_text_too, default_factory=list,
+        examples=[[{"type": "not_null", "columns": ["order_id"], "on_fail": "quarantine"}]],
+        description="Data-quality checks, each a Dagster asset check on the asset, evaluated on the rows about to "
+                    "be written (see \"Check\" below).")
+    quality_gate: QualityGate | None = Field(
+        json_schema_extra=_json_text_too, default=None, examples=[{"min_pass_rate": 0.95}],
+        description="`min_pass_rate`: the share of rows that must pass every row-level check, or nothing is "
+                    "written.")
+    quarantine_table: str | None = Field(
+        default=None, description="Where rows failing a `quarantine` check go (appended); default "
+                                  "`<table>_quarantine`.")
+
+    @field_validator("checks", mode="before")
+    @classmethod
+    def _json_checks(cls, value: Any) -> Any:
+        value = _json_text(value)
+        return [] if value is None else value
+
+    @field_validator("quality_gate", mode="before")
+    @classmethod
+    def _json_gate(cls, value: Any) -> Any:
+        return _json_text(value)
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_check_names(cls, value: list[CheckConfig]) -> list[CheckConfig]:
+        return check_names(value)
+
+    @field_validator("quarantine_table")
+    @classmethod
+    def _quarantine_name(cls, value: str | None) -> str | None:
+        return None if value is None else _check_table_name(value)
+
+    def quarantine_of(self, table: str) -> str | None:
+        """The quarantine table of ``table``: set only when a check quarantines rows."""
+        if not any(check.on_fail == "quarantine" for check in self.checks):
+            return None
+        return self.quarantine_table or f"{table}_quarantine"
+
+
+class OutputSpec(_Checked):
     """One table a transformation writes: one asset."""
 
     table: str = Field(
@@ -451,7 +496,7 @@ class OutputSpec(_Row):
         return self
 
 
-class Source(_Row):
+class Source(_Checked):
     """One bronze source (``sources.yaml`` / ``IngestionSourceConfig``): one asset in the first layer."""
 
     source_id: str = Field(description="The row's id; bronze log records carry it.", examples=["src-weather"])
@@ -550,7 +595,8 @@ class Source(_Row):
     def output(self) -> OutputSpec:
         """The source's bronze table, described like a transformation output."""
         return OutputSpec(table=self.source_name, mode=self.write_mode, merge_keys=self.merge_keys,
-                          null_keys=self.merge_config.get("null_keys", "error"))
+                          null_keys=self.merge_config.get("null_keys", "error"), checks=self.checks,
+                          quality_gate=self.quality_gate, quarantine_table=self.quarantine_table)
 
 
 class Transformation(_Row):
@@ -618,6 +664,9 @@ class Transformation(_Row):
     def _needs_outputs(self) -> Transformation:
         if not self.outputs:
             raise ValueError("a transformation needs at least one entry in 'outputs'")
+        if self.io == "self_managed" and any(o.checks or o.quality_gate for o in self.outputs):
+            raise ValueError("checks and quality_gate run on the rows before they are written, so they need "
+                             "io: managed (a self_managed function writes its tables itself)")
         return self
 
     @property
@@ -642,6 +691,12 @@ class Transformation(_Row):
     def output_tables(self) -> list[str]:
         return [output.table for output in self.outputs]
 
+    @property
+    def all_output_tables(self) -> list[str]:
+        """The outputs' tables and their quarantine tables: every asset of the row."""
+        quarantines = [output.quarantine_of(output.table) for output in self.outputs]
+        return self.output_tables + [table for table in quarantines if table]
+
     def entity_labels(self, labels: dict[str, str]) -> dict[str, str]:
         """``{"plant": "Argo", "asset": "Boiler 6"}`` from entity_1..3 and the manifest's labels."""
         values = {"entity_1": self.entity_1, "entity_2": self.entity_2, "entity_3": self.entity_3}
@@ -663,9 +718,11 @@ class Project:
     def __post_init__(self) -> None:
         if not self.table_layers:
             for source in self.sources:
-                self.table_layers[source.table] = self.manifest.bronze_layer
+                for table in (source.table, source.quarantine_of(source.table)):
+                    if table:
+                        self.table_layers[table] = self.manifest.bronze_layer
             for row in self.transformations:
-                for table in row.output_tables:
+                for table in row.all_output_tables:
                     self.table_layers[table] = row.layer
 
     @property

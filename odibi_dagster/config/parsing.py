@@ -6,11 +6,13 @@ that name the file or table, the row and the field, and adds "did you mean" for 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from odibi_dagster.config.checks import CheckConfig, QualityGate
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import (
     LEGACY_COLUMNS,
@@ -24,7 +26,8 @@ from odibi_dagster.config.model import (
 
 RowModel = TypeVar("RowModel", bound=BaseModel)
 
-_NESTED_MODELS = (InputSpec, OutputSpec, LayerConfig, RetryConfig, ScheduleConfig, LogSinkConfig)
+_NESTED_MODELS = (InputSpec, OutputSpec, LayerConfig, RetryConfig, ScheduleConfig, LogSinkConfig, CheckConfig,
+                  QualityGate)
 _UNION_MEMBERS = {"str", "constrained-str", "InputSpec", "dict[str,str]", "list[str]", "LogSinkConfig"}
 
 
@@ -108,12 +111,44 @@ def _issues_from(
         if len(loc) == 2 and loc[:2] in deep and error["type"] in {"string_type", "model_type", "dict_type"}:
             continue
         field = ".".join(str(part) for part in loc) or None
-        message = _message(loc, error, model)
+        message = _place(loc, data) + _message(loc, error, model)
         if (field or "", message) in seen:
             continue
         seen.add((field or "", message))
         issues.append(ConfigIssue(where, message, row_id, field, line))
     return issues
+
+
+def _place(loc: tuple, data: dict[str, Any]) -> str:
+    """``output 'orders', check #2 (unique): `` for an error inside an output's or a source's checks."""
+    if "checks" not in loc and "quality_gate" not in loc:
+        return ""
+    parts: list[str] = []
+    node: Any = data
+    for index, part in enumerate(loc):
+        node = _child(node, part)
+        following = loc[index + 1] if index + 1 < len(loc) else None
+        if part == "outputs" and isinstance(following, int):
+            table = _child(_child(node, following), "table")
+            parts.append(f"output '{table}'" if isinstance(table, str) else f"output #{following + 1}")
+        elif part == "checks" and isinstance(following, int):
+            check = _child(node, following)
+            named = _child(check, "name") or _child(check, "type")
+            parts.append(f"check #{following + 1}" + (f" ({named})" if isinstance(named, str) else ""))
+    return f"{', '.join(parts)}: " if parts else ""
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, str) and node.strip().startswith(("[", "{")):  # JSON text of a SQL table's cell
+        try:
+            node = json.loads(node)
+        except ValueError:
+            return None
+    if isinstance(node, dict):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and part < len(node):
+        return node[part]
+    return None
 
 
 def _message(loc: tuple, error: dict[str, Any], model: type[BaseModel]) -> str:

@@ -137,7 +137,7 @@ def validate_rows(
                                                  f"'{name}': rename one", row_id, id_field))
     for row in transformations:
         names: dict[str, str] = {}
-        for index, table in enumerate(row.output_tables):
+        for index, table in enumerate(row.all_output_tables):
             name = table.replace(".", "__")  # AssetKey.to_python_identifier, the output's name
             if name in names:
                 issues.append(ConfigIssue(row.where, f"outputs '{names[name]}' and '{table}' give one Dagster output "
@@ -155,9 +155,17 @@ def validate_rows(
     producers: dict[str, tuple[str, str]] = {}  # table -> (row id, layer)
     for source in sources:
         _claim(producers, issues, source.table, source.source_id, bronze, source, "source_name")
+        quarantine = source.quarantine_of(source.table)
+        if quarantine:
+            _claim(producers, issues, quarantine, source.source_id, bronze, source, "quarantine_table")
     for row in transformations:
-        for index, table in enumerate(row.output_tables):
-            _claim(producers, issues, table, row.transformation_id, row.layer, row, f"outputs.{index}.table")
+        for index, output in enumerate(row.outputs):
+            _claim(producers, issues, output.table, row.transformation_id, row.layer, row, f"outputs.{index}.table")
+        for index, output in enumerate(row.outputs):
+            quarantine = output.quarantine_of(output.table)
+            if quarantine:
+                _claim(producers, issues, quarantine, row.transformation_id, row.layer, row,
+                       f"outputs.{index}.quarantine_table")
 
     # inputs: provided, not from a later layer, not twice
     graph: dict[str, set[str]] = {}

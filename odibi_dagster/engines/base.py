@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from odibi_dagster.config.model import InputSpec, Source
+from odibi_dagster.config.model import InputSpec, OutputSpec, Source
 from odibi_dagster.engines.storage import StoredFormat, TableLocation, WriteSpec
+from odibi_dagster.quality.measure import Evaluated
 
 
 @dataclass
@@ -52,3 +54,6 @@ class Backend(Protocol):
     def read_table(self, location: TableLocation) -> Any: ...
 
     def write_table(self, location: TableLocation, frame: Any, spec: WriteSpec) -> WriteResult: ...
+
+    def evaluate_checks(self, frame: Any, output: OutputSpec, *, where: str, run_id: str, now: datetime) -> Evaluated:
+        """``output``'s checks on ``frame`` (``odibi_dagster.quality``): verdicts, rows to write, to quarantine."""

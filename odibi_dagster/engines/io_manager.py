@@ -5,6 +5,7 @@ What to write (table, layer, mode, merge keys, format) comes from the asset's ``
 (``storage.py``), put there by the asset specs; where is ``storage.TableLocation``.
 """
 
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import dagster as dg
@@ -21,34 +22,17 @@ class OdibiIOManager(dg.ConfigurableIOManager):
     odibi_engine: dg.ResourceDependency[OdibiEngine]
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        metadata = context.definition_metadata or {}
-        table = TableMetadata.extract(metadata)
-        location = table.location(self.odibi_engine.root)
-        backend = self.odibi_engine.backend_for_frame(obj)
-        spec = table.write_spec()
-        if spec.mode != "overwrite" and location.stored_format() is None:
-            for other in location.elsewhere():
-                context.log.warning(
-                    f"table '{location.table}' ({spec.mode}) starts anew under layer '{location.layer}', but data of "
-                    f"this table is stored under layer '{other.layer}' ({other.path}): it is no longer read (was "
-                    f"the layer renamed? move that folder to keep its rows)")
         try:
-            result = backend.write_table(location, obj, spec)
+            metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning)
         except Exception as exc:
             # the table keeps its previous version; the attempt's log record says why it failed
             log = StepLog.of_step(context.run_id, context.step_key)
             if log is not None:
-                log.fail(f"writing table '{location.table}' failed: {type(exc).__name__}: {exc}",
+                table = TableMetadata.extract(context.definition_metadata or {}).table
+                log.fail(f"writing table '{table}' failed: {type(exc).__name__}: {exc}",
                          [context.asset_key], context.log_event)
             raise
-        descriptions = declared_descriptions(metadata.get("dagster/column_schema"))
-        missing = sorted(set(descriptions) - set(result.schema.names))
-        if missing:
-            context.log.warning(f"table '{location.table}' has no column(s) {missing} that its config documents")
-        context.add_output_metadata({**table_metadata(
-            location, engine=backend.name, format=result.format, schema=result.schema, row_count=result.row_count,
-            rows_written=result.rows_written, delta_version=result.delta_version, descriptions=descriptions),
-            **result.extra})
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = TableMetadata.extract(context.upstream_output.definition_metadata or {})
@@ -57,3 +41,25 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         if upstream.cache_layer:
             return backend.read_cached(location, context.step_context.run_id, upstream.cache_layer, context.log.warning)
         return backend.read_table(location)
+
+
+def store_table(resource: OdibiEngine, definition_metadata: Mapping[str, Any], obj: Any,
+                warn: Callable[[str], None]) -> dict[str, Any]:
+    """Write ``obj`` where and how an asset's ``TableMetadata`` says; returns its materialization metadata."""
+    table = TableMetadata.extract(definition_metadata)
+    location = table.location(resource.root)
+    backend = resource.backend_for_frame(obj)
+    spec = table.write_spec()
+    if spec.mode != "overwrite" and location.stored_format() is None:
+        for other in location.elsewhere():
+            warn(f"table '{location.table}' ({spec.mode}) starts anew under layer '{location.layer}', but data of "
+                 f"this table is stored under layer '{other.layer}' ({other.path}): it is no longer read (was the "
+                 f"layer renamed? move that folder to keep its rows)")
+    result = backend.write_table(location, obj, spec)
+    descriptions = declared_descriptions(definition_metadata.get("dagster/column_schema"))
+    missing = sorted(set(descriptions) - set(result.schema.names))
+    if missing:
+        warn(f"table '{location.table}' has no column(s) {missing} that its config documents")
+    return {**table_metadata(location, engine=backend.name, format=result.format, schema=result.schema,
+                             row_count=result.row_count, rows_written=result.rows_written,
+                             delta_version=result.delta_version, descriptions=descriptions), **result.extra}

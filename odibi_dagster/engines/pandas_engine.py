@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from odibi_dagster.config.model import InputSpec, Source
+from odibi_dagster.config.model import InputSpec, OutputSpec, Source
 from odibi_dagster.engines import arrow_tables, readers
 from odibi_dagster.engines.base import CACHE_WARNING, WriteResult, WriteSpec
 from odibi_dagster.engines.handoff import Handoff
 from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.quality.measure import Evaluated
 
 
 class PandasBackend:
@@ -56,3 +58,8 @@ class PandasBackend:
         if result.format == "parquet" and spec.mode == "overwrite":  # the file now holds exactly `table`
             self.handoff.keep(location.parquet_file, table)
         return result
+
+    def evaluate_checks(self, frame: Any, output: OutputSpec, *, where: str, run_id: str, now: datetime) -> Evaluated:
+        from odibi_dagster.quality import pandas_checks
+
+        return pandas_checks.evaluate(frame, output.checks, output.quality_gate, where=where, run_id=run_id, now=now)

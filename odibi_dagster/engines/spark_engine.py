@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from odibi_dagster.config.model import InputSpec, Source
+from odibi_dagster.config.model import InputSpec, OutputSpec, Source
 from odibi_dagster.engines import spark_readers, spark_tables
 from odibi_dagster.engines.base import WriteResult, WriteSpec
 from odibi_dagster.engines.readers import read_query as read_query_with_pandas
 from odibi_dagster.engines.spark_session import SparkSettings, get_session, has_native_delta
 from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.quality.measure import Evaluated
 
 DeltaMode = Literal["auto", "native", "deltalake"]
 
@@ -81,3 +83,8 @@ class SparkBackend:
                 frame.count()  # materialize the cache now, as the original's CACHE TABLE + COUNT did
                 CACHED[key] = frame
             return CACHED[key]
+
+    def evaluate_checks(self, frame: Any, output: OutputSpec, *, where: str, run_id: str, now: datetime) -> Evaluated:
+        from odibi_dagster.quality import spark_checks
+
+        return spark_checks.evaluate(frame, output.checks, output.quality_gate, where=where, run_id=run_id, now=now)

@@ -36,4 +36,7 @@ EVENTS: dict[str, EventSpec] = {
     "transform_success": EventSpec(frozenset(_TRANSFORM | {"duration_seconds"})),
     "transform_retry": EventSpec(frozenset(_TRANSFORM | {"max_retries", "error"})),
     "transform_failure": EventSpec(frozenset(_TRANSFORM | {"duration_seconds", "error"})),
+    # data quality: once per failing check (a source's checks carry its source_id as transformation_id)
+    "check_failure": EventSpec(frozenset(_BASE | {"layer", "transformation_id", "table", "check", "severity",
+                                                  "failed_rows"})),
 }

@@ -42,6 +42,7 @@ from odibi_dagster.hooks.translator import HookEvent, ProjectSteps, RunTranslato
 STEP_KINDS = frozenset({
     DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED, DagsterEventType.STEP_UP_FOR_RETRY,
     DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED,
+    DagsterEventType.ASSET_CHECK_EVALUATION,
 })
 
 

@@ -8,6 +8,7 @@ Fed a run's event log entries in order, ``RunTranslator`` returns the hook event
   first start to last end; a layer none of whose steps ran reports ``skipped`` at the run's end
 - STEP_START / STEP_SUCCESS / STEP_FAILURE / STEP_UP_FOR_RETRY of a transformation ->
   ``transform_start`` / ``transform_success`` / ``transform_failure`` / ``transform_retry``
+- a failed ASSET_CHECK_EVALUATION of a source's or transformation's check -> ``check_failure``
 
 The sensors and the in-process subscriber of ``run_project`` both use it, so they agree.
 """
@@ -61,13 +62,14 @@ class ProjectSteps:
         steps = {
             op_name(project.slug, source.source_id, "source__"): StepInfo(
                 project.manifest.bronze_layer, source.source_id, True,
-                asset_keys=(asset_key(project.slug, source.table),))
+                asset_keys=tuple(asset_key(project.slug, table)
+                                 for table in (source.table, source.quarantine_of(source.table)) if table))
             for source in project.sources
         }
         for row in project.transformations:
             steps[op_name(project.slug, row.transformation_id)] = StepInfo(
                 row.layer, row.transformation_id, False, row.module, row.function, row.engine_override,
-                tuple(asset_key(project.slug, table) for table in row.output_tables))
+                tuple(asset_key(project.slug, table) for table in row.all_output_tables))
         return cls(project.name, project.slug, project.env, default_engine, tuple(project.manifest.layer_order),
                    steps, project.manifest.retry.max_retries)
 
@@ -196,6 +198,8 @@ class RunTranslator:
                 self._seen_records.add(seen)
                 self.finished_records.append(record)
             return []
+        if kind == DagsterEventType.ASSET_CHECK_EVALUATION:
+            return self._check_failure(step, ts, event.event_specific_data)
         if kind == DagsterEventType.RUN_START:
             self.run_start = ts
             return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers()))]
@@ -238,6 +242,19 @@ class RunTranslator:
             if layer.planned <= layer.ended:
                 out += self._layer_end(info.layer, layer, ts)
         return out
+
+    def _check_failure(self, step: str | None, ts: float, evaluation: Any) -> list[HookEvent]:
+        """``check_failure`` for a failed check of one of the project's steps."""
+        if evaluation is None or evaluation.passed or step not in self.project.steps:
+            return []
+        info = self.project.steps[step]
+        failed = evaluation.metadata.get("failed_rows")
+        payload = self._base(ts, layer=info.layer, transformation_id=info.row_id,
+                             table=".".join(evaluation.asset_key.path[1:]), check=evaluation.check_name,
+                             severity=evaluation.severity.value,
+                             failed_rows=failed.value if isinstance(failed, dg.MetadataValue) else failed)
+        payload["engine"] = resolve_engine(row=info.engine_override, run=self.engine)
+        return [("check_failure", payload)]
 
     def _layer_event(self, which: str, layer: str | None = None) -> str:
         return f"bronze_{which}" if layer == self.project.bronze_layer else f"layer_{which}"

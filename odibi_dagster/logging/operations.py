@@ -13,7 +13,8 @@ from odibi_dagster.logging.reader import read_transformation_log
 
 def project_status(project: str, instance: dg.DagsterInstance | None = None, hours: float | None = None
                    ) -> dict[str, Any]:
-    """Counts by status, average duration and the last run, over all time or the last ``hours``."""
+    """Counts by status, average duration, the last run and the data-quality totals, over all time or
+    the last ``hours``."""
     since = datetime.now(timezone.utc) - timedelta(hours=hours) if hours else None
     log = read_transformation_log(project, instance, since)
     last = log.iloc[-1] if not log.empty else None
@@ -24,6 +25,9 @@ def project_status(project: str, instance: dg.DagsterInstance | None = None, hou
         "average_duration_seconds": round(float(log["duration_seconds"].mean()), 3) if not log.empty else None,
         "last_run_id": last["run_id"] if last is not None else None,
         "last_end_time": last["end_time"] if last is not None else None,
+        "rows_dropped": int(log["rows_dropped"].fillna(0).sum()),
+        "rows_quarantined": int(log["rows_quarantined"].fillna(0).sum()),
+        "runs_with_failed_checks": int((log["checks_failed"].fillna("") != "").sum()),
     }
 
 

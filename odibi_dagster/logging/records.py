@@ -22,22 +22,29 @@ RECORD_COLUMNS: dict[str, ColumnKind] = {
     "transformation_id": "id", "project": "id", "env": "id", "layer": "id", "engine": "id", "plant": "id",
     "asset": "id", "run_id": "id", "start_time": "timestamp", "end_time": "timestamp", "status": "id",
     "duration_seconds": "float", "rows_in": "int", "rows_out": "int", "attempt": "int", "error_message": "text",
+    # data quality (added after the first release: a log written before lacks them, see LEGACY_FIELDS)
+    "rows_dropped": "int", "rows_quarantined": "int", "checks_failed": "text",
 }
 RECORD_FIELDS = tuple(RECORD_COLUMNS)
+QUALITY_FIELDS = ("rows_dropped", "rows_quarantined", "checks_failed")
+LEGACY_FIELDS = tuple(field for field in RECORD_FIELDS if field not in QUALITY_FIELDS)  # a log of release 1
 LOG_PREFIX = "odibi/log/"
 
 
 def build_record(*, transformation_id: str, project: str, env: str, layer: str, engine: str,
                  labels: Mapping[str, Any] | None, run_id: str | None, start_time: datetime, end_time: datetime,
                  status: str, rows_in: int | None = None, rows_out: int | None = None, attempt: int | None = None,
-                 error_message: str | None = None) -> dict[str, Any]:
+                 error_message: str | None = None, rows_dropped: int | None = None,
+                 rows_quarantined: int | None = None, checks_failed: str | None = None) -> dict[str, Any]:
+    """One record; ``checks_failed``: the names of the failed checks joined by ``,`` (None: no checks)."""
     labels = labels or {}
     return {
         "transformation_id": transformation_id, "project": project, "env": env, "layer": layer, "engine": engine,
         "plant": labels.get("plant"), "asset": labels.get("asset"), "run_id": run_id, "start_time": start_time,
         "end_time": end_time, "status": status,
         "duration_seconds": round((end_time - start_time).total_seconds(), 3), "rows_in": rows_in,
-        "rows_out": rows_out, "attempt": attempt, "error_message": error_message,
+        "rows_out": rows_out, "attempt": attempt, "error_message": error_message, "rows_dropped": rows_dropped,
+        "rows_quarantined": rows_quarantined, "checks_failed": checks_failed,
     }
 
 

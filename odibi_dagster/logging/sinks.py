@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odibi_dagster.logging.records import RECORD_COLUMNS, RECORD_FIELDS
+from odibi_dagster.logging.records import LEGACY_FIELDS, QUALITY_FIELDS, RECORD_COLUMNS, RECORD_FIELDS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,6 +64,9 @@ class FileLogSink(BaseLogSink):
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)
             header = handle.readline().rstrip("\r\n")
+            if header == ",".join(LEGACY_FIELDS):
+                _add_quality_columns(handle)
+                header = ",".join(RECORD_FIELDS)
             if header and header != ",".join(RECORD_FIELDS):
                 raise ValueError(f"{self.file_path} is not a transformation log (its header: '{header[:200]}')")
             handle.seek(0, os.SEEK_END)
@@ -72,6 +75,19 @@ class FileLogSink(BaseLogSink):
                 writer.writeheader()
             writer.writerows({key: _text(value) for key, value in record.items()} for record in records)
             handle.flush()
+
+
+def _add_quality_columns(handle: Any) -> None:
+    """A log file written before the quality columns existed: add them, empty, to every row (the
+    caller holds the file's lock)."""
+    handle.seek(0)
+    rows = list(csv.reader(handle))
+    handle.seek(0)
+    handle.truncate()
+    writer = csv.writer(handle)
+    writer.writerow(RECORD_FIELDS)
+    writer.writerows(row + [""] * (len(RECORD_FIELDS) - len(row)) for row in rows[1:])
+    handle.flush()
 
 
 class SparkDeltaLogSink(BaseLogSink):
@@ -122,14 +138,17 @@ class DeltaLogSink(BaseLogSink):
         from deltalake import DeltaTable, write_deltalake
         from deltalake.exceptions import SchemaMismatchError
 
+        schema_mode = None
         if DeltaTable.is_deltatable(str(self.path)):
             columns = [field.name for field in DeltaTable(str(self.path)).schema().fields]
-            if columns != list(RECORD_FIELDS):
+            if columns == list(LEGACY_FIELDS):  # written before the quality columns: they are added
+                schema_mode = "merge"
+            elif columns != list(RECORD_FIELDS):
                 raise ValueError(f"the Delta table at {self.path} is not a transformation log (another schema: "
                                  f"{columns})")
         self.path.mkdir(parents=True, exist_ok=True)
         try:
-            write_deltalake(str(self.path), records_table(records), mode="append")
+            write_deltalake(str(self.path), records_table(records), mode="append", schema_mode=schema_mode)
         except SchemaMismatchError as exc:
             raise ValueError(f"the Delta table at {self.path} is not a transformation log (another schema): "
                              f"{exc}") from None
@@ -187,10 +206,24 @@ class SQLLogSink(BaseLogSink):
         if name is None:
             return
         columns = [column["name"] for column in inspector.get_columns(name, schema=self.table.schema)]
-        if {column.lower() for column in columns} != set(RECORD_FIELDS):
-            raise ValueError(f"table {name} is not a transformation log (its columns: {columns})")
         if name != self.table.name:
             self.table = records_sql_table(name, self.table.schema)
+        if {column.lower() for column in columns} == set(LEGACY_FIELDS):
+            self._add_quality_columns(engine)  # a log table written before the quality columns
+        elif {column.lower() for column in columns} != set(RECORD_FIELDS):
+            raise ValueError(f"table {name} is not a transformation log (its columns: {columns})")
+
+    def _add_quality_columns(self, engine: sa.Engine) -> None:
+        """``ALTER TABLE ... ADD COLUMN`` for each quality column (names quoted by the dialect)."""
+        import sqlalchemy as sa
+
+        quote = engine.dialect.identifier_preparer
+        table = quote.format_table(self.table)
+        with engine.begin() as conn:
+            for field in QUALITY_FIELDS:
+                column = self.table.c[field]
+                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {quote.format_column(column)} "
+                                     f"{column.type.compile(dialect=engine.dialect)}"))
 
 
 class MultiLogSink(BaseLogSink):

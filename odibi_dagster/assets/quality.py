@@ -1,0 +1,132 @@
+"""The data-quality part of a step: each output's checks evaluated before anything is written,
+reported as Dagster asset check results, failing rows dropped or quarantined.
+
+A failed ``fail`` check or quality gate fails the step before any write (no retry: the data
+would fail again); quarantined rows are written before their table, so a failing write never
+loses them. The rules of each check live in ``odibi_dagster.quality``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import dagster as dg
+
+from odibi_dagster.config.model import OutputSpec
+from odibi_dagster.engines.base import Backend
+from odibi_dagster.engines.io_manager import store_table
+from odibi_dagster.engines.resource import OdibiEngine
+from odibi_dagster.logging.step_log import StepLog
+from odibi_dagster.quality.measure import CheckResult, Evaluated
+
+
+@dataclass(frozen=True)
+class CheckedTable:
+    """One table a step writes, with what its checks need."""
+
+    output: OutputSpec
+    spec: dg.AssetSpec
+    quarantine: dg.AssetSpec | None  # its quarantine table's spec, when a check quarantines rows
+
+
+def has_checks(output: OutputSpec) -> bool:
+    return bool(output.checks or output.quality_gate)
+
+
+def check_result(key: dg.AssetKey, result: CheckResult) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.ERROR if result.severity == "ERROR" else dg.AssetCheckSeverity.WARN
+    return dg.AssetCheckResult(asset_key=key, check_name=result.name, passed=result.passed, severity=severity,
+                               metadata=result.metadata())
+
+
+def _results(tables: Mapping[str, CheckedTable], evaluated: Mapping[str, Evaluated],
+             selected: set[dg.AssetCheckKey]) -> Iterator[dg.AssetCheckResult]:
+    for table, outcome in evaluated.items():
+        key = tables[table].spec.key
+        for result in outcome.results:
+            if dg.AssetCheckKey(key, result.name) in selected:
+                yield check_result(key, result)
+
+
+def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend, log: StepLog,
+                  frames: Mapping[str, Any], tables: Mapping[str, CheckedTable], where: Callable[[str], str],
+                  output_name: Callable[[dg.AssetKey], str]) -> Iterator[Any]:
+    """Evaluate the checks of ``frames`` (table -> frame the step returned), then yield the outputs
+    to write and the check results; deliver the step's log record at the end."""
+    selected_checks = set(context.selected_asset_check_keys)
+    now = datetime.now(timezone.utc)
+    evaluated: dict[str, Evaluated] = {}
+    try:
+        try:
+            for table, frame in frames.items():
+                if has_checks(tables[table].output):
+                    evaluated[table] = backend.evaluate_checks(frame, tables[table].output, where=where(table),
+                                                               run_id=context.run.run_id, now=now)
+        except Exception as exc:
+            log.fail(f"{type(exc).__name__}: {exc}", [tables[t].spec.key for t in frames])
+            raise
+        log.set(**log_fields(evaluated))
+        blocked = "; ".join(outcome.blocked for outcome in evaluated.values() if outcome.blocked)
+        if blocked:
+            yield from _results(tables, evaluated, selected_checks)
+            log.fail(blocked, [tables[t].spec.key for t in frames])
+            raise dg.Failure(description=blocked, allow_retries=False)
+        written = {table: evaluated[table].frame if table in evaluated else frame for table, frame in frames.items()}
+        done = log.finish("SUCCESS", rows_out=backend.count_rows(written.values()))
+        for table, outcome in evaluated.items():  # quarantined rows first: a failing write loses none
+            if outcome.quarantine is not None:
+                yield from _quarantine(context, resource, tables[table].quarantine, outcome, output_name)
+        for table, frame in written.items():
+            yield dg.Output(frame, output_name=output_name(tables[table].spec.key), metadata=done)
+        yield from _results(tables, evaluated, selected_checks)
+        log.deliver()
+    finally:
+        for outcome in evaluated.values():
+            outcome.release()
+
+
+def _quarantine(context: dg.AssetExecutionContext, resource: OdibiEngine, spec: dg.AssetSpec | None,
+                outcome: Evaluated, output_name: Callable[[dg.AssetKey], str]) -> Iterator[dg.Output]:
+    """The quarantined rows: an output when the quarantine asset is selected; otherwise (the table
+    alone was selected) written all the same and reported as its materialization, never lost."""
+    assert spec is not None, "a quarantine check without a quarantine table"
+    metadata = {"odibi/rows_quarantined": outcome.rows_quarantined}
+    if spec.key in context.selected_asset_keys:
+        yield dg.Output(outcome.quarantine, output_name=output_name(spec.key), metadata=metadata)
+        return
+    stored = store_table(resource, spec.metadata, outcome.quarantine, context.log.warning)
+    context.log_event(dg.AssetMaterialization(asset_key=spec.key, metadata={**stored, **metadata}))
+
+
+def check_stored(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend,
+                 tables: Mapping[str, CheckedTable], location: Callable[[str], Any]) -> Iterator[dg.AssetCheckResult]:
+    """Only check keys selected ("Execute checks"): evaluate them on the stored tables, write nothing."""
+    selected = set(context.selected_asset_check_keys)
+    now = datetime.now(timezone.utc)
+    for table, checked in tables.items():
+        if not any(dg.AssetCheckKey(checked.spec.key, c.check_name) in selected for c in checked.output.checks):
+            continue
+        stored = location(table)
+        if stored.stored_format() is None:
+            raise dg.Failure(description=f"table '{table}' has not been written yet: materialize it before "
+                                         f"executing its checks alone", allow_retries=False)
+        output = checked.output.model_copy(update={"quality_gate": None})  # the gate guards writes only
+        outcome = backend.evaluate_checks(backend.read_table(stored), output, where=f"stored table '{table}'",
+                                          run_id=context.run.run_id, now=now)
+        try:
+            yield from _results({table: checked}, {table: outcome}, selected)
+        finally:
+            outcome.release()
+
+
+def log_fields(evaluated: Mapping[str, Evaluated]) -> dict[str, Any]:
+    """The log record's quality fields (None where the step has no checks)."""
+    if not evaluated:
+        return {}
+    failed = [result.name for outcome in evaluated.values() for result in outcome.failed]
+    return {"rows_dropped": sum(o.rows_dropped for o in evaluated.values()),
+            "rows_quarantined": sum(o.rows_quarantined for o in evaluated.values()),
+            "checks_failed": ",".join(failed)}

@@ -1,0 +1,153 @@
+"""Checks on a pandas frame: one boolean mask per row-level check, ``expression`` through DuckDB.
+
+An expression is SQL text evaluated by DuckDB over the frame (never Python ``eval`` or
+``DataFrame.query``), on a connection that may not touch files or the network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from odibi_dagster.config.checks import CheckConfig, QualityGate
+from odibi_dagster.quality.measure import (
+    SAMPLE_ROWS,
+    Evaluated,
+    Measured,
+    QualityError,
+    blocking_error,
+    gate_failure,
+    judge,
+    require_columns,
+)
+
+
+def evaluate(frame: pd.DataFrame, checks: Sequence[CheckConfig], gate: QualityGate | None, *, where: str,
+             run_id: str, now: datetime) -> Evaluated:
+    """Evaluate ``checks`` on the rows about to be written; split off drop and quarantine rows."""
+    require_columns(checks, [str(c) for c in frame.columns], where)
+    row_checks = [check for check in checks if check.is_row_level]
+    masks = {check.check_name: _failing(frame, check, where) for check in row_checks}
+    any_failed = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(len(frame), dtype=bool)
+    measured = Measured(
+        total_rows=len(frame),
+        failed={name: int(mask.sum()) for name, mask in masks.items()},
+        passing_all=int(len(frame) - any_failed.sum()),
+        samples={name: _sample(frame, mask) for name, mask in masks.items() if mask.any()},
+        newest={check.check_name: _newest(frame[check.column], check, where)
+                for check in checks if check.type == "freshness"},
+        column_types={str(column): logical_type(frame[column]) for column in frame.columns}
+        if any(check.type == "schema" for check in checks) else {},
+    )
+    results = judge(checks, measured, now)
+    blocked = blocking_error(results, gate_failure(gate, measured, where), where)
+    quarantined = _any(masks, [c for c in row_checks if c.on_fail == "quarantine"], len(frame))
+    removed = quarantined | _any(masks, [c for c in row_checks if c.on_fail == "drop"], len(frame))
+    quarantine = None
+    if quarantined.any():
+        quarantine = frame[quarantined].copy()
+        failed = [(check.check_name, masks[check.check_name][quarantined]) for check in row_checks]
+        quarantine["_failed_checks"] = [",".join(name for name, mask in failed if mask[row])
+                                        for row in range(len(quarantine))]  # config order
+        quarantine["_quarantined_at"] = pd.Timestamp(now).tz_convert("UTC").as_unit("us")
+        quarantine["_run_id"] = run_id
+    return Evaluated(results, frame[~removed] if removed.any() else frame, quarantine,
+                     rows_dropped=int(removed.sum() - quarantined.sum()), rows_quarantined=int(quarantined.sum()),
+                     blocked=blocked)
+
+
+def _any(masks: dict[str, np.ndarray], checks: Sequence[CheckConfig], rows: int) -> np.ndarray:
+    chosen = [masks[check.check_name] for check in checks]
+    return np.logical_or.reduce(chosen) if chosen else np.zeros(rows, dtype=bool)
+
+
+def _failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
+    """True for each row failing ``check`` (a null passes every check but ``not_null``)."""
+    if check.type == "not_null":
+        return frame[check.columns].isna().any(axis=1).to_numpy()
+    if check.type == "unique":
+        keys = frame[check.columns]
+        return (keys.notna().all(axis=1) & keys.duplicated(keep=False)).to_numpy()
+    if check.type == "expression":
+        return _expression_failing(frame, check, where)
+    values = frame[check.column]
+    present = values.notna().to_numpy()
+    if check.type == "accepted_values":
+        return present & ~values.isin(check.values).to_numpy()
+    if check.type == "range":
+        if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+            raise QualityError(f"{where}: check '{check.check_name}' compares numbers, but column '{check.column}' "
+                               f"holds {values.dtype}")
+        outside = np.zeros(len(values), dtype=bool)
+        if check.min is not None:
+            outside |= (values < check.min).to_numpy(dtype=bool, na_value=False)
+        if check.max is not None:
+            outside |= (values > check.max).to_numpy(dtype=bool, na_value=False)
+        return present & outside
+    # regex: the whole value must match
+    if logical_type(values) != "string":
+        raise QualityError(f"{where}: check '{check.check_name}' matches text, but column '{check.column}' holds "
+                           f"{values.dtype}")
+    matched = values.astype("string").str.fullmatch(check.pattern or "").to_numpy(dtype=bool, na_value=True)
+    return present & ~matched
+
+
+def _expression_failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
+    import duckdb
+
+    connection = duckdb.connect(config={"enable_external_access": False, "lock_configuration": True})
+    try:
+        relation = connection.from_df(frame)
+        result = relation.select(duckdb.SQLExpression(check.expr or "").alias("ok"))
+        if str(result.types[0]) != "BOOLEAN":
+            raise QualityError(f"{where}: expression check '{check.check_name}' ({check.expr}) gives "
+                               f"{result.types[0]}, not true/false")
+        ok = result.fetchnumpy()["ok"]
+    except duckdb.Error as exc:
+        raise QualityError(f"{where}: expression check '{check.check_name}' ({check.expr}) cannot be evaluated: "
+                           f"{str(exc).splitlines()[0]}") from None
+    finally:
+        connection.close()
+    ok = np.ma.asarray(ok)
+    return ~np.ma.filled(ok, True).astype(bool)  # a null result passes
+
+
+def _sample(frame: pd.DataFrame, mask: np.ndarray) -> list[dict[str, Any]]:
+    return frame[mask].head(SAMPLE_ROWS).astype(object).where(lambda f: f.notna(), None).to_dict("records")
+
+
+def _newest(values: pd.Series, check: CheckConfig, where: str) -> Any:
+    kind = logical_type(values)
+    if kind not in ("timestamp", "date"):
+        raise QualityError(f"{where}: check '{check.check_name}' needs a date or timestamp column; "
+                           f"'{check.column}' holds {values.dtype}")
+    newest = values.max()
+    return None if pd.isna(newest) else newest
+
+
+def logical_type(values: pd.Series) -> str:
+    """The logical type of a column (the ``schema`` check's names)."""
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "integer"
+    if pd.api.types.is_float_dtype(dtype):
+        return "double"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "timestamp"
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return "string"
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        arrow = dtype.pyarrow_dtype
+        return "date" if pa.types.is_date(arrow) else "decimal" if pa.types.is_decimal(arrow) else str(arrow)
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    return {"string": "string", "empty": "string", "date": "date", "decimal": "decimal", "boolean": "boolean",
+            "integer": "integer", "floating": "double", "mixed-integer-float": "double", "datetime": "timestamp",
+            "datetime64": "timestamp"}.get(inferred, inferred)
