@@ -26,8 +26,8 @@ def output_error(project_writer, checks=None, **output):
     ({"type": "range", "columns": ["x"], "min": 0}, "outputs.0.checks.0",
      "output 'silver.orders', check #1 (range): a 'range' check takes 'column' (column: id), not 'columns'"),
     ({"type": "row_count", "min": 1, "on_fail": "drop"}, "outputs.0.checks.0",
-     "check #1 (row_count): on_fail 'drop' needs failing rows, and 'row_count' checks the whole table: use warn or "
-     "fail"),
+     ("check #1 (row_count): on_fail 'drop' needs failing rows, and 'row_count' checks the whole table: use warn or "
+     "fail")),
     ({"type": "schema", "columns": {"x": "integer"}, "on_fail": "quarantine"}, "outputs.0.checks.0",
      "on_fail 'quarantine' needs failing rows"),
     ({"type": "regex", "column": "x", "pattern": "[a-"}, "outputs.0.checks.0",
@@ -46,8 +46,8 @@ def output_error(project_writer, checks=None, **output):
     ({"type": "range", "column": "x"}, "outputs.0.checks.0", "a 'range' check needs 'min', 'max' or both"),
     ({"type": "range", "column": "x", "min": 5, "max": 1}, "outputs.0.checks.0", "min 5 is above max 1"),
     ({"type": "schema", "columns": {"x": "int"}}, "outputs.0.checks.0",
-     "type 'int' of column 'x' is not one of string, integer, double, boolean, date, timestamp, decimal (did you "
-     "mean 'integer'?)"),
+     ("type 'int' of column 'x' is not one of string, integer, double, boolean, date, timestamp, decimal (did you "
+     "mean 'integer'?)")),
     ({"type": "not_null", "columns": ["x"], "on_fail": "explode"}, "outputs.0.checks.0.on_fail",
      "Input should be 'warn', 'fail', 'drop' or 'quarantine'"),
     ({"type": "not_null", "columns": ["x"], "colour": "red"}, "outputs.0.checks.0.colour",
@@ -63,8 +63,8 @@ def test_two_checks_with_one_name_on_an_output(project_writer):
     issue = output_error(project_writer, [{"type": "unique", "columns": ["x"]},
                                           {"type": "unique", "columns": ["x"], "on_fail": "warn"}])
     assert (issue.field, issue.message) == (
-        "outputs.0.checks", "output 'silver.orders': two checks are named 'unique__x': give one of them another "
-                            "'name'")
+        "outputs.0.checks", ("output 'silver.orders': two checks are named 'unique__x': give one of them another "
+                            "'name'"))
 
 
 @pytest.mark.parametrize("rate", [1.5, -0.1])
