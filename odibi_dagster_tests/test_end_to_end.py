@@ -34,7 +34,7 @@ def test_demo_through_the_cli(demo_dir, home, tmp_path):
     assert listed.returncode == 0 and "energy_efficiency/gold/plant_summary" in listed.stdout.split()
     done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert len(materialized_keys(home)) == 10
+    assert len(materialized_keys(home)) == 11  # 10 tables and the quarantine table of bronze.sensor_readings
     summary = read_frame(TableLocation(Path(home["ODIBI_STORAGE_ROOT"]), "qat", "energy_efficiency", "Gold_2",
                                        "gold.plant_summary"))
     assert len(summary) == 4
@@ -68,7 +68,7 @@ def test_project_from_sql_tables(demo_dir, home, tmp_path):
     done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     keys = materialized_keys(home)
-    assert len(keys) == 11 and "energy_efficiency/gold/plant_summary_export" in keys
+    assert len(keys) == 12 and "energy_efficiency/gold/plant_summary_export" in keys
 
 
 def test_config_error_stops_the_code_location(project_writer, home, tmp_path):

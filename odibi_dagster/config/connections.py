@@ -188,3 +188,19 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
         raise error(f"{where} on {redact(shown, *secrets)}: {message}") from None
     finally:
         engine.dispose()
+
+
+def add_missing_columns(engine: sa.Engine, table: sa.Table, names: Sequence[str]) -> list[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for each of ``names`` the stored ``table`` lacks (a table made
+    by an earlier release); identifiers quoted by the dialect, types from ``table``. Returns those added."""
+    import sqlalchemy as sa
+
+    stored = {column["name"].lower() for column in sa.inspect(engine).get_columns(table.name, schema=table.schema)}
+    quote = engine.dialect.identifier_preparer
+    added = [name for name in names if name.lower() not in stored]
+    with engine.begin() as conn:
+        for name in added:
+            column = table.c[name]
+            conn.execute(sa.text(f"ALTER TABLE {quote.format_table(table)} ADD COLUMN {quote.format_column(column)} "
+                                 f"{column.type.compile(dialect=engine.dialect)}"))
+    return added

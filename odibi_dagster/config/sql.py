@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from odibi_dagster.config.assemble import assemble_project
-from odibi_dagster.config.connections import safe_url, shown_url, sql_engine
+from odibi_dagster.config.connections import add_missing_columns, safe_url, shown_url, sql_engine
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import find_config_file, load_project_folder, read_config_file, rows_of
 from odibi_dagster.config.model import DuplicateKeyError, Project, json_object
@@ -58,7 +58,12 @@ SOURCES = sa.Table(
     sa.Column("merge_config", sa.Text),
     sa.Column("description", sa.Text),
     sa.Column("is_autoloader", sa.Boolean, default=False),
+    # data quality (added after the first release; export adds them to an older table)
+    sa.Column("checks", sa.Text),
+    sa.Column("quality_gate", sa.Text),
+    sa.Column("quarantine_table", sa.String(255)),
 )
+QUALITY_SOURCE_COLUMNS = ("checks", "quality_gate", "quarantine_table")
 
 MANIFEST_JSON_COLUMNS = (
     "layer_order", "layers", "environments", "entity_labels", "transformation_modules", "cache_plan",
@@ -198,6 +203,7 @@ def export_project(project_dir: str | Path, url: str) -> Project:
 
     with sql_engine(url, where="cannot export to config tables", error=export_error) as engine:
         metadata.create_all(engine)
+        add_missing_columns(engine, SOURCES, QUALITY_SOURCE_COLUMNS)
         with engine.begin() as conn:
             conn.execute(sa.delete(MANIFESTS).where(sa.func.lower(MANIFESTS.c.project_name) == name.lower()))
             conn.execute(sa.insert(MANIFESTS), [manifest_row])

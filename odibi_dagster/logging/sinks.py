@@ -209,21 +209,11 @@ class SQLLogSink(BaseLogSink):
         if name != self.table.name:
             self.table = records_sql_table(name, self.table.schema)
         if {column.lower() for column in columns} == set(LEGACY_FIELDS):
-            self._add_quality_columns(engine)  # a log table written before the quality columns
+            from odibi_dagster.config.connections import add_missing_columns
+
+            add_missing_columns(engine, self.table, QUALITY_FIELDS)  # a log table of an earlier release
         elif {column.lower() for column in columns} != set(RECORD_FIELDS):
             raise ValueError(f"table {name} is not a transformation log (its columns: {columns})")
-
-    def _add_quality_columns(self, engine: sa.Engine) -> None:
-        """``ALTER TABLE ... ADD COLUMN`` for each quality column (names quoted by the dialect)."""
-        import sqlalchemy as sa
-
-        quote = engine.dialect.identifier_preparer
-        table = quote.format_table(self.table)
-        with engine.begin() as conn:
-            for field in QUALITY_FIELDS:
-                column = self.table.c[field]
-                conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN {quote.format_column(column)} "
-                                     f"{column.type.compile(dialect=engine.dialect)}"))
 
 
 class MultiLogSink(BaseLogSink):

@@ -83,7 +83,7 @@ def test_jobs_per_layer_and_project(demo_defs):
     assert sorted(k.to_user_string() for k in silver.asset_layer.executable_asset_keys) == [
         "energy_efficiency/silver/boiler_assets", "energy_efficiency/silver/sensor_readings"]
     whole = demo_defs.resolve_job_def("energy_efficiency")
-    assert len(whole.asset_layer.executable_asset_keys) == 10
+    assert len(whole.asset_layer.executable_asset_keys) == 11  # with bronze.sensor_readings_quarantine
 
 
 def test_schedules_from_manifest(demo_defs, project_writer, storage):

@@ -52,7 +52,7 @@ def test_demo_materializes_every_asset_with_metadata(demo_dir, storage, instance
     defs = build_definitions(project, storage_root_dir=storage)
     result = run(defs, instance)
     assert result.success
-    assert len(result.get_asset_materialization_events()) == 10
+    assert len(result.get_asset_materialization_events()) == 11  # with bronze.sensor_readings_quarantine
     meta = materialization(instance, "energy_efficiency/silver/sensor_readings").metadata
     assert meta["engine"].value == "pandas" and meta["format"].value == "parquet"
     path = storage / "qat" / "energy_efficiency" / "Silver_1" / "silver.sensor_readings"
