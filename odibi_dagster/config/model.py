@@ -412,7 +412,7 @@ class _Checked(_Row):
         json_schema_extra=_json_text_too, default_factory=list,
         examples=[[{"type": "not_null", "columns": ["order_id"], "on_fail": "quarantine"}]],
         description="Data-quality checks, each a Dagster asset check on the asset, evaluated on the rows about to "
-                    "be written (see \"Check\" below).")
+                    "be written (see `checks[]` below).")
     quality_gate: QualityGate | None = Field(
         json_schema_extra=_json_text_too, default=None, examples=[{"min_pass_rate": 0.95}],
         description="`min_pass_rate`: the share of rows that must pass every row-level check, or nothing is "

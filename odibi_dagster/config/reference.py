@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
+from odibi_dagster.config.checks import CheckConfig, QualityGate
 from odibi_dagster.config.model import (
     LEGACY_COLUMNS,
     ColumnSpec,
@@ -39,6 +40,8 @@ SECTIONS: tuple[tuple[str, type[BaseModel], str], ...] = (
     ("Source (`sources.yaml`, table `IngestionSourceConfig`)", Source, "sources"),
     ("Transformation (`transformations.yaml`, table `TransformationRegistry`)", Transformation, "transformations"),
     ("`outputs[]`", OutputSpec, "transformations"),
+    ("`checks[]` (of a source or an output)", CheckConfig, "transformations"),
+    ("`quality_gate` (of a source or an output)", QualityGate, "transformations"),
     ("`inputs[]` given as a mapping", InputSpec, "transformations"),
     ("`outputs[].columns.<name>`", ColumnSpec, "transformations"),
 )
@@ -69,7 +72,8 @@ def schema_text(kind: SchemaKind) -> str:
 
 
 _LABELS = {"LayerConfig": "layer settings", "RetryConfig": "retry settings", "ScheduleConfig": "schedule",
-           "LogSinkConfig": "log sink", "OutputSpec": "output", "InputSpec": "input mapping", "ColumnSpec": "column"}
+           "LogSinkConfig": "log sink", "OutputSpec": "output", "InputSpec": "input mapping", "ColumnSpec": "column",
+           "CheckConfig": "check", "QualityGate": "quality gate"}
 
 
 def _type(spec: dict[str, Any]) -> str:
@@ -115,7 +119,10 @@ def _default(name: str, model: type[BaseModel], spec: dict[str, Any]) -> str:
 def model_table(model: type[BaseModel]) -> str:
     schema = model.model_json_schema()
     rows = ["| field | type | default | description | example |", "|---|---|---|---|---|"]
-    for name, spec in schema["properties"].items():
+    # a model's own fields first, then those it shares with others (a source's and an output's checks)
+    shared = {name for base in model.__mro__[1:] for name in getattr(base, "__annotations__", {})}
+    properties = sorted(schema["properties"].items(), key=lambda item: item[0] in shared)
+    for name, spec in properties:
         examples = spec.get("examples") or model.model_fields[name].examples or []
         example = f"`{_cell(json.dumps(examples[0]))}`" if examples else ""
         rows.append(f"| `{name}` | {_cell(_type(spec))} | {_cell(_default(name, model, spec))} | "

@@ -20,7 +20,8 @@ def specs_by_key(defs):
 def test_one_asset_per_source_and_output(demo_defs):
     assert sorted(specs_by_key(demo_defs)) == [
         "energy_efficiency/bronze/boilers", "energy_efficiency/bronze/plants",
-        "energy_efficiency/bronze/sensor_readings", "energy_efficiency/bronze/weather",
+        "energy_efficiency/bronze/sensor_readings", "energy_efficiency/bronze/sensor_readings_quarantine",
+        "energy_efficiency/bronze/weather",
         "energy_efficiency/gold/efficiency_alerts", "energy_efficiency/gold/plant_daily_efficiency",
         "energy_efficiency/gold/plant_summary", "energy_efficiency/silver/boiler_assets",
         "energy_efficiency/silver/boiler_daily", "energy_efficiency/silver/sensor_readings",
@@ -54,8 +55,8 @@ def test_lineage_from_inputs(demo_defs):
 
 
 def test_multi_output_row_is_one_subsettable_multi_asset(demo_defs):
-    multi = next(a for a in demo_defs.assets if len(a.keys) == 2)
-    assert multi.can_subset
+    multi = next(a for a in demo_defs.assets if a.op.name.endswith("plant_daily_gold"))
+    assert len(multi.keys) == 2 and multi.can_subset
     assert multi.op.name == "energy_efficiency__energy_plant_daily_gold"
 
 
