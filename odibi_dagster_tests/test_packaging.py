@@ -46,7 +46,7 @@ def test_validate_and_materialize_the_bundled_demo_from_any_folder(installed, tm
     home.mkdir()
     validated = run([sys.executable, "-m", "odibi_dagster", "validate"], installed, tmp_path)
     assert validated.returncode == 0, validated.stderr
-    assert f"from {installed}" in validated.stdout and "10 assets from 4 sources and 5 transformations" in \
+    assert f"from {installed}" in validated.stdout and "11 assets from 4 sources and 5 transformations" in \
         validated.stdout
     done = run([str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*"],
                installed, tmp_path, DAGSTER_HOME=str(home), ODIBI_STORAGE_ROOT=str(tmp_path / "storage"))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from odibi_dagster.config.model import slugify
-from odibi_dagster.logging.records import RECORD_FIELDS, record_from_metadata
+from odibi_dagster.logging.records import RECORD_COLUMNS, RECORD_FIELDS, record_from_metadata
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,6 +44,8 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
                 if not page.has_more:
                     break
     frame = pd.DataFrame(records, columns=list(RECORD_FIELDS))
+    # counts stay whole numbers where some records have none (a source's rows_in, a step without checks)
+    frame = frame.astype({field: "Int64" for field, kind in RECORD_COLUMNS.items() if kind == "int"})
     if frame.empty:
         return frame
     # several outputs of one transformation carry the same record; retries leave one per attempt

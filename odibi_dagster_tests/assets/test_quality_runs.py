@@ -245,3 +245,45 @@ def test_check_failure_fires_through_the_step_sensor_for_a_cli_or_ui_run(project
         "transformation_id": "gold-orders", "table": "gold.orders", "check": "row_count", "severity": "ERROR",
         "failed_rows": None}
     assert payload["timestamp"]
+
+
+def test_the_log_status_and_failed_commands_show_the_quality_fields(project_writer, storage, tmp_path, monkeypatch,
+                                                                     capsys):
+    from odibi_dagster.cli.main import main
+
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    root = write_orders_project(project_writer, gold_checks=[{"type": "row_count", "min": 5}])
+    with dg.DagsterInstance.get() as home_instance:
+        assert not run(build_definitions(load_project_folder(root), storage_root_dir=storage), home_instance).success
+    assert main(["log", "--project", "Test Project"]) == 0
+    lines = {line.split()[2]: line for line in capsys.readouterr().out.splitlines()[1:]}  # after date, time
+    header_free = lines["clean-orders"].split()
+    # start date, time, id, layer, engine, status, duration, rows_out, rows_dropped, rows_quarantined, checks_failed
+    assert header_free[5] == "SUCCESS" and header_free[7:11] == [
+        "2", "1", "2", "not_null__customer_id,unique__order_id,range__amount,regex__email,amount_covers_discount"]
+    assert main(["status", "--project", "Test Project"]) == 0
+    assert "data quality: 1 rows dropped, 2 rows quarantined, 2 runs with failed checks" in capsys.readouterr().out
+    assert main(["failed", "--project", "Test Project", "--hours", "1"]) == 0
+    failed = capsys.readouterr().out
+    assert "gold-orders" in failed and "row_count" in failed and "nothing was written" in failed
+
+
+def test_check_failure_fires_live_in_run_project_and_hook_filters_apply(project_writer, tmp_path, monkeypatch):
+    from odibi_dagster.hooks import HookManager
+    from odibi_dagster.orchestration import run_project
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", str(tmp_path / "storage"))
+    root = write_orders_project(project_writer)
+    hooks, seen, quarantine_only = HookManager(), [], []
+    hooks.register("check_failure", seen.append)
+    hooks.register("check_failure", quarantine_only.append, {"table": "silver.orders", "check": "regex__email"})
+    result = run_project("Test Project", engine="pandas", project_dir=root, hooks=hooks, quiet=True)
+    assert result["status"] == "success"
+    assert sorted((p["table"], p["check"], p["severity"], p["failed_rows"]) for p in seen) == [
+        ("silver.orders", "amount_covers_discount", "WARN", 1), ("silver.orders", "not_null__customer_id", "WARN", 1),
+        ("silver.orders", "range__amount", "WARN", 1), ("silver.orders", "regex__email", "WARN", 1),
+        ("silver.orders", "unique__order_id", "WARN", 2)]
+    assert all(p["transformation_id"] == "clean-orders" and p["layer"] == "Silver" and p["engine"] == "pandas"
+               for p in seen)
+    assert [p["check"] for p in quarantine_only] == ["regex__email"]

@@ -61,8 +61,15 @@ def test_demo_materializes_every_asset_with_metadata(demo_dir, storage, instance
     assert meta["dagster/row_count"].value == len(stored) > 0
     assert [c.name for c in meta["dagster/column_schema"].schema.columns] == list(stored.columns)
     bronze = materialization(instance, "energy_efficiency/bronze/sensor_readings").metadata
-    assert bronze["rows_written"].value == bronze["dagster/row_count"].value == 2_000
-    assert len(stored) < 2_000  # the silver layer dropped dirty readings
+    # its checks: readings without fuel quarantined, negative steam dropped; the rest written
+    quarantined = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Bronze",
+                                           "bronze.sensor_readings_quarantine"))
+    assert bronze["odibi/log/rows_in"].value == 2_000 and bronze["odibi/log/rows_quarantined"].value == len(
+        quarantined) > 0 and quarantined["fuel_kg"].isna().all()
+    assert bronze["rows_written"].value == bronze["dagster/row_count"].value == 2_000 - len(quarantined) - bronze[
+        "odibi/log/rows_dropped"].value
+    assert bronze["odibi/log/rows_dropped"].value > 0
+    assert stored["fuel_kg"].notna().all() and (stored["steam_kg"] >= 0).all()
     summary = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_2", "gold.plant_summary"))
     assert sorted(summary["plant_id"]) == ["P01", "P02", "P03", "P04"] and sorted(summary["rank"]) == [1, 2, 3, 4]
     weather = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Bronze", "bronze.weather"))

@@ -14,7 +14,7 @@ RETAIL = Path(__file__).resolve().parents[1] / "projects" / "retail_sales"
 def test_validate_prints_assets_per_layer(demo_dir, capsys):
     assert main(["validate", "--project-dir", str(demo_dir)]) == 0
     out = capsys.readouterr().out
-    assert "project 'Energy Efficiency' (env qat)" in out and "10 assets from 4 sources and 5 transformations" in out
+    assert "project 'Energy Efficiency' (env qat)" in out and "11 assets from 4 sources and 5 transformations" in out
     assert "  Gold_1: 2 assets" in out and out.strip().endswith("OK")
     assert main(["validate", "--project-dir", str(demo_dir), "--env", "prod"]) == 0
     assert "  Gold_2: 2 assets" in capsys.readouterr().out
@@ -89,6 +89,6 @@ def test_summary_takes_the_short_run_id_it_prints_and_fails_on_an_unknown_one(de
     assert main(["summary", "--run-id", result.run_id[:8]]) == 0
     out = capsys.readouterr().out
     assert out.startswith(f"run {result.run_id[:8]} of __ASSET_JOB: SUCCESS")
-    assert "gold.plant_summary" in out and len(out.strip().splitlines()) == 12  # status, header, 10 tables
+    assert "gold.plant_summary" in out and len(out.strip().splitlines()) == 13  # status, header, 11 tables
     assert main(["summary", "--run-id", "nope"]) == 1
     assert "no run nope on this instance" in capsys.readouterr().err

@@ -167,3 +167,41 @@ def test_every_manifest_field_has_a_column_so_export_keeps_it():
     from odibi_dagster.config.sql import MANIFESTS
 
     assert set(Manifest.model_fields) <= set(MANIFESTS.c.keys())
+
+
+def checks_round_trip(project_writer, url):
+    """Checks, gates and quarantine tables of sources and outputs survive export and load (JSON text)."""
+    from odibi_dagster_tests.assets.test_quality_runs import write_orders_project
+
+    root = write_orders_project(project_writer, gate=0.5, gold_checks=[{"type": "schema", "columns": {
+        "rows": "integer"}, "strict": True}])
+    export_project(root, url)
+    from_folder, from_sql = load_project_folder(root), load_project_sql(url, "Test Project")
+    assert _dump(from_sql) == _dump(from_folder)
+    assert from_sql.sources[0].checks[0].type == "row_count"
+    assert from_sql.transformations[0].outputs[0].quality_gate.min_pass_rate == 0.5
+    assert "silver.orders_quarantine" in from_sql.table_layers
+
+
+def test_checks_round_trip_through_sqlite(project_writer, tmp_path):
+    checks_round_trip(project_writer, f"sqlite:///{tmp_path / 'config.db'}")
+
+
+@pytest.mark.postgres
+def test_checks_round_trip_through_postgres(project_writer, postgres_url):
+    checks_round_trip(project_writer, postgres_url)
+
+
+def test_export_adds_the_quality_columns_to_a_source_table_of_the_earlier_release(demo_dir, tmp_path):
+    from odibi_dagster.config.sql import QUALITY_SOURCE_COLUMNS, SOURCES
+
+    url = f"sqlite:///{tmp_path / 'config.db'}"
+    engine = sa.create_engine(url)
+    old = sa.Table(SOURCES.name, sa.MetaData(), *[c.copy() for c in SOURCES.c if c.name not in QUALITY_SOURCE_COLUMNS])
+    old.create(engine)
+    engine.dispose()
+    export_project(demo_dir, url)
+    from_sql = load_project_sql(url, "Energy Efficiency")
+    readings = next(source for source in from_sql.sources if source.table == "bronze.sensor_readings")
+    assert [check.check_name for check in readings.checks] == ["unique__reading_id", "not_null__fuel_kg",
+                                                                "range__steam_kg"]

@@ -38,14 +38,17 @@ def test_every_materialization_carries_its_record_and_the_reader_returns_one_row
     assert meta["odibi/log/status"].value == "SUCCESS" and meta["odibi/log/run_id"].value == results[1].run_id
     stored = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Silver_1", "silver.sensor_readings"))
     assert meta["odibi/log/rows_out"].value == meta["dagster/row_count"].value == len(stored)
-    assert meta["odibi/log/rows_in"].value == 2_000
+    bronze_rows = home_instance.get_latest_materialization_event(dg.AssetKey(
+        ["energy_efficiency", "bronze", "sensor_readings"])).asset_materialization.metadata["dagster/row_count"].value
+    assert meta["odibi/log/rows_in"].value == bronze_rows
 
     log = read_transformation_log("Energy Efficiency", home_instance)
     assert list(log.columns) == list(RECORD_FIELDS)
     assert len(log) == 18 and set(log["status"]) == {"SUCCESS"}  # (4 sources + 5 transformations) x 2 runs
     assert log.groupby("run_id").size().to_dict() == {results[0].run_id: 9, results[1].run_id: 9}
     bronze = log[log["transformation_id"] == "src-sensor-readings"].iloc[-1]
-    assert (bronze["layer"], bronze["rows_out"]) == ("Bronze", 2_000)
+    assert (bronze["layer"], bronze["rows_in"]) == ("Bronze", 2_000)
+    assert bronze["rows_out"] == bronze_rows == 2_000 - bronze["rows_dropped"] - bronze["rows_quarantined"]
     multi = log[log["transformation_id"] == "energy-plant-daily-gold"].iloc[-1]
     tables = [read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_1", t))
               for t in ("gold.plant_daily_efficiency", "gold.efficiency_alerts")]

@@ -45,6 +45,12 @@ def test_demo_run_delivers_the_seed_events_in_order(demo_cwd, tmp_path):
     assert result["layers_executed"] == LAYERS and result["run_id"] and result["duration_seconds"] > 0
     assert live == [False]  # the hook ran before the layer's first table was written: live delivery
     check_payloads(seen)
+    # the demo's data fails three WARN checks (a quarantine, a drop, a warn): one check_failure each
+    checks = [(p["table"], p["check"], p["severity"]) for e, p in seen if e == "check_failure"]
+    assert sorted(checks) == [("bronze.sensor_readings", "not_null__fuel_kg", "WARN"),
+                              ("bronze.sensor_readings", "range__steam_kg", "WARN"),
+                              ("silver.sensor_readings", "range__flue_temp_c", "WARN")]
+    seen = [(e, p) for e, p in seen if e != "check_failure"]  # the seed's events, in the seed's order
     names = [event for event, _ in seen]
     assert names[0] == "orchestrator_run_start" and names[-1] == "orchestrator_run_end"
     assert names[1:3] == ["bronze_start", "bronze_end"]
