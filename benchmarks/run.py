@@ -1,6 +1,6 @@
 """Benchmarks: what the orchestration costs, side by side with plain scripts, as ratios.
 
-    .venv/bin/python benchmarks/run.py [--quick]
+    .venv/bin/python benchmarks/run.py [--quick] [--only quality]
 
 Each measurement alternates the two sides and takes medians (2-core machines are noisy). The
 last line printed is one JSON object with every key; benchmarks/RESULTS.md records full runs.
@@ -101,8 +101,8 @@ def plain_pandas(project_dir: Path, out: Path) -> None:
     save("summary", f.plant_summary({"gold.plant_daily_efficiency": gold["gold.plant_daily_efficiency"]}))
 
 
-def bench_demo(work: Path, rows: int, repeats: int) -> dict[str, float]:
-    project_dir = demo_copy(work, rows)
+def bench_demo(project_dir: Path, work: Path, rows: int, repeats: int) -> dict[str, float]:
+    """``project_dir``: the demo without checks (the plain script checks nothing either)."""
     dagster_s, plain_s = side_by_side(lambda: run_through_dagster(project_dir, work / "dagster_out", "pandas"),
                                       lambda: plain_pandas(project_dir, work / "plain_out"), repeats)
     log(f"pandas demo, {rows} readings: dagster {dagster_s:.2f} s, plain {plain_s:.2f} s")
@@ -121,7 +121,58 @@ def bench_demo(work: Path, rows: int, repeats: int) -> dict[str, float]:
                          f"plain_pandas(Path({str(project_dir)!r}), Path({str(work / 'rss_p')!r}))")
     log(f"peak RSS: dagster {rss_dagster / 1024:.0f} MB, plain {rss_plain / 1024:.0f} MB")
     return {"pandas_overhead_ratio": dagster_s / plain_s, "hook_overhead_ratio": hooked_s / bare_s,
-            "peak_rss_ratio": rss_dagster / rss_plain, "_project_dir": str(project_dir)}
+            "peak_rss_ratio": rss_dagster / rss_plain}
+
+
+# -- data-quality checks --------------------------------------------------------------------------
+
+# six row-level checks on the demo's largest table (bronze.sensor_readings), each kind of outcome
+SIX_CHECKS = [
+    {"type": "unique", "columns": ["reading_id"], "on_fail": "warn"},
+    {"type": "not_null", "columns": ["boiler_id", "ts", "fuel_kg"], "on_fail": "quarantine"},
+    {"type": "range", "column": "steam_kg", "min": 0, "on_fail": "drop"},
+    {"type": "accepted_values", "column": "boiler_id", "on_fail": "warn",
+     "values": [f"P0{plant}-B{n}" for plant in range(1, 5) for n in range(1, 4)]},
+    {"type": "regex", "column": "boiler_id", "pattern": "P0[1-4]-B[1-3]", "on_fail": "warn"},
+    {"type": "expression", "name": "flue_plausible", "expr": "flue_temp_c BETWEEN -50 AND 600", "on_fail": "warn"},
+]
+
+
+def with_checks(project_dir: Path, target: Path, checks: list[dict] | None) -> Path:
+    """A copy of the demo (data hard-linked) whose only checks are ``checks`` on bronze.sensor_readings."""
+    import shutil
+
+    import yaml
+
+    shutil.copytree(project_dir, target, copy_function=os.link, ignore=shutil.ignore_patterns("__pycache__"))
+    sources = yaml.safe_load((target / "sources.yaml").read_text())
+    for source in sources:
+        source.pop("checks", None)
+        if checks and source["source_name"] == "bronze.sensor_readings":
+            source["checks"] = checks
+    transformations = yaml.safe_load((target / "transformations.yaml").read_text())
+    for row in transformations:
+        for output in row["outputs"] if isinstance(row["outputs"], list) else []:
+            output.pop("checks", None)
+            output.pop("quality_gate", None)
+    for name, rows in (("sources.yaml", sources), ("transformations.yaml", transformations)):
+        (target / name).unlink()  # a hard link would change the original too
+        (target / name).write_text(yaml.safe_dump(rows, sort_keys=False))
+    return target
+
+
+def bench_quality(project_dir: Path, work: Path, repeats: int) -> dict[str, float]:
+    """The demo with six row-level checks on its largest table over the same run without checks."""
+    checked = with_checks(project_dir, work / "dq_six", SIX_CHECKS)
+    bare = with_checks(project_dir, work / "dq_none", None)
+    results = {}
+    for engine, key in (("pandas", "dq_overhead_ratio"), ("spark", "dq_overhead_ratio_spark")):
+        checked_s, bare_s = side_by_side(
+            lambda engine=engine: run_through_dagster(checked, work / f"dq_c_{engine}", engine),
+            lambda engine=engine: run_through_dagster(bare, work / f"dq_b_{engine}", engine), repeats)
+        log(f"{engine} demo with six checks: {checked_s:.2f} s, without {bare_s:.2f} s")
+        results[key] = checked_s / bare_s
+    return results
 
 
 def peak_rss(code: str) -> int:
@@ -353,6 +404,7 @@ def defs_load_seconds(work: Path, transformations: int, sources: int, checkout: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI smoke runs")
+    parser.add_argument("--only", choices=["quality"], help="only this measurement (at the same sizes)")
     args = parser.parse_args()
     rows, io_rows, repeats = (20_000, 50_000, 1) if args.quick else (2_000_000, 5_000_000, 3)
     # --quick: smaller sizes behind every key (a smoke run); RESULTS.md records full runs
@@ -363,10 +415,14 @@ def main() -> None:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="odibi_bench_") as tmp:
         work = Path(tmp)
-        demo = bench_demo(work, rows, repeats)
-        project_dir = Path(demo.pop("_project_dir"))
-        results.update(demo)
+        demo = demo_copy(work, rows)
+        if args.only == "quality":
+            print(json.dumps({key: round(value, 3) for key, value in bench_quality(demo, work, repeats).items()}))
+            return
+        project_dir = with_checks(demo, work / "demo_without_checks", None)
+        results.update(bench_demo(project_dir, work, rows, repeats))
         results.update(bench_spark(project_dir, work, repeats))
+        results.update(bench_quality(demo, work, repeats))
         results["per_asset_overhead_ms"] = bench_per_asset(work, trivial, repeats)
         results["per_asset_vs_bare_dagster"] = bench_per_asset_vs_bare(work, trivial, repeats)
         results.update(bench_io(work, io_rows, repeats))

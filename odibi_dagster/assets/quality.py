@@ -38,8 +38,11 @@ def has_checks(output: OutputSpec) -> bool:
 
 def check_result(key: dg.AssetKey, result: CheckResult) -> dg.AssetCheckResult:
     severity = dg.AssetCheckSeverity.ERROR if result.severity == "ERROR" else dg.AssetCheckSeverity.WARN
+    metadata = result.metadata()
+    if "sample" in metadata:  # shown as a table on the check's page
+        metadata["sample"] = dg.MetadataValue.md(metadata["sample"])
     return dg.AssetCheckResult(asset_key=key, check_name=result.name, passed=result.passed, severity=severity,
-                               metadata=result.metadata())
+                               metadata=metadata)
 
 
 def _results(tables: Mapping[str, CheckedTable], evaluated: Mapping[str, Evaluated],

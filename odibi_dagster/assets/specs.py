@@ -112,11 +112,10 @@ class OdibiTranslator:
         table = output.quarantine_of(output.table)
         if table is None:
             return None
-        quarantine = OutputSpec(
-            table=table, mode="append", format=output.format, schema_evolution=True,
-            description=f"Rows of `{output.table}` that failed a quarantine check, with `_failed_checks`, "
-                        f"`_quarantined_at` and `_run_id`; appended by the step that writes `{output.table}`.")
-        return self.get_asset_spec(project, row, quarantine, engine)
+        quarantine = OutputSpec(table=table, mode="append", format=output.format, schema_evolution=True)
+        return self.get_asset_spec(project, row, quarantine, engine).replace_attributes(
+            description=f"Rows of {output.table} that failed a quarantine check, with _failed_checks, "
+                        f"_quarantined_at and _run_id; appended by the step that writes {output.table}.")
 
     def get_check_specs(self, project: Project, output: OutputSpec) -> list[dg.AssetCheckSpec]:
         """One asset check per configured check; ``on_fail: fail`` ones block downstream assets."""

@@ -7,8 +7,11 @@ are ``check_names``. What a check means at run time lives in ``odibi_dagster.qua
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -45,14 +48,18 @@ def parse_duration(text: str) -> timedelta:
     if not match:
         raise ValueError(f"max_age '{text}' is not a duration: a number and a unit s, m, h or d (e.g. '30m', "
                          f"'36h', '7d')")
-    return timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _SECONDS[match.group(2)])
+    except OverflowError:
+        raise ValueError(f"max_age '{text}' is longer than a time span can be") from None
 
 
 def check_expression(text: str) -> None:
-    """Refuse an ``expression`` that is not one SQL boolean expression over the row's columns.
+    """Refuse an ``expression`` that is not one SQL boolean expression over one row's columns.
 
-    DuckDB parses it (the engine that evaluates it on pandas); a subquery is refused, so an
-    expression can never read another table or a file, on either engine.
+    DuckDB parses it (the engine that evaluates it on pandas): a subquery, a clause (``FROM``,
+    ``WHERE``, ...), an aggregate or a window function is refused, so an expression can never read
+    another table or a file, nor look at other rows, on either engine.
     """
     import duckdb
 
@@ -64,14 +71,46 @@ def check_expression(text: str) -> None:
     tree = json.loads(plan)
     if tree.get("error"):
         raise ValueError(f"expression '{text}' does not parse: {tree.get('error_message')}")
-    if '"SUBQUERY"' in plan or len(tree["statements"][0]["node"]["select_list"]) != 1:
-        raise ValueError(f"expression '{text}' must be one expression over the row's columns, without a subquery")
+    node = tree["statements"][0]["node"]
+    clauses = (node.get("from_table", {}).get("type") != "EMPTY" or node.get("where_clause") or node.get("having")
+               or node.get("qualify") or node.get("group_expressions") or node.get("modifiers")
+               or node.get("cte_map", {}).get("map") or len(node.get("select_list", [])) != 1)
+    if node.get("type") != "SELECT_NODE" or clauses:
+        raise ValueError(f"expression '{text}' must be one expression over the row's columns, without a clause "
+                         f"(FROM, WHERE, ...)")
+    for part in _parts(node["select_list"][0]):
+        if part.get("class") == "SUBQUERY":
+            raise ValueError(f"expression '{text}' must be one expression over the row's columns, without a "
+                             f"subquery")
+        if part.get("class") == "WINDOW" or (part.get("class") == "FUNCTION"
+                                              and part.get("function_name", "").lower() in _aggregates()):
+            raise ValueError(f"expression '{text}' uses '{part.get('function_name')}', which looks at other rows: "
+                             f"a check's expression sees one row at a time")
+
+
+def _parts(tree: Any) -> Iterator[dict[str, Any]]:
+    """Every node of a parsed expression."""
+    if isinstance(tree, dict):
+        yield tree
+        for value in tree.values():
+            yield from _parts(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _parts(value)
+
+
+@functools.cache
+def _aggregates() -> frozenset[str]:
+    import duckdb
+
+    rows = duckdb.execute("SELECT DISTINCT function_name FROM duckdb_functions() WHERE function_type = 'aggregate'")
+    return frozenset(name.lower() for (name,) in rows.fetchall())
 
 
 class CheckConfig(BaseModel):
     """One data-quality check: a Dagster asset check on the asset (see the check types below)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")  # no stripping: a pattern's or a column's spaces count
 
     type: str = Field(description=f"One of {', '.join(CHECK_TYPES)}. Row-level: {', '.join(ROW_CHECKS)}; "
                                   f"table-level: {', '.join(TABLE_CHECKS)}.", examples=["not_null"])
@@ -115,6 +154,24 @@ class CheckConfig(BaseModel):
         if value not in CHECK_TYPES:
             raise ValueError(f"unknown check type '{value}'{did_you_mean(value, CHECK_TYPES)}; choose one of "
                              f"{', '.join(CHECK_TYPES)}")
+        return value
+
+    @field_validator("min", "max", mode="before")
+    @classmethod
+    def _a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (isinstance(value, float) and math.isnan(value)):
+            raise ValueError(f"{value!r} is not a number to compare with")
+        return value
+
+    @field_validator("values")
+    @classmethod
+    def _one_kind_of_value(cls, value: list[Any] | None) -> list[Any] | None:
+        kinds = {type(item).__name__ for item in value or [] if item is not None}
+        if "bool" in kinds and kinds - {"bool"}:
+            raise ValueError(f"values {value} mix true/false with other values: YAML reads unquoted yes, no, on and "
+                             f"off as true/false; quote them ('NO')")
+        if any(isinstance(item, float) and math.isnan(item) for item in value or []):
+            raise ValueError("values may not hold NaN (a missing value passes the check anyway)")
         return value
 
     @field_validator("name")
@@ -173,6 +230,9 @@ class CheckConfig(BaseModel):
                 re.compile(self.pattern or "")
             except re.error as exc:
                 raise ValueError(f"pattern '{self.pattern}' does not compile: {exc}") from None
+            if re.search(r"\(\?(P[<=>]|<[A-Za-z])", self.pattern or ""):
+                raise ValueError(f"pattern '{self.pattern}' names a group, which Python and Java (Spark) write "
+                                 f"differently: use a plain group (...)")
         if self.type == "expression":
             check_expression(self.expr or "")
         if self.type == "freshness":

@@ -442,6 +442,13 @@ class _Checked(_Row):
     def _quarantine_name(cls, value: str | None) -> str | None:
         return None if value is None else _check_table_name(value)
 
+    @model_validator(mode="after")
+    def _quarantine_needs_a_check(self) -> _Checked:
+        if self.quarantine_table and not any(check.on_fail == "quarantine" for check in self.checks):
+            raise ValueError(f"quarantine_table '{self.quarantine_table}' is set, but no check has on_fail: "
+                             f"quarantine")
+        return self
+
     def quarantine_of(self, table: str) -> str | None:
         """The quarantine table of ``table``: set only when a check quarantines rows."""
         if not any(check.on_fail == "quarantine" for check in self.checks):

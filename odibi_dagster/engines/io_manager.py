@@ -31,6 +31,10 @@ class OdibiIOManager(dg.ConfigurableIOManager):
                 table = TableMetadata.extract(context.definition_metadata or {}).table
                 log.fail(f"writing table '{table}' failed: {type(exc).__name__}: {exc}",
                          [context.asset_key], context.log_event)
+            from odibi_dagster.engines.arrow_tables import TableWriteError  # pyarrow only when a step runs
+
+            if isinstance(exc, TableWriteError):  # a refusal (schema, lossy cast, null keys) would only repeat
+                raise dg.Failure(description=f"TableWriteError: {exc}", allow_retries=False) from exc
             raise
         context.add_output_metadata(metadata)
 

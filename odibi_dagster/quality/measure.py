@@ -71,7 +71,18 @@ def pass_rate(passing: int, total: int) -> float:
 
 
 def require_columns(checks: Iterable[CheckConfig], columns: Sequence[str], where: str) -> None:
-    """Refuse, before anything is written, a check naming a column the data lacks."""
+    """Refuse, before anything is written, a check naming a column the data lacks, a frame with
+    two columns of one name, and (for expressions, whose SQL names ignore case) of one name but
+    for case."""
+    checks = list(checks)
+    repeated = sorted({column for column in columns if list(columns).count(column) > 1})
+    if repeated:
+        raise QualityError(f"{where}: the data has column(s) {repeated} more than once; checks cannot tell them "
+                           f"apart (nothing was written)")
+    folded = sorted({column for column in columns if [c.lower() for c in columns].count(column.lower()) > 1})
+    if folded and any(check.type == "expression" for check in checks):
+        raise QualityError(f"{where}: columns {folded} differ only in letter case, which SQL expressions do not "
+                           f"tell apart: rename them (nothing was written)")
     have = set(columns)
     for check in checks:
         missing = [column for column in check.checked_columns if column not in have]
@@ -139,9 +150,9 @@ def gate_failure(gate: QualityGate | None, measured: Measured, where: str) -> st
     """The gate's error when the share of rows passing every row-level check is below it."""
     if gate is None:
         return None
-    rate = pass_rate(measured.passing_all, measured.total_rows)
-    if rate >= gate.min_pass_rate:
+    if measured.passing_all >= gate.min_pass_rate * measured.total_rows:  # exact: no rounding before comparing
         return None
+    rate = pass_rate(measured.passing_all, measured.total_rows)
     return (f"{where}: quality gate failed: {rate:.2%} of {measured.total_rows} rows pass every row-level check, "
             f"below min_pass_rate {gate.min_pass_rate:.2%}; nothing was written")
 
@@ -189,3 +200,16 @@ def blocking_error(results: Sequence[CheckResult], gate: str | None, where: str)
         [gate] if gate else [])
     return "; ".join(problems) or None
 
+
+def require_comparable(check: CheckConfig, kind: str, where: str) -> None:
+    """``accepted_values`` compares like with like on both engines: text with text, numbers with
+    numbers, true/false with true/false (Spark would cast, pandas would not)."""
+    wanted = {"string": (str,), "integer": (int, float), "double": (int, float), "decimal": (int, float),
+              "boolean": (bool,)}.get(kind)
+    if wanted is None:
+        return
+    wrong = [value for value in check.values or [] if value is not None and (
+        not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted))]
+    if wrong:
+        raise QualityError(f"{where}: check '{check.check_name}' lists {wrong}, but column '{check.column}' holds "
+                           f"{kind} values: give values of that kind (quote numbers meant as text)")

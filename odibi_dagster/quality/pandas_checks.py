@@ -6,6 +6,7 @@ An expression is SQL text evaluated by DuckDB over the frame (never Python ``eva
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from odibi_dagster.quality.measure import (
     gate_failure,
     judge,
     require_columns,
+    require_comparable,
 )
 
 
@@ -76,10 +78,14 @@ def _failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
         return _expression_failing(frame, check, where)
     values = frame[check.column]
     present = values.notna().to_numpy()
+    if not present.any():
+        return present  # nothing but nulls: every row passes, whatever type the column was read as
     if check.type == "accepted_values":
+        require_comparable(check, logical_type(values), where)
         return present & ~values.isin(check.values).to_numpy()
     if check.type == "range":
-        if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+        if not numeric and logical_type(values) != "decimal":
             raise QualityError(f"{where}: check '{check.check_name}' compares numbers, but column '{check.column}' "
                                f"holds {values.dtype}")
         outside = np.zeros(len(values), dtype=bool)
@@ -92,7 +98,9 @@ def _failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
     if logical_type(values) != "string":
         raise QualityError(f"{where}: check '{check.check_name}' matches text, but column '{check.column}' holds "
                            f"{values.dtype}")
-    matched = values.astype("string").str.fullmatch(check.pattern or "").to_numpy(dtype=bool, na_value=True)
+    # ASCII classes (\d, \w, \s) as in Java's regex, which Spark uses
+    matched = values.astype("string").str.fullmatch(check.pattern or "", flags=re.ASCII).to_numpy(
+        dtype=bool, na_value=True)
     return present & ~matched
 
 
@@ -107,6 +115,9 @@ def _expression_failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> 
             raise QualityError(f"{where}: expression check '{check.check_name}' ({check.expr}) gives "
                                f"{result.types[0]}, not true/false")
         ok = result.fetchnumpy()["ok"]
+        if len(ok) != len(frame):  # refused at load; a second guard, as the mask is applied by position
+            raise QualityError(f"{where}: expression check '{check.check_name}' ({check.expr}) gave {len(ok)} "
+                               f"results for {len(frame)} rows")
     except duckdb.Error as exc:
         raise QualityError(f"{where}: expression check '{check.check_name}' ({check.expr}) cannot be evaluated: "
                            f"{str(exc).splitlines()[0]}") from None

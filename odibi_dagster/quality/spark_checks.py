@@ -8,6 +8,7 @@ check) and the one aggregated row reach the driver.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from odibi_dagster.quality.measure import (
     gate_failure,
     judge,
     require_columns,
+    require_comparable,
 )
 
 _FLOATS = (T.FloatType, T.DoubleType)
@@ -37,7 +39,8 @@ def evaluate(frame: Any, checks: Sequence[CheckConfig], gate: QualityGate | None
     require_columns(checks, frame.columns, where)
     types = {field.name: field.dataType for field in frame.schema.fields}
     row_checks = [check for check in checks if check.is_row_level]
-    flags = {check.check_name: f"_odibi_check_{index}" for index, check in enumerate(row_checks)}
+    tag = uuid.uuid4().hex[:8]  # the flag columns' names never meet the data's
+    flags = {check.check_name: f"_odibi_check_{index}_{tag}" for index, check in enumerate(row_checks)}
     columns = list(frame.columns)
     annotated = frame.select(*[F.col(_quoted(c)) for c in columns],
                              *[_failing(check, types, where).alias(flags[check.check_name]) for check in row_checks])
@@ -124,6 +127,7 @@ def _failing(check: CheckConfig, types: dict[str, Any], where: str) -> Column:
     value, present = F.col(_quoted(check.column or "")), _present(check.column or "", types)
     kind = types[check.column]
     if check.type == "accepted_values":
+        require_comparable(check, logical_type(kind), where)
         return present & ~F.coalesce(value.isin(list(check.values or [])), F.lit(False))
     if check.type == "range":
         if not isinstance(kind, T.NumericType):

@@ -107,6 +107,7 @@ def test_checks_drop_quarantine_and_warn_and_report_asset_check_results(project_
     metadata = {key: value.value for key, value in data.metadata.items()}
     assert (metadata["failed_rows"], metadata["total_rows"], metadata["pass_rate"]) == (1, 5, 0.8)
     assert metadata["sample"].splitlines()[2] == "| 4 | null | placed | 10.0 | 0 | not-an-email |"
+    assert isinstance(data.metadata["sample"], dg.MarkdownMetadataValue)  # a table on the check's page
     assert check_execution(instance, "test_project/bronze/orders", "row_count").event.dagster_event.\
         event_specific_data.passed
 
@@ -287,3 +288,28 @@ def test_check_failure_fires_live_in_run_project_and_hook_filters_apply(project_
     assert all(p["transformation_id"] == "clean-orders" and p["layer"] == "Silver" and p["engine"] == "pandas"
                for p in seen)
     assert [p["check"] for p in quarantine_only] == ["regex__email"]
+
+
+def test_a_refused_table_write_is_not_retried_so_its_quarantine_rows_land_once(project_writer, storage, instance):
+    """Quarantined rows are written before their table (a failing table write never loses them); a
+    refused table write (here an append with a new column) fails the step without a retry, so
+    they are not appended again by each attempt."""
+    funcs = FUNCS + "\ndef with_extra(inputs):\n    return next(iter(inputs.values())).assign(extra=1)\n"
+    root = write_orders_project(project_writer, manifest={"retry": {"max_retries": 2, "delay": 0}})
+    rows = [{"transformation_id": "clean-orders", "layer": "Silver", "function": "passthrough",
+             "module": project_writer.module, "inputs": ["bronze.orders"],
+             "outputs": [{"table": "silver.orders", "mode": "append", "checks": SILVER_CHECKS}]}]
+    import yaml
+
+    (root / "transformations.yaml").write_text(yaml.safe_dump(rows, sort_keys=False))
+    (root / f"{project_writer.module}.py").write_text("import pandas as pd\n" + funcs)
+    assert run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance).success
+    rows[0]["function"] = "with_extra"  # the same rows with a new column: the append is refused
+    (root / "transformations.yaml").write_text(yaml.safe_dump(rows, sort_keys=False))
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance)
+    assert not result.success and "append into 'silver.orders' refused" in failures(result)[
+        "test_project__clean_orders"]
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert stored(storage, "Silver", "silver.orders")["order_id"].tolist() == [1, 5]  # unchanged
+    quarantine = stored(storage, "Silver", "silver.orders_quarantine")
+    assert quarantine.groupby("_run_id").size().tolist() == [2, 2]  # the first run's rows, and this run's once

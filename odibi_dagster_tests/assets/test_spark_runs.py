@@ -126,3 +126,31 @@ def test_the_demos_spark_ranking_keeps_its_partitions_and_ranks_like_pandas(demo
     got = ranked.toPandas().sort_values("plant_id").reset_index(drop=True)
     assert dict(zip(got["plant_id"], got["rank"])) == dict(zip(expected["plant_id"], expected["rank"])) == {
         "P1": 3, "P2": 1, "P3": 1, "P4": 4}  # ties share the lower rank ("min")
+
+
+def test_checks_on_spark_write_the_rows_and_quarantine_pandas_writes(demo_dir, tmp_path, instance, spark):
+    """The demo's checks (a quarantine, a drop, a warn) through Dagster on both engines: the same
+    bronze table, the same quarantined readings, the same check results."""
+    project = load_project_folder(demo_dir)
+    roots = {engine: tmp_path / engine for engine in ("pandas", "spark")}
+    results = {}
+    for engine, root in roots.items():
+        result = run(build_definitions(project, storage_root_dir=root, engine=engine), instance)
+        assert result.success
+        results[engine] = {(e.asset_check_evaluation_data.check_name, e.asset_check_evaluation_data.passed,
+                            e.asset_check_evaluation_data.metadata["failed_rows"].value)
+                           for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+                           and "failed_rows" in e.asset_check_evaluation_data.metadata}
+    assert results["spark"] == results["pandas"]
+    assert ("not_null__fuel_kg", False, 18) in results["pandas"]  # the demo data's readings without fuel
+    tables = {}
+    for engine, root in roots.items():
+        quarantine = read_frame(TableLocation(root, "qat", "energy_efficiency", "Bronze",
+                                              "bronze.sensor_readings_quarantine"))
+        bronze = read_frame(TableLocation(root, "qat", "energy_efficiency", "Bronze", "bronze.sensor_readings"))
+        tables[engine] = (sorted(quarantine["reading_id"]), sorted(bronze["reading_id"]),
+                          set(quarantine["_failed_checks"]))
+    assert tables["spark"] == tables["pandas"]
+    assert tables["pandas"][2] == {"not_null__fuel_kg"}
+    assert (roots["spark"] / "qat" / "energy_efficiency" / "Bronze" / "bronze.sensor_readings_quarantine"
+            / "_delta_log").is_dir()  # stored like any Spark table: Delta

@@ -40,6 +40,20 @@ def output_error(project_writer, checks=None, **output):
      "outputs.0.checks.0", "must be one expression over the row's columns, without a subquery"),
     ({"type": "expression", "name": "two", "expr": "amount > 0 FROM t; DROP TABLE t; SELECT 1"},
      "outputs.0.checks.0", "does not parse"),
+    ({"type": "expression", "name": "top", "expr": "amount = max(amount) OVER (PARTITION BY x)"},
+     "outputs.0.checks.0", "uses 'max', which looks at other rows: a check's expression sees one row at a time"),
+    ({"type": "expression", "name": "agg", "expr": "sum(amount) > 0"}, "outputs.0.checks.0",
+     "uses 'sum', which looks at other rows"),
+    ({"type": "expression", "name": "from", "expr": "amount > 0 FROM orders"}, "outputs.0.checks.0",
+     "must be one expression over the row's columns, without a clause (FROM, WHERE, ...)"),
+    ({"type": "regex", "column": "x", "pattern": "(?P<id>[0-9]+)"}, "outputs.0.checks.0",
+     "names a group, which Python and Java (Spark) write differently"),
+    ({"type": "accepted_values", "column": "x", "values": ["SE", False, "DK"]}, "outputs.0.checks.0.values",
+     "mix true/false with other values: YAML reads unquoted yes, no, on and off as true/false"),
+    ({"type": "range", "column": "x", "min": True}, "outputs.0.checks.0.min", "True is not a number"),
+    ({"type": "range", "column": "x", "max": float("nan")}, "outputs.0.checks.0.max", "nan is not a number"),
+    ({"type": "freshness", "column": "x", "max_age": "99999999999d"}, "outputs.0.checks.0",
+     "max_age '99999999999d' is longer than a time span can be"),
     ({"type": "freshness", "column": "x", "max_age": "two days"}, "outputs.0.checks.0",
      "max_age 'two days' is not a duration: a number and a unit s, m, h or d (e.g. '30m', '36h', '7d')"),
     ({"type": "accepted_values", "column": "x"}, "outputs.0.checks.0", "an 'accepted_values' check needs 'values'"),
@@ -115,3 +129,14 @@ def test_check_names_and_durations():
     assert parse_duration("30m").total_seconds() == 1800
     assert parse_duration("7d").total_seconds() == 7 * 86400
     assert CheckConfig(type="not_null", columns=["a"]).on_fail == "fail"  # the default
+
+
+def test_a_quarantine_table_without_a_quarantine_check_is_refused(project_writer):
+    issue = output_error(project_writer, [{"type": "row_count", "min": 1}], quarantine_table="silver.bad_orders")
+    assert (issue.field, issue.message) == (
+        "outputs.0", "quarantine_table 'silver.bad_orders' is set, but no check has on_fail: quarantine")
+
+
+def test_a_patterns_spaces_are_kept():
+    assert CheckConfig(type="regex", column="x", pattern="[0-9]+ ").pattern == "[0-9]+ "
+    assert CheckConfig(type="not_null", columns=[" amount"]).columns == [" amount"]

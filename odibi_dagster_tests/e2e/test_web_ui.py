@@ -145,6 +145,45 @@ def test_asset_page_shows_the_record_and_row_count(ui_run, page, dagster_dev):
         assert page.get_by_text(f"Open {label}").is_visible(), label
 
 
+def test_the_checks_tab_lists_the_checks_with_their_last_results(ui_run, page, dagster_dev):
+    assert ui_run[1] == "Success"
+    key = asset_key("energy_efficiency", "bronze.sensor_readings")
+    with dg.DagsterInstance.from_config(str(dagster_dev.home)) as instance:
+        failed = instance.event_log_storage.get_latest_asset_check_execution_by_key(
+            [dg.AssetCheckKey(key, "not_null__fuel_kg")])[dg.AssetCheckKey(key, "not_null__fuel_kg")]
+        failed_rows = failed.event.dagster_event.event_specific_data.metadata["failed_rows"].value
+    assert failed_rows > 0  # the demo's data has readings without fuel
+    page.goto("/assets/energy_efficiency/bronze/sensor_readings?view=checks")
+    page.get_by_text("Checks (3)").wait_for()
+    page.get_by_text("unique__reading_id", exact=True).first.wait_for()
+    body = page.inner_text("body")
+    for name, status in (("not_null__fuel_kg", "Failed"), ("range__steam_kg", "Failed"),
+                         ("unique__reading_id", "Succeeded")):  # each check of the list, with its last result
+        assert re.search(rf"{name}\s+(?:{name}\s+)?{status}\s", body), (name, status)
+    page.get_by_text("not_null__fuel_kg", exact=True).first.click()
+    page.get_by_text("fuel_kg never null; on failure: quarantine").wait_for()
+    body = page.inner_text("body")
+    assert re.search(rf"failed_rows\s+{failed_rows}\s", body)
+    screenshot(page, "asset_checks")
+    page.get_by_text("[Show Markdown]").click()  # the sample of failing rows, drawn as a table
+    sample = page.get_by_role("dialog")
+    sample.get_by_role("columnheader", name="fuel_kg", exact=True).wait_for()
+    assert sample.get_by_role("row").count() == 1 + 5  # the header and five failing readings
+    screenshot(page, "asset_check_sample")
+
+
+def test_the_quarantine_table_is_drawn_beside_its_table(page, project):
+    page.goto("/assets/energy_efficiency/bronze/sensor_readings_quarantine")
+    page.get_by_text("Rows of bronze.sensor_readings that failed a quarantine check").first.wait_for()
+    page.goto("/asset-groups")
+    page.get_by_role("button", name="Materialize all").wait_for()
+    page.keyboard.press("Alt+e")
+    page.locator(ASSET_NAME).nth(len(project.table_layers) - 1).wait_for()
+    page.wait_for_timeout(1000)
+    bronze = graph_groups(page)["Bronze"]
+    assert any(labels_fit(label, "sensor_readings_quarantine") for label in bronze), bronze
+
+
 def test_launchpad_with_engine_spark_runs_the_spark_engine(ui_run, page, dagster_dev, project):
     assert ui_run[1] == "Success"  # the bronze tables this layer reads exist
     page.goto("/jobs")
@@ -186,3 +225,43 @@ def test_the_hook_sensors_and_the_schedule_are_listed(page, project):
     for name in expected:
         assert page.get_by_text(name, exact=True).is_visible(), name
     assert len(expected) == 5
+
+
+def test_a_run_blocked_by_a_failing_check_runs_nothing_downstream(ui_run, browser, dagster_dev, project):
+    """A replayed file repeats reading ids: the blocking `unique` check fails, bronze keeps its
+    previous version and the layers below are not executed."""
+    import pyarrow.parquet as pq
+
+    assert ui_run[1] == "Success"
+    data = dagster_dev.project_dir / "data"
+    replayed = data / "sensor_readings_replayed.parquet"  # matched by the source's glob
+    pq.write_table(pq.read_table(data / "sensor_readings.parquet").slice(0, 3), replayed)
+    bronze = TableLocation(dagster_dev.storage, "qat", "energy_efficiency", "Bronze", "bronze.sensor_readings")
+    before = read_frame(bronze)
+    page = open_page(browser, dagster_dev.url)
+    try:
+        page.goto("/asset-groups")
+        page.get_by_role("button", name="Materialize all").click()
+        page.get_by_text(re.compile(r"^Launched run [0-9a-f]{8}$")).wait_for(timeout=60_000)
+        page.get_by_role("link", name="View").or_(page.get_by_role("button", name="View")).first.click()
+        run_id, status = wait_for_run_end(page, timeout_s=240)
+        assert status == "Failure"
+        page.get_by_text(re.compile(r"^Not executed \(\d+\)$")).click()
+        downstream = ["energy_sensor_readings_silver", "energy_boiler_daily_silver", "energy_plant_daily_gold",
+                      "energy_plant_summary_gold"]
+        for step in downstream:
+            page.get_by_text(f"energy_efficiency__{step}", exact=True).first.wait_for()
+        assert page.get_by_text("check(s) 'unique__reading_id' (6 of", exact=False).first.is_visible()
+        screenshot(page, "run_blocked_by_check")
+    finally:
+        replayed.unlink()
+        page.context.close()
+    with dg.DagsterInstance.from_config(str(dagster_dev.home)) as instance:
+        started = {record.event_log_entry.dagster_event.step_key for record in instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.STEP_START).records}
+        key = dg.AssetCheckKey(asset_key("energy_efficiency", "bronze.sensor_readings"), "unique__reading_id")
+        check = instance.event_log_storage.get_latest_asset_check_execution_by_key([key])[key]
+        evaluation = check.event.dagster_event.event_specific_data
+    assert not {f"energy_efficiency__{step}" for step in downstream} & started
+    assert (check.run_id, evaluation.passed, evaluation.severity) == (run_id, False, dg.AssetCheckSeverity.ERROR)
+    assert read_frame(bronze).equals(before)  # nothing was written

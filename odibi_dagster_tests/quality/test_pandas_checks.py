@@ -160,3 +160,43 @@ def test_nothing_failing_leaves_the_frame_as_it_was():
     outcome = run(frame, [{"type": "not_null", "columns": ["a"], "on_fail": "quarantine"}])
     assert outcome.frame is frame and outcome.quarantine is None
     assert outcome.results[0].passed and outcome.results[0].metadata()["pass_rate"] == 1.0
+
+
+def test_regex_classes_are_ascii_as_in_java():
+    outcome = run(pd.DataFrame({"code": ["12", "١٢", "ab_", "é"]}),
+                  [{"type": "regex", "column": "code", "pattern": "\\d+", "on_fail": "warn"},
+                   {"type": "regex", "column": "code", "pattern": "\\w+", "on_fail": "warn", "name": "word"}])
+    assert [r.failed_rows for r in outcome.results] == [3, 2]  # Arabic digits are not \d, é is not \w
+
+
+def test_accepted_values_compare_like_with_like():
+    with pytest.raises(QualityError, match=r"check 'accepted_values__code' lists \[1\], but column 'code' holds "
+                                           r"string values"):
+        run(pd.DataFrame({"code": ["1"]}), [{"type": "accepted_values", "column": "code", "values": [1]}])
+    with pytest.raises(QualityError, match=r"lists \[True\], but column 'n' holds integer values"):
+        run(pd.DataFrame({"n": [1]}), [{"type": "accepted_values", "column": "n", "values": [True]}])
+
+
+def test_range_on_decimals_and_checks_on_an_all_null_column():
+    from decimal import Decimal
+
+    frame = pd.DataFrame({"price": [Decimal("1.50"), Decimal("-0.01"), None], "note": [np.nan] * 3})
+    outcome = run(frame, [{"type": "range", "column": "price", "min": 0, "on_fail": "warn"},
+                          {"type": "regex", "column": "note", "pattern": "x", "on_fail": "warn"}])
+    assert [r.failed_rows for r in outcome.results] == [1, 0]
+
+
+def test_repeated_columns_and_columns_differing_in_case_are_refused():
+    repeated = pd.DataFrame([[1, 2]], columns=["a", "a"])
+    with pytest.raises(QualityError, match=r"the data has column\(s\) \['a'\] more than once"):
+        run(repeated, [{"type": "range", "column": "a", "min": 0}])
+    cased = pd.DataFrame({"Amount": [1], "amount": [100]})
+    with pytest.raises(QualityError, match=r"columns \['Amount', 'amount'\] differ only in letter case"):
+        run(cased, [{"type": "expression", "name": "big", "expr": "amount >= 50", "on_fail": "drop"}])
+    assert run(cased, [{"type": "range", "column": "amount", "min": 50, "on_fail": "warn"}]).results[0].failed_rows == 0
+
+
+def test_the_gate_compares_exactly_without_rounding():
+    frame = pd.DataFrame({"id": [None] + list(range(2_000_000))})
+    checks = [{"type": "not_null", "columns": ["id"], "on_fail": "drop"}]
+    assert run(frame, checks, QualityGate(min_pass_rate=1.0)).blocked is not None  # 1 bad row in 2,000,001

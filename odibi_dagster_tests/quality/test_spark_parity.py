@@ -94,3 +94,16 @@ def test_spark_counts_in_one_aggregation_without_collecting_the_frame(spark, mon
     assert collected == [1, 5, 5]  # one aggregation, then one 5-row sample per failing check
     assert outcome.rows_dropped == 200
     outcome.release()
+
+
+def test_spark_agrees_on_ascii_regex_kinds_of_values_and_a_clashing_column_name(spark):
+    frame = pd.DataFrame({"code": ["12", "١٢", "ab_", "é"], "_odibi_check_0": [1, 2, 3, 4]})
+    checks = [CheckConfig(type="regex", column="code", pattern="\\d+", on_fail="warn"),
+              CheckConfig(type="regex", column="code", pattern="\\w+", on_fail="warn", name="word")]
+    on_pandas, on_spark = both(spark, frame, checks)
+    assert [r.failed_rows for r in on_spark.results] == [r.failed_rows for r in on_pandas.results] == [3, 2]
+    on_spark.release()
+    strings = spark.createDataFrame([("1",)], "code string")
+    with pytest.raises(QualityError, match=r"lists \[1\], but column 'code' holds string values"):
+        spark_checks.evaluate(strings, [CheckConfig(type="accepted_values", column="code", values=[1])], None,
+                              where="t", run_id="r", now=NOW)
