@@ -197,7 +197,7 @@ def test_export_adds_the_quality_columns_to_a_source_table_of_the_earlier_releas
 
     url = f"sqlite:///{tmp_path / 'config.db'}"
     engine = sa.create_engine(url)
-    old = sa.Table(SOURCES.name, sa.MetaData(), *[c.copy() for c in SOURCES.c if c.name not in QUALITY_SOURCE_COLUMNS])
+    old = sa.Table(SOURCES.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in SOURCES.c if c.name not in QUALITY_SOURCE_COLUMNS])
     old.create(engine)
     engine.dispose()
     export_project(demo_dir, url)

@@ -54,7 +54,7 @@ def test_a_delta_log_of_the_earlier_release_gains_the_columns(tmp_path):
 
 def sql_log_upgrade(url: str, table_name: str) -> None:
     engine = sa.create_engine(url)
-    legacy = sa.Table(table_name, sa.MetaData(), *[column.copy() for column in records_sql_table(table_name).c
+    legacy = sa.Table(table_name, sa.MetaData(), *[sa.Column(column.name, column.type) for column in records_sql_table(table_name).c
                                                     if column.name in LEGACY_FIELDS])
     legacy.drop(engine, checkfirst=True)
     legacy.create(engine)
