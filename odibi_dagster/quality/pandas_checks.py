@@ -6,6 +6,7 @@ An expression is SQL text evaluated by DuckDB over the frame (never Python ``eva
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -33,7 +34,8 @@ def evaluate(frame: pd.DataFrame, checks: Sequence[CheckConfig], gate: QualityGa
     """Evaluate ``checks`` on the rows about to be written; split off drop and quarantine rows."""
     require_columns(checks, [str(c) for c in frame.columns], where)
     row_checks = [check for check in checks if check.is_row_level]
-    masks = {check.check_name: _failing(frame, check, where) for check in row_checks}
+    masks = {check.check_name: _failing(frame, check, where, columns) for columns in [_Columns(frame)]
+             for check in row_checks}
     any_failed = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(len(frame), dtype=bool)
     measured = Measured(
         total_rows=len(frame),
@@ -67,22 +69,42 @@ def _any(masks: dict[str, np.ndarray], checks: Sequence[CheckConfig], rows: int)
     return np.logical_or.reduce(chosen) if chosen else np.zeros(rows, dtype=bool)
 
 
-def _failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
+class _Columns:
+    """What several checks of one column share, computed once per evaluation."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame
+
+    @functools.cache  # noqa: B019 - one instance per evaluation, dropped with it
+    def missing(self, column: str) -> np.ndarray:
+        return self.frame[column].isna().to_numpy()
+
+    @functools.cache  # noqa: B019
+    def distinct(self, column: str) -> tuple[np.ndarray, Any]:
+        """``pd.factorize``: a code per row (-1 for null) and the distinct values."""
+        return pd.factorize(self.frame[column])
+
+
+def _failing(frame: pd.DataFrame, check: CheckConfig, where: str, columns: _Columns) -> np.ndarray:
     """True for each row failing ``check`` (a null passes every check but ``not_null``)."""
     if check.type == "not_null":
-        return frame[check.columns].isna().any(axis=1).to_numpy()
+        return np.logical_or.reduce([columns.missing(column) for column in check.columns or []])
     if check.type == "unique":
+        if len(check.columns or []) == 1:  # a Series hashes much faster than a one-column frame
+            key = frame[check.columns[0]]
+            return (key.notna() & key.duplicated(keep=False)).to_numpy()
         keys = frame[check.columns]
         return (keys.notna().all(axis=1) & keys.duplicated(keep=False)).to_numpy()
     if check.type == "expression":
         return _expression_failing(frame, check, where)
     values = frame[check.column]
-    present = values.notna().to_numpy()
+    present = ~columns.missing(check.column)
     if not present.any():
         return present  # nothing but nulls: every row passes, whatever type the column was read as
-    if check.type == "accepted_values":
+    if check.type == "accepted_values":  # judged once per distinct value
         require_comparable(check, logical_type(values), where)
-        return present & ~values.isin(check.values).to_numpy()
+        codes, uniques = columns.distinct(check.column)
+        return present & ~pd.Index(uniques).isin(check.values)[codes]
     if check.type == "range":
         numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         if not numeric and logical_type(values) != "decimal":
@@ -98,10 +120,12 @@ def _failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
     if logical_type(values) != "string":
         raise QualityError(f"{where}: check '{check.check_name}' matches text, but column '{check.column}' holds "
                            f"{values.dtype}")
-    # ASCII classes (\d, \w, \s) as in Java's regex, which Spark uses
-    matched = values.astype("string").str.fullmatch(check.pattern or "", flags=re.ASCII).to_numpy(
-        dtype=bool, na_value=True)
-    return present & ~matched
+    # each distinct value matched once; ASCII classes (\d, \w, \s) as in Java's regex, which Spark uses
+    codes, uniques = columns.distinct(check.column)
+    pattern = re.compile(check.pattern or "", flags=re.ASCII)
+    matched = np.fromiter((pattern.fullmatch(str(value)) is not None for value in uniques), dtype=bool,
+                          count=len(uniques))
+    return present & ~matched[codes]
 
 
 def _expression_failing(frame: pd.DataFrame, check: CheckConfig, where: str) -> np.ndarray:
