@@ -19,6 +19,7 @@ from odibi_dagster.config.model import OutputSpec
 from odibi_dagster.engines.base import Backend
 from odibi_dagster.engines.io_manager import store_table
 from odibi_dagster.engines.resource import OdibiEngine
+from odibi_dagster.engines.storage import TableMetadata
 from odibi_dagster.logging.step_log import StepLog
 from odibi_dagster.quality.measure import CheckResult, Evaluated
 
@@ -97,11 +98,30 @@ def _quarantine(context: dg.AssetExecutionContext, resource: OdibiEngine, spec: 
     alone was selected) written all the same and reported as its materialization, never lost."""
     assert spec is not None, "a quarantine check without a quarantine table"
     metadata = {"odibi/rows_quarantined": outcome.rows_quarantined}
+    if context.retry_number > 0:  # an earlier attempt of this run may have appended them before failing
+        _forget_earlier_attempt(context, resource, spec)
     if spec.key in context.selected_asset_keys:
         yield dg.Output(outcome.quarantine, output_name=output_name(spec.key), metadata=metadata)
         return
     stored = store_table(resource, spec.metadata, outcome.quarantine, context.log.warning)
     context.log_event(dg.AssetMaterialization(asset_key=spec.key, metadata={**stored, **metadata}))
+
+
+def _forget_earlier_attempt(context: dg.AssetExecutionContext, resource: OdibiEngine, spec: dg.AssetSpec) -> None:
+    """Remove this run's rows from the quarantine table, so a retry appends its rows once."""
+    from odibi_dagster.engines.arrow_tables import delete_rows  # pyarrow only when a step runs
+
+    location = TableMetadata.extract(spec.metadata).location(resource.root)
+    try:
+        removed = delete_rows(location, "_run_id", context.run.run_id)
+    except Exception as exc:  # noqa: BLE001 - the new rows are still kept; say what may be doubled
+        context.log.warning(f"quarantine table '{location.table}': rows of this run's earlier attempt could not be "
+                            f"removed before the retry appends its own ({type(exc).__name__}: {exc}); rows with "
+                            f"_run_id {context.run.run_id} may appear twice")
+        return
+    if removed:
+        context.log.info(f"quarantine table '{location.table}': {removed} row(s) of this run's earlier attempt "
+                         f"removed; this attempt appends its own")
 
 
 def check_stored(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -417,6 +418,33 @@ def parquet_to_delta(location: TableLocation) -> StoredFormat:
     parquet file goes once the merge has committed; until then both hold the same rows)."""
     write_deltalake(str(location.path), pq.read_table(location.parquet_file), mode="overwrite")
     return "delta"
+
+
+def delete_rows(location: TableLocation, column: str, value: str) -> int:
+    """Remove the rows whose ``column`` holds ``value``, atomically, holding the table's lock; returns
+    how many. (A retried step's quarantine rows of its earlier attempt: ``_run_id``.)"""
+    if not re.fullmatch(r"[0-9A-Za-z_-]+", value) or not re.fullmatch(r"[0-9A-Za-z_]+", column):
+        raise ValueError(f"delete_rows: '{column}' = '{value}' is not a plain column and id")
+    with location.locked():
+        stored = location.stored_format()
+        if stored == "delta":
+            metrics = DeltaTable(str(location.path)).delete(f"{column} = '{value}'")
+            return int(metrics.get("num_deleted_rows", 0))
+        if stored != "parquet":
+            return 0
+        table = pq.read_table(location.parquet_file)
+        if column not in table.column_names:
+            return 0
+        kept = table.filter(pc.fill_null(pc.not_equal(table[column], value), True))
+        if kept.num_rows == table.num_rows:
+            return 0
+        tmp = location.path / f"{PARQUET_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
+        try:
+            pq.write_table(kept, tmp)
+            os.replace(tmp, location.parquet_file)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return table.num_rows - kept.num_rows
 
 
 def remove_format(location: TableLocation, stored: StoredFormat) -> None:

@@ -313,3 +313,33 @@ def test_a_refused_table_write_is_not_retried_so_its_quarantine_rows_land_once(p
     assert stored(storage, "Silver", "silver.orders")["order_id"].tolist() == [1, 5]  # unchanged
     quarantine = stored(storage, "Silver", "silver.orders_quarantine")
     assert quarantine.groupby("_run_id").size().tolist() == [2, 2]  # the first run's rows, and this run's once
+
+
+@pytest.mark.parametrize("table_format", ["parquet", "delta"])
+def test_a_retried_step_keeps_its_quarantine_rows_once(project_writer, storage, instance, monkeypatch, table_format):
+    """The table's write fails once after the quarantine rows were appended (a transient error, here
+    a patched OSError: a flaky disk cannot be made on this machine, where tests run as root); the
+    retry removes the earlier attempt's rows of this run before appending its own."""
+    from odibi_dagster.engines.pandas_engine import PandasBackend
+
+    original, failed = PandasBackend.write_table, []
+
+    def flaky(self, location, frame, spec):
+        if location.table == "silver.orders" and not failed:
+            failed.append(location.table)
+            raise OSError("disk hiccup")
+        return original(self, location, frame, spec)
+
+    monkeypatch.setattr(PandasBackend, "write_table", flaky)
+    root = write_orders_project(project_writer, manifest={"retry": {"max_retries": 1, "delay": 0}})
+    import yaml
+
+    rows = yaml.safe_load((root / "transformations.yaml").read_text())
+    rows[0]["outputs"][0]["format"] = table_format
+    (root / "transformations.yaml").write_text(yaml.safe_dump(rows, sort_keys=False))
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance)
+    assert result.success and failed == ["silver.orders"]
+    assert len([e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 1
+    quarantine = stored(storage, "Silver", "silver.orders_quarantine")
+    assert sorted(quarantine["order_id"].tolist()) == [2, 4] and set(quarantine["_run_id"]) == {result.run_id}
+    assert sorted(stored(storage, "Silver", "silver.orders")["order_id"].tolist()) == [1, 5]
