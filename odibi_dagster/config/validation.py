@@ -137,12 +137,14 @@ def validate_rows(
                                                  f"'{name}': rename one", row_id, id_field))
     for row in transformations:
         names: dict[str, str] = {}
-        for index, table in enumerate(row.all_output_tables):
+        fields = [(table, f"outputs.{index}.table") for index, table in enumerate(row.output_tables)] + [
+            (output.quarantine_of(output.table), f"outputs.{index}.quarantine_table")
+            for index, output in enumerate(row.outputs) if output.quarantine_of(output.table)]
+        for table, field in fields:
             name = table.replace(".", "__")  # AssetKey.to_python_identifier, the output's name
-            if name in names:
+            if name in names and names[name] != table:  # the same table twice is reported below
                 issues.append(ConfigIssue(row.where, f"outputs '{names[name]}' and '{table}' give one Dagster output "
-                                                     f"name '{name}': rename one", row.transformation_id,
-                                          f"outputs.{index}.table"))
+                                                     f"name '{name}': rename one", row.transformation_id, field))
             names.setdefault(name, table)
 
     # layers

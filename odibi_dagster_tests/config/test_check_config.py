@@ -140,3 +140,14 @@ def test_a_quarantine_table_without_a_quarantine_check_is_refused(project_writer
 def test_a_patterns_spaces_are_kept():
     assert CheckConfig(type="regex", column="x", pattern="[0-9]+ ").pattern == "[0-9]+ "
     assert CheckConfig(type="not_null", columns=[" amount"]).columns == [" amount"]
+
+
+def test_a_quarantine_table_whose_dagster_name_clashes_names_its_field(project_writer):
+    outputs = [{"table": "silver.x__q"},
+               {"table": "silver.orders", "quarantine_table": "silver.x.q",
+                "checks": [{"type": "not_null", "columns": ["x"], "on_fail": "quarantine"}]}]
+    error, _ = errors(project_writer, transformations=[row("t1", outputs=outputs)], data=A_CSV)
+    issue = only(error)
+    assert (issue.field, issue.message) == (
+        "outputs.1.quarantine_table",
+        "outputs 'silver.x__q' and 'silver.x.q' give one Dagster output name 'silver__x__q': rename one")
