@@ -82,7 +82,12 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
         done = log.finish("SUCCESS", rows_out=backend.count_rows(written.values()))
         for table, outcome in evaluated.items():  # quarantined rows first: a failing write loses none
             if outcome.quarantine is not None:
-                yield from _quarantine(context, resource, tables[table].quarantine, outcome, output_name)
+                try:
+                    yield from _quarantine(context, resource, tables[table].quarantine, outcome, output_name)
+                except Exception as exc:  # written here (not by the IO manager, which reports its own)
+                    log.fail(f"writing the quarantine table of '{table}' failed: {type(exc).__name__}: {exc}",
+                             [tables[t].spec.key for t in frames])
+                    raise
         for table, frame in written.items():
             yield dg.Output(frame, output_name=output_name(tables[table].spec.key), metadata=done)
         yield from _results(tables, evaluated, selected_checks)

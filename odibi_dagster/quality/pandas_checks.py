@@ -6,7 +6,6 @@ An expression is SQL text evaluated by DuckDB over the frame (never Python ``eva
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,8 +33,8 @@ def evaluate(frame: pd.DataFrame, checks: Sequence[CheckConfig], gate: QualityGa
     """Evaluate ``checks`` on the rows about to be written; split off drop and quarantine rows."""
     require_columns(checks, [str(c) for c in frame.columns], where)
     row_checks = [check for check in checks if check.is_row_level]
-    masks = {check.check_name: _failing(frame, check, where, columns) for columns in [_Columns(frame)]
-             for check in row_checks}
+    columns = _Columns(frame)
+    masks = {check.check_name: _failing(frame, check, where, columns) for check in row_checks}
     any_failed = np.logical_or.reduce(list(masks.values())) if masks else np.zeros(len(frame), dtype=bool)
     measured = Measured(
         total_rows=len(frame),
@@ -74,15 +73,19 @@ class _Columns:
 
     def __init__(self, frame: pd.DataFrame):
         self.frame = frame
+        self._missing: dict[str, np.ndarray] = {}
+        self._distinct: dict[str, tuple[np.ndarray, Any]] = {}
 
-    @functools.cache  # noqa: B019 - one instance per evaluation, dropped with it
     def missing(self, column: str) -> np.ndarray:
-        return self.frame[column].isna().to_numpy()
+        if column not in self._missing:
+            self._missing[column] = self.frame[column].isna().to_numpy()
+        return self._missing[column]
 
-    @functools.cache  # noqa: B019
     def distinct(self, column: str) -> tuple[np.ndarray, Any]:
         """``pd.factorize``: a code per row (-1 for null) and the distinct values."""
-        return pd.factorize(self.frame[column])
+        if column not in self._distinct:
+            self._distinct[column] = pd.factorize(self.frame[column])
+        return self._distinct[column]
 
 
 def _failing(frame: pd.DataFrame, check: CheckConfig, where: str, columns: _Columns) -> np.ndarray:

@@ -8,6 +8,8 @@ check) and the one aggregated row reach the driver.
 
 from __future__ import annotations
 
+import functools
+import operator
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -92,12 +94,8 @@ def _quoted(column: str) -> str:
 
 
 def _any(flags: list[str]) -> Column:
-    if not flags:
-        return F.lit(False)
-    condition = F.col(flags[0])
-    for flag in flags[1:]:
-        condition = condition | F.col(flag)
-    return condition
+    """True where any of the flag columns is."""
+    return functools.reduce(operator.or_, [F.col(flag) for flag in flags]) if flags else F.lit(False)
 
 
 def _present(column: str, types: dict[str, Any]) -> Column:
@@ -111,10 +109,10 @@ def _present(column: str, types: dict[str, Any]) -> Column:
 def _failing(check: CheckConfig, types: dict[str, Any], where: str) -> Column:
     """True for a row failing ``check`` (a null passes every check but ``not_null``); never null."""
     if check.type == "not_null":
-        return _any_of([~_present(c, types) for c in check.columns or []])
+        return functools.reduce(operator.or_, [~_present(c, types) for c in check.columns or []])
     if check.type == "unique":
         keys = [F.col(_quoted(c)) for c in check.columns or []]
-        present = _all_of([_present(c, types) for c in check.columns or []])
+        present = functools.reduce(operator.and_, [_present(c, types) for c in check.columns or []])
         repeated = F.count(F.lit(1)).over(Window.partitionBy(*keys)) > 1
         return present & repeated
     if check.type == "expression":
@@ -144,20 +142,6 @@ def _failing(check: CheckConfig, types: dict[str, Any], where: str) -> Column:
                            f"{kind.simpleString()}")
     # Java's `$` also matches before a final line break; `\z` is the very end, as Python's fullmatch
     return present & ~value.rlike(f"^(?:{check.pattern})\\z")
-
-
-def _any_of(conditions: list[Column]) -> Column:
-    result = conditions[0]
-    for condition in conditions[1:]:
-        result = result | condition
-    return result
-
-
-def _all_of(conditions: list[Column]) -> Column:
-    result = conditions[0]
-    for condition in conditions[1:]:
-        result = result & condition
-    return result
 
 
 def _newest(check: CheckConfig, types: dict[str, Any], where: str) -> Column:
