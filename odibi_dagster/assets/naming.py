@@ -14,7 +14,7 @@ _NOT_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def asset_key(project_slug: str, table: str) -> dg.AssetKey:
-    """``[<project_slug>, *table.split(".")]`` (DESIGN section 3)."""
+    """``[<project_slug>, *table.split(".")]``."""
     return dg.AssetKey([project_slug, *table.split(".")])
 
 

@@ -1,4 +1,4 @@
-"""Which project the code location loads, and the ``ODIBI_*`` environment overrides (DESIGN 2b)."""
+"""Which project the code location loads, and the ``ODIBI_*`` environment overrides."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The hook events and the keys of their payloads: the seed's, plus the per-transformation ones.
 
-The seed's payloads exactly, plus what DESIGN.md adds: every payload carries ``project``,
+The seed's payloads exactly, plus what this project adds: every payload carries ``project``,
 ``env``, ``engine`` and ``timestamp``, and below the run ``layer`` (so bronze events have it too).
 Keys marked optional appear only on some outcomes (``error`` on failure, ``sources_processed`` on
 success).

@@ -54,7 +54,7 @@ class CheckResult:
         return self.check.severity
 
     def metadata(self) -> dict[str, Any]:
-        """The asset check result's metadata (DESIGN section 10)."""
+        """The asset check result's metadata (the names the README documents)."""
         out: dict[str, Any] = {"total_rows": self.total_rows, "on_fail": self.check.on_fail}
         if self.failed_rows is not None:
             out["failed_rows"] = self.failed_rows
