@@ -108,7 +108,7 @@ def _aggregates() -> frozenset[str]:
 
 
 class CheckConfig(BaseModel):
-    """One data-quality check: a Dagster asset check on the asset (see the check types below)."""
+    """One data-quality check: a Dagster asset check on the asset."""
 
     model_config = ConfigDict(extra="forbid")  # no stripping: a pattern's or a column's spaces count
 
