@@ -33,10 +33,6 @@ class CheckedTable:
     quarantine: dg.AssetSpec | None  # its quarantine table's spec, when a check quarantines rows
 
 
-def has_checks(output: OutputSpec) -> bool:
-    return bool(output.checks or output.quality_gate)
-
-
 def check_result(key: dg.AssetKey, result: CheckResult) -> dg.AssetCheckResult:
     severity = dg.AssetCheckSeverity.ERROR if result.severity == "ERROR" else dg.AssetCheckSeverity.WARN
     metadata = result.metadata()
@@ -66,7 +62,7 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
     try:
         try:
             for table, frame in frames.items():
-                if has_checks(tables[table].output):
+                if tables[table].output.has_checks:
                     evaluated[table] = backend.evaluate_checks(frame, tables[table].output, where=where(table),
                                                                run_id=context.run.run_id, now=now)
         except Exception as exc:

@@ -109,10 +109,9 @@ class OdibiTranslator:
                             engine: str) -> dg.AssetSpec | None:
         """The quarantine table of ``output`` (None when no check quarantines rows): appended, in
         the same layer, with the same inputs."""
-        table = output.quarantine_of(output.table)
-        if table is None:
+        if output.quarantine is None:
             return None
-        quarantine = OutputSpec(table=table, mode="append", format=output.format, schema_evolution=True)
+        quarantine = OutputSpec(table=output.quarantine, mode="append", format=output.format, schema_evolution=True)
         return self.get_asset_spec(project, row, quarantine, engine).replace_attributes(
             description=f"Rows of {output.table} that failed a quarantine check, with _failed_checks, "
                         f"_quarantined_at and _run_id; appended by the step that writes {output.table}.")

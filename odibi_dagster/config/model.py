@@ -444,16 +444,25 @@ class _Checked(_Row):
 
     @model_validator(mode="after")
     def _quarantine_needs_a_check(self) -> _Checked:
-        if self.quarantine_table and not any(check.on_fail == "quarantine" for check in self.checks):
+        if self.quarantine_table and not self._quarantines_rows:
             raise ValueError(f"quarantine_table '{self.quarantine_table}' is set, but no check has on_fail: "
                              f"quarantine")
         return self
 
-    def quarantine_of(self, table: str) -> str | None:
-        """The quarantine table of ``table``: set only when a check quarantines rows."""
-        if not any(check.on_fail == "quarantine" for check in self.checks):
+    @property
+    def _quarantines_rows(self) -> bool:
+        return any(check.on_fail == "quarantine" for check in self.checks)
+
+    @property
+    def has_checks(self) -> bool:
+        return bool(self.checks or self.quality_gate)
+
+    @property
+    def quarantine(self) -> str | None:
+        """The quarantine table (``<table>_quarantine`` unless named): set only when a check quarantines rows."""
+        if not self._quarantines_rows:
             return None
-        return self.quarantine_table or f"{table}_quarantine"
+        return self.quarantine_table or f"{self.table}_quarantine"  # type: ignore[attr-defined]
 
 
 class OutputSpec(_Checked):
@@ -595,6 +604,11 @@ class Source(_Checked):
         return self.source_name
 
     @property
+    def all_tables(self) -> list[str]:
+        """The bronze table and its quarantine table: every asset of the source."""
+        return [self.table, *([self.quarantine] if self.quarantine else [])]
+
+    @property
     def merge_keys(self) -> list[str]:
         return list(self.merge_config.get("merge_keys") or [])
 
@@ -671,7 +685,7 @@ class Transformation(_Row):
     def _needs_outputs(self) -> Transformation:
         if not self.outputs:
             raise ValueError("a transformation needs at least one entry in 'outputs'")
-        if self.io == "self_managed" and any(o.checks or o.quality_gate for o in self.outputs):
+        if self.io == "self_managed" and any(output.has_checks for output in self.outputs):
             raise ValueError("checks and quality_gate run on the rows before they are written, so they need "
                              "io: managed (a self_managed function writes its tables itself)")
         return self
@@ -701,8 +715,7 @@ class Transformation(_Row):
     @property
     def all_output_tables(self) -> list[str]:
         """The outputs' tables and their quarantine tables: every asset of the row."""
-        quarantines = [output.quarantine_of(output.table) for output in self.outputs]
-        return self.output_tables + [table for table in quarantines if table]
+        return self.output_tables + [output.quarantine for output in self.outputs if output.quarantine]
 
     def entity_labels(self, labels: dict[str, str]) -> dict[str, str]:
         """``{"plant": "Argo", "asset": "Boiler 6"}`` from entity_1..3 and the manifest's labels."""
@@ -725,9 +738,8 @@ class Project:
     def __post_init__(self) -> None:
         if not self.table_layers:
             for source in self.sources:
-                for table in (source.table, source.quarantine_of(source.table)):
-                    if table:
-                        self.table_layers[table] = self.manifest.bronze_layer
+                for table in source.all_tables:
+                    self.table_layers[table] = self.manifest.bronze_layer
             for row in self.transformations:
                 for table in row.all_output_tables:
                     self.table_layers[table] = row.layer

@@ -137,10 +137,7 @@ def validate_rows(
                                                  f"'{name}': rename one", row_id, id_field))
     for row in transformations:
         names: dict[str, str] = {}
-        fields = [(table, f"outputs.{index}.table") for index, table in enumerate(row.output_tables)] + [
-            (output.quarantine_of(output.table), f"outputs.{index}.quarantine_table")
-            for index, output in enumerate(row.outputs) if output.quarantine_of(output.table)]
-        for table, field in fields:
+        for table, field in _written_tables(row):
             name = table.replace(".", "__")  # AssetKey.to_python_identifier, the output's name
             if name in names and names[name] != table:  # the same table twice is reported below
                 issues.append(ConfigIssue(row.where, f"outputs '{names[name]}' and '{table}' give one Dagster output "
@@ -156,18 +153,11 @@ def validate_rows(
     # one producer per table
     producers: dict[str, tuple[str, str]] = {}  # table -> (row id, layer)
     for source in sources:
-        _claim(producers, issues, source.table, source.source_id, bronze, source, "source_name")
-        quarantine = source.quarantine_of(source.table)
-        if quarantine:
-            _claim(producers, issues, quarantine, source.source_id, bronze, source, "quarantine_table")
+        for table, field in zip(source.all_tables, ("source_name", "quarantine_table")):
+            _claim(producers, issues, table, source.source_id, bronze, source, field)
     for row in transformations:
-        for index, output in enumerate(row.outputs):
-            _claim(producers, issues, output.table, row.transformation_id, row.layer, row, f"outputs.{index}.table")
-        for index, output in enumerate(row.outputs):
-            quarantine = output.quarantine_of(output.table)
-            if quarantine:
-                _claim(producers, issues, quarantine, row.transformation_id, row.layer, row,
-                       f"outputs.{index}.quarantine_table")
+        for table, field in _written_tables(row):
+            _claim(producers, issues, table, row.transformation_id, row.layer, row, field)
 
     # inputs: provided, not from a later layer, not twice
     graph: dict[str, set[str]] = {}
@@ -252,6 +242,13 @@ def validate_rows(
         if problem:
             issues.append(ConfigIssue(row.where, problem, row_id, field))
     return issues
+
+
+def _written_tables(row: Transformation) -> list[tuple[str, str]]:
+    """Each table a row writes (its outputs, then their quarantine tables) with the field naming it."""
+    return [(output.table, f"outputs.{index}.table") for index, output in enumerate(row.outputs)] + [
+        (output.quarantine, f"outputs.{index}.quarantine_table")
+        for index, output in enumerate(row.outputs) if output.quarantine]
 
 
 def _sibling_hint(exc: Exception, root: Path | None) -> str:

@@ -436,14 +436,8 @@ def delete_rows(location: TableLocation, column: str, value: str) -> int:
         if column not in table.column_names:
             return 0
         kept = table.filter(pc.fill_null(pc.not_equal(table[column], value), True))
-        if kept.num_rows == table.num_rows:
-            return 0
-        tmp = location.path / f"{PARQUET_TMP_PREFIX}{uuid.uuid4().hex}.tmp"
-        try:
-            pq.write_table(kept, tmp)
-            os.replace(tmp, location.parquet_file)
-        finally:
-            tmp.unlink(missing_ok=True)
+        if kept.num_rows < table.num_rows:
+            _write_parquet(location, kept, WriteSpec(mode="overwrite"))  # atomic replace, as every write
         return table.num_rows - kept.num_rows
 
 

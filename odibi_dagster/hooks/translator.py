@@ -62,8 +62,7 @@ class ProjectSteps:
         steps = {
             op_name(project.slug, source.source_id, "source__"): StepInfo(
                 project.manifest.bronze_layer, source.source_id, True,
-                asset_keys=tuple(asset_key(project.slug, table)
-                                 for table in (source.table, source.quarantine_of(source.table)) if table))
+                asset_keys=tuple(asset_key(project.slug, table) for table in source.all_tables))
             for source in project.sources
         }
         for row in project.transformations:

@@ -95,8 +95,15 @@ def require_columns(checks: Iterable[CheckConfig], columns: Sequence[str], where
                            f"rename them (nothing was written)")
 
 
-def judge(checks: Sequence[CheckConfig], measured: Measured, now: datetime) -> list[CheckResult]:
-    """Each check's verdict; ``drop``/``quarantine`` checks pass when no row failed."""
+def judge(checks: Sequence[CheckConfig], gate: QualityGate | None, measured: Measured, now: datetime,
+          where: str) -> tuple[list[CheckResult], str | None]:
+    """Each check's verdict (``drop``/``quarantine`` checks pass when no row failed), and why
+    nothing may be written (a failed ``fail`` check or gate), if so."""
+    results = _verdicts(checks, measured, now)
+    return results, blocking_error(results, gate_failure(gate, measured, where), where)
+
+
+def _verdicts(checks: Sequence[CheckConfig], measured: Measured, now: datetime) -> list[CheckResult]:
     results = []
     for check in checks:
         name = check.check_name

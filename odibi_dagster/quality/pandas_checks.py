@@ -20,8 +20,6 @@ from odibi_dagster.quality.measure import (
     Evaluated,
     Measured,
     QualityError,
-    blocking_error,
-    gate_failure,
     judge,
     require_columns,
     require_comparable,
@@ -46,8 +44,7 @@ def evaluate(frame: pd.DataFrame, checks: Sequence[CheckConfig], gate: QualityGa
         column_types={str(column): logical_type(frame[column]) for column in frame.columns}
         if any(check.type == "schema" for check in checks) else {},
     )
-    results = judge(checks, measured, now)
-    blocked = blocking_error(results, gate_failure(gate, measured, where), where)
+    results, blocked = judge(checks, gate, measured, now, where)
     quarantined = _any(masks, [c for c in row_checks if c.on_fail == "quarantine"], len(frame))
     removed = quarantined | _any(masks, [c for c in row_checks if c.on_fail == "drop"], len(frame))
     quarantine = None

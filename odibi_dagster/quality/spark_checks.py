@@ -25,8 +25,6 @@ from odibi_dagster.quality.measure import (
     Evaluated,
     Measured,
     QualityError,
-    blocking_error,
-    gate_failure,
     judge,
     require_columns,
     require_comparable,
@@ -72,8 +70,7 @@ def evaluate(frame: Any, checks: Sequence[CheckConfig], gate: QualityGate | None
         if measured.failed[name]:
             rows = annotated.filter(F.col(flag)).select(*[F.col(_quoted(c)) for c in columns]).limit(SAMPLE_ROWS)
             measured.samples[name] = [row.asDict() for row in rows.collect()]
-    results = judge(checks, measured, now)
-    blocked = blocking_error(results, gate_failure(gate, measured, where), where)
+    results, blocked = judge(checks, gate, measured, now, where)
     rows_quarantined, rows_removed = aggregated["quarantined"] or 0, aggregated["removed"] or 0
     kept = [F.col(_quoted(c)) for c in columns]
     written = (annotated.filter(~removed) if rows_removed else annotated).select(*kept) if row_checks else frame
