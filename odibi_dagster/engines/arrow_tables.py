@@ -73,7 +73,7 @@ def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
 
 def read_delta(path: Path) -> pa.Table:
     """A local Delta table as Arrow (never read a Delta folder as plain parquet: old versions count)."""
-    # An explicit filesystem avoids deltalake aborting the interpreter at exit (ENVIRONMENT.md).
+    # An explicit filesystem avoids deltalake aborting the interpreter at exit.
     filesystem = pa_fs.SubTreeFileSystem(str(path), pa_fs.LocalFileSystem())
     return DeltaTable(str(path)).to_pyarrow_table(filesystem=filesystem)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
-# Settings measured to matter on small machines (ENVIRONMENT.md): no UI, few shuffle partitions.
+# Settings measured to matter on small machines: no UI, few shuffle partitions.
 LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
