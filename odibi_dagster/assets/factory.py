@@ -14,6 +14,7 @@ import dagster as dg
 
 from odibi_dagster.assets.naming import identifier, op_name
 from odibi_dagster.assets.quality import CheckedTable, check_stored, write_checked
+from odibi_dagster.assets.source_rows import read_source_rows
 from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.config.connections import redacted_error
 from odibi_dagster.config.model import Project, Source, Transformation
@@ -21,7 +22,14 @@ from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
 from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
-from odibi_dagster.engines.storage import ENGINE_TAG, TableLocation, claim_project_folder
+from odibi_dagster.engines.storage import (
+    ENGINE_TAG,
+    FULL_LOAD,
+    LOAD,
+    PARTITIONED_TAG,
+    TableLocation,
+    claim_project_folder,
+)
 from odibi_dagster.functions.calling import (
     ExecutionContext,
     TransformationError,
@@ -30,6 +38,8 @@ from odibi_dagster.functions.calling import (
 )
 from odibi_dagster.functions.registry import resolve_function
 from odibi_dagster.logging.step_log import StepLog
+from odibi_dagster.partitions.marks import HighWaterMark, last_mark
+from odibi_dagster.partitions.window import PartitionError, step_window
 
 ENGINE_RESOURCE = "odibi_engine"
 
@@ -40,6 +50,13 @@ def retry_policy(project: Project) -> dg.RetryPolicy | None:
         return None
     backoff = {"exponential": dg.Backoff.EXPONENTIAL, "linear": dg.Backoff.LINEAR}.get(retry.backoff)
     return dg.RetryPolicy(max_retries=retry.max_retries, delay=retry.delay, backoff=backoff)
+
+
+def backfill_policy(project: Project) -> dg.BackfillPolicy | None:
+    """A range of partitions runs as one run per asset, replacing the range in one write. Every asset
+    of a partitioned project has the policy: a CLI ``--partition-range`` run needs it on all selected
+    assets, unpartitioned ones included (which run once)."""
+    return dg.BackfillPolicy.single_run() if project.manifest.partitions is not None else None
 
 
 def _location(project: Project, resource: OdibiEngine, table: str) -> TableLocation:
@@ -82,6 +99,8 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
     tables = {source.table: CheckedTable(output, spec, quarantine)}
     check_specs = translator.get_check_specs(project, output)
 
+    partitioned = spec.partitions_def is not None
+
     @dg.multi_asset(
         name=op_name(project.slug, source.source_id, "source__"),
         specs=[spec, *([quarantine] if quarantine else [])],
@@ -89,7 +108,8 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         can_subset=bool(quarantine or check_specs),  # checks may run alone on the stored table
         required_resource_keys={ENGINE_RESOURCE},
         retry_policy=retry_policy(project),
-        op_tags={"odibi/layer": project.manifest.bronze_layer},
+        op_tags={"odibi/layer": project.manifest.bronze_layer, **_partition_tags(partitioned)},
+        backfill_policy=backfill_policy(project),
     )
     def _source(context: dg.AssetExecutionContext) -> Iterator[Any]:
         yield from _without_secrets(_read_source(context))
@@ -100,20 +120,48 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         if spec.key not in context.selected_asset_keys:
             yield from _checks_or_nothing(context, project, resource, backend, tables)
             return
+        window = step_window(context)
         # bronze sources are logged too, under their source_id
         log = _step_log(context, project, resource, backend, transformation_id=source.source_id,
-                        layer=project.manifest.bronze_layer, labels=None)
+                        layer=project.manifest.bronze_layer, labels=None, partition_key=window and window.key)
+        previous = None
+        if source.incremental is not None and not resource.full_refresh:
+            previous = last_mark(context.instance, spec.key)
         try:
-            frame = backend.read_source(source, project.root)
+            read = read_source_rows(backend, source, project.root, window, previous)
         except Exception as exc:
             log.fail(f"{type(exc).__name__}: {exc}", [spec.key])
+            if isinstance(exc, PartitionError):  # the data, not the moment: a retry would fail the same way
+                raise dg.Failure(description=str(exc), allow_retries=False) from None
             raise
-        log.set(rows_in=backend.count_rows([frame]))
-        yield from write_checked(context, resource, backend, log, {source.table: frame}, tables,
+        log.set(rows_in=backend.count_rows([read.frame]))
+        extra: dict[str, Any] = {}
+        if source.incremental is not None:
+            if previous is not None and backend.is_empty(read.frame):
+                yield from _nothing_new(context, log, spec, previous)
+                return
+            extra = {LOAD: FULL_LOAD if previous is None else "incremental",
+                     **(read.mark.metadata() if read.mark else {})}
+        yield from write_checked(context, resource, backend, log, {source.table: read.frame}, tables,
                                  where=lambda table: f"source '{source.source_id}' table '{table}'",
-                                 output_name=_output_name)
+                                 output_name=_output_name, output_metadata={source.table: extra})
 
     return _source
+
+
+def _partition_tags(partitioned: bool) -> dict[str, str]:
+    return {PARTITIONED_TAG: "true"} if partitioned else {}
+
+
+def _nothing_new(context: dg.AssetExecutionContext, log: StepLog, spec: dg.AssetSpec,
+                 mark: HighWaterMark) -> Iterator[Any]:
+    """An incremental source with no row past its mark: nothing is written, and the
+    materialization says so (and carries the mark on)."""
+    done = log.finish("SUCCESS", rows_out=0)
+    context.log.info(f"no rows past the high-water mark {mark}: nothing written")
+    yield dg.MaterializeResult(asset_key=spec.key, metadata={
+        **done, **mark.metadata(), LOAD: "nothing new", "odibi/rows_written": 0})
+    log.deliver()
 
 
 def _checks_or_nothing(context: dg.AssetExecutionContext, project: Project, resource: OdibiEngine,
@@ -139,6 +187,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
               for output in row.outputs}
     quarantines = [table.quarantine for table in tables.values() if table.quarantine]
     check_specs = [check for output in row.outputs for check in translator.get_check_specs(project, output)]
+    partitioned = row.partitioned and project.manifest.partitions is not None
     arg_names = {table: f"in_{index}_{identifier(table)}"[:60] for index, table in enumerate(row.input_tables)}
     ins = {arg: dg.AssetIn(key=translator.get_asset_key(project, table)) for table, arg in arg_names.items()}
 
@@ -153,7 +202,8 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         op_tags={"odibi/layer": row.layer, **({ENGINE_TAG: row.engine_override} if row.engine_override else {}),
                  # among ready steps, earlier layers first and, within a layer, the lower `step` first
                  # (Dagster runs the higher priority first)
-                 "dagster/priority": str(_priority(project, row))},
+                 "dagster/priority": str(_priority(project, row)), **_partition_tags(partitioned)},
+        backfill_policy=backfill_policy(project),
     )
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
         yield from _without_secrets(_run(context, loaded))
@@ -166,8 +216,9 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         if not selected & {spec.key for spec in specs.values()}:
             yield from _checks_or_nothing(context, project, resource, backend, tables)
             return
+        window = step_window(context) if partitioned else None
         log = _step_log(context, project, resource, backend, transformation_id=row.transformation_id,
-                        layer=row.layer, labels=labels)
+                        layer=row.layer, labels=labels, partition_key=window and window.key)
         inputs: dict[str, Any] = {}
         try:
             for item in row.inputs:
@@ -186,12 +237,12 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
             engine=run_engine, project=project.name, env=project.env, layer=row.layer,
             transformation_id=row.transformation_id, spark=backend.spark, logger=context.log,
             extras={**labels, "layer": row.layer},
-            table_path=lambda table: str(_location(project, resource, table).path),
+            table_path=lambda table: str(_location(project, resource, table).path), partition=window,
         )
         available = {
             "inputs": inputs, "constants": dict(row.constants),
             "outputs": [output.model_dump() for output in row.outputs], "spark": backend.spark, "env": project.env,
-            "engine": run_engine, "context": execution_context,
+            "engine": run_engine, "context": execution_context, "partition": window,
         }
         try:
             result = call_transformation(fn, row.transformation_id, available)
@@ -209,6 +260,15 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
             yield from _observe_self_managed(project, row, resource, specs, selected, log)
             return
         written = {table: frame for table, frame in returned.items() if specs[table].key in selected}
+        if window is not None:
+            try:
+                for table, frame in written.items():
+                    backend.rows.require_window(frame, tables[table].output.partition_column, window,
+                                                f"transformation '{row.transformation_id}' output '{table}' "
+                                                f"({window.describe()})")
+            except PartitionError as exc:
+                log.fail(str(exc), selected)
+                raise dg.Failure(description=str(exc), allow_retries=False) from None
         yield from write_checked(context, resource, backend, log, written, tables,
                                  where=lambda table: f"transformation '{row.transformation_id}' output '{table}'",
                                  output_name=_output_name)

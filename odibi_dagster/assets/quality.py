@@ -53,9 +53,11 @@ def _results(tables: Mapping[str, CheckedTable], evaluated: Mapping[str, Evaluat
 
 def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend, log: StepLog,
                   frames: Mapping[str, Any], tables: Mapping[str, CheckedTable], where: Callable[[str], str],
-                  output_name: Callable[[dg.AssetKey], str]) -> Iterator[Any]:
+                  output_name: Callable[[dg.AssetKey], str],
+                  output_metadata: Mapping[str, Mapping[str, Any]] | None = None) -> Iterator[Any]:
     """Evaluate the checks of ``frames`` (table -> frame the step returned), then yield the outputs
-    to write and the check results; deliver the step's log record at the end."""
+    to write (with ``output_metadata`` of their table) and the check results; deliver the step's
+    log record at the end."""
     selected_checks = set(context.selected_asset_check_keys)
     now = datetime.now(timezone.utc)
     evaluated: dict[str, Evaluated] = {}
@@ -85,7 +87,8 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
                              [tables[t].spec.key for t in frames])
                     raise
         for table, frame in written.items():
-            yield dg.Output(frame, output_name=output_name(tables[table].spec.key), metadata=done)
+            yield dg.Output(frame, output_name=output_name(tables[table].spec.key),
+                            metadata={**done, **(output_metadata or {}).get(table, {})})
         yield from _results(tables, evaluated, selected_checks)
         log.deliver()
     finally:

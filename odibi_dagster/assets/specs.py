@@ -28,6 +28,7 @@ from odibi_dagster.assets.presentation import (
 )
 from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
 from odibi_dagster.engines.storage import TableMetadata, planned_format
+from odibi_dagster.partitions.definition import partitions_definition
 
 IO_MANAGER = "odibi_io_manager"
 
@@ -72,7 +73,8 @@ class OdibiTranslator:
     def get_asset_spec(self, project: Project, row: Source | Transformation, output: OutputSpec,
                        engine: str) -> dg.AssetSpec:
         """The spec of ``output`` (a source's bronze table: ``source.output``), stored by ``engine``."""
-        storage = planned_format(engine, output.mode, output.format, output.partition_by)
+        storage = planned_format(engine, output.mode, output.format, output.partition_by,
+                                 bool(output.partition_column))
         if isinstance(row, Source):
             layer, deps = project.manifest.bronze_layer, []
             description = source_description(row)
@@ -92,7 +94,7 @@ class OdibiTranslator:
             project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
             format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,
             schema_evolution=output.schema_evolution, null_keys=output.null_keys,
-            cache_layer=project.manifest.cache_layer(output.table))
+            cache_layer=project.manifest.cache_layer(output.table), partition_column=output.partition_column)
         return dg.AssetSpec(
             key=self.get_asset_key(project, output.table),
             deps=deps,
@@ -103,7 +105,14 @@ class OdibiTranslator:
             owners=self.get_owners(project),
             metadata={**table, **about, **declared_column_schema(output)},
             skippable=True,
+            partitions_def=self.get_partitions_def(project, output),
         ).with_io_manager_key(IO_MANAGER)
+
+    def get_partitions_def(self, project: Project, output: OutputSpec) -> dg.PartitionsDefinition | None:
+        """The project's partitions definition for a partitioned table (None for the others)."""
+        if not output.partition_column or project.manifest.partitions is None:
+            return None
+        return partitions_definition(project.manifest.partitions)
 
     def get_quarantine_spec(self, project: Project, row: Source | Transformation, output: OutputSpec,
                             engine: str) -> dg.AssetSpec | None:
@@ -112,7 +121,10 @@ class OdibiTranslator:
         if output.quarantine is None:
             return None
         quarantine = OutputSpec(table=output.quarantine, mode="append", format=output.format, schema_evolution=True)
+        # one step's assets share one partitions definition: the quarantine table of a partitioned
+        # table is partitioned like it in Dagster, and its rows are appended per partition run
         return self.get_asset_spec(project, row, quarantine, engine).replace_attributes(
+            partitions_def=self.get_partitions_def(project, output),
             description=f"Rows of {output.table} that failed a quarantine check, with _failed_checks, "
                         f"_quarantined_at and _run_id; appended by the step that writes {output.table}.")
 

@@ -18,6 +18,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from odibi_dagster.config.checks import CheckConfig, QualityGate, check_names
 from odibi_dagster.config.errors import did_you_mean
+from odibi_dagster.config.partitions import (
+    IncrementalConfig,
+    PartitionsConfig,
+    column_name,
+    placeholders_in,
+    unknown_placeholders,
+)
 
 ENGINES = ("pandas", "spark")
 WRITE_MODES = ("overwrite", "append", "merge")
@@ -308,10 +315,20 @@ class Manifest(_Row):
         description="A module beside the manifest with `register(hooks)`; its hooks are called for runs from the "
                     "UI, schedules and the CLI by the code location's sensors (on by default when set).")
     metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form data, kept and not interpreted.")
+    partitions: PartitionsConfig | None = Field(
+        json_schema_extra=_json_text_too, default=None,
+        examples=[{"type": "daily", "start": "2024-01-01", "timezone": "UTC"}],
+        description="The project's partitioning: every source and output with a `partition_column` is "
+                    "partitioned by it, runs per partition and is backfilled by ranges (see `partitions` below).")
     executor: Literal["in_process", "multiprocess"] = Field(
         default="in_process",
         description="How Dagster runs the steps (not in the original): one by one in one process (fast for small "
                     "steps), or a process per step in parallel with `max_workers` enforced.")
+
+    @field_validator("partitions", mode="before")
+    @classmethod
+    def _json_partitions(cls, value: Any) -> Any:
+        return _json_text(value)
 
     @field_validator("default_engine", mode="before")
     @classmethod
@@ -420,6 +437,11 @@ class _Checked(_Row):
     quarantine_table: str | None = Field(
         default=None, description="Where rows failing a `quarantine` check go (appended); default "
                                   "`<table>_quarantine`.")
+    partition_column: str | None = Field(
+        default=None, examples=["reading_date"],
+        description="Partitioned by the manifest's `partitions` on this column (a date or timestamp for time "
+                    "windows, text for static values): each run writes one partition (or a range), replacing exactly "
+                    "its rows.")
 
     @field_validator("checks", mode="before")
     @classmethod
@@ -441,6 +463,11 @@ class _Checked(_Row):
     @classmethod
     def _quarantine_name(cls, value: str | None) -> str | None:
         return None if value is None else _check_table_name(value)
+
+    @field_validator("partition_column")
+    @classmethod
+    def _partition_column(cls, value: str | None) -> str | None:
+        return None if value is None else column_name(value, "partition_column")
 
     @model_validator(mode="after")
     def _quarantine_needs_a_check(self) -> _Checked:
@@ -509,6 +536,12 @@ class OutputSpec(_Checked):
     def _merge_needs_keys(self) -> OutputSpec:
         if self.mode == "merge" and not self.merge_keys:
             raise ValueError(f"output '{self.table}' has mode 'merge' but no 'merge_keys'")
+        if self.partition_column and self.format == "parquet":
+            raise ValueError(f"output '{self.table}' has partition_column and format 'parquet': one partition's rows "
+                             f"are replaced in a Delta table (leave format out, or set delta)")
+        if self.partition_column and self.mode != "overwrite":
+            raise ValueError(f"output '{self.table}' has partition_column and mode '{self.mode}': a partitioned "
+                             f"output replaces its partition's rows each run, so its mode must be overwrite")
         return self
 
 
@@ -541,11 +574,21 @@ class Source(_Checked):
     description: str = Field(default="", description="The asset's description.")
     project: str | None = Field(default=None, description="The project the row belongs to (SQL tables).")
     is_autoloader: bool = Field(default=False, description="Streaming sources are not supported: must be false.")
+    incremental: IncrementalConfig | None = Field(
+        json_schema_extra=_json_text_too, default=None,
+        examples=[{"column": "updated_at", "mode": "append"}],
+        description="Read only rows past the high-water mark of the last successful materialization (see "
+                    "`incremental` below); the first run, and a run with `full_refresh: true`, loads everything.")
 
     @field_validator("source_options", "connection_config", "merge_config", mode="before")
     @classmethod
     def _json_dict(cls, value: Any) -> Any:
         return _json_text(value) or {}
+
+    @field_validator("incremental", mode="before")
+    @classmethod
+    def _json_incremental(cls, value: Any) -> Any:
+        return _json_text(value)
 
     @field_validator("source_name")
     @classmethod
@@ -599,6 +642,31 @@ class Source(_Checked):
             raise ValueError(f"merge_config.null_keys is '{self.merge_config['null_keys']}'; choose error or skip")
         return self
 
+    @model_validator(mode="after")
+    def _partitions_and_increments(self) -> Source:
+        placeholders = placeholders_in(self.source_path_or_query)
+        if placeholders and not self.partition_column:
+            raise ValueError(f"source_path_or_query uses {placeholders}, but the source has no partition_column: "
+                             f"only a partitioned source has a partition to fill them with")
+        if self.file_format != "sql" and (unknown := unknown_placeholders(self.source_path_or_query)):
+            raise ValueError(f"source_path_or_query has {{{unknown[0]}}}, which is not a placeholder"
+                             f"{did_you_mean(unknown[0], ['partition_key', 'partition_start', 'partition_end'])} "
+                             f"(placeholders: {{partition_key}}, {{partition_start}}, {{partition_end}})")
+        if self.file_format == "sql" and any(f"{{{name}}}" in self.source_path_or_query for name in placeholders):
+            raise ValueError("a SQL query takes the partition as bound parameters :partition_key, :partition_start, "
+                             ":partition_end, not as {placeholders} pasted into its text")
+        if self.partition_column and self.write_mode != "overwrite":
+            raise ValueError(f"a partitioned source replaces its partition's rows each run: write_mode "
+                             f"'{self.write_mode}' cannot be used with partition_column")
+        if self.incremental is not None:
+            if self.partition_column:
+                raise ValueError("a source is either partitioned (partition_column) or incremental, not both")
+            if {"write_mode", "merge_config"} & self.model_fields_set and (
+                    self.write_mode != "overwrite" or self.merge_config):
+                raise ValueError("incremental sets how new rows are written (incremental.mode and merge_keys): "
+                                 "leave write_mode and merge_config out")
+        return self
+
     @property
     def table(self) -> str:
         return self.source_name
@@ -610,14 +678,18 @@ class Source(_Checked):
 
     @property
     def merge_keys(self) -> list[str]:
+        if self.incremental is not None:
+            return list(self.incremental.merge_keys)
         return list(self.merge_config.get("merge_keys") or [])
 
     @property
     def output(self) -> OutputSpec:
         """The source's bronze table, described like a transformation output."""
-        return OutputSpec(table=self.source_name, mode=self.write_mode, merge_keys=self.merge_keys,
+        mode = self.incremental.mode if self.incremental is not None else self.write_mode
+        return OutputSpec(table=self.source_name, mode=mode, merge_keys=self.merge_keys,
                           null_keys=self.merge_config.get("null_keys", "error"), checks=self.checks,
-                          quality_gate=self.quality_gate, quarantine_table=self.quarantine_table)
+                          quality_gate=self.quality_gate, quarantine_table=self.quarantine_table,
+                          partition_column=self.partition_column)
 
 
 class Transformation(_Row):
@@ -685,10 +757,21 @@ class Transformation(_Row):
     def _needs_outputs(self) -> Transformation:
         if not self.outputs:
             raise ValueError("a transformation needs at least one entry in 'outputs'")
+        partitioned = [output.table for output in self.outputs if output.partition_column]
+        if partitioned and len(partitioned) != len(self.outputs):
+            raise ValueError(f"outputs {partitioned} have a partition_column and the others do not: the outputs of "
+                             f"one transformation run together, so either all are partitioned or none is")
+        if partitioned and self.io == "self_managed":
+            raise ValueError("a partitioned output is written per partition by the IO manager, so it needs io: "
+                             "managed")
         if self.io == "self_managed" and any(output.has_checks for output in self.outputs):
             raise ValueError("checks and quality_gate run on the rows before they are written, so they need "
                              "io: managed (a self_managed function writes its tables itself)")
         return self
+
+    @property
+    def partitioned(self) -> bool:
+        return any(output.partition_column for output in self.outputs)
 
     @property
     def engine_override(self) -> str | None:
@@ -751,6 +834,12 @@ class Project:
     @property
     def slug(self) -> str:
         return self.manifest.slug
+
+    @property
+    def partitioned(self) -> bool:
+        """Whether any source or output is partitioned (the manifest's ``partitions`` in use)."""
+        return any(source.partition_column for source in self.sources) or any(
+            row.partitioned for row in self.transformations)
 
     def layers_in_use(self) -> list[str]:
         """Layers of ``layer_order`` that hold at least one asset, in order."""

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 from odibi_dagster.config.connections import check_sql_url, env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation, op_name
+from odibi_dagster.config.partitions import PLACEHOLDERS
 from odibi_dagster.functions.modules import import_project_module, lives_in
 from odibi_dagster.functions.registry import FunctionNotFound, resolve_function
 
@@ -226,14 +227,24 @@ def validate_rows(
                                                      f"{type(exc).__name__}: {exc}{_sibling_hint(exc, root)}",
                                           row.transformation_id, "module"))
 
+    # partition_column needs the manifest's partitions
+    if manifest.partitions is None:
+        for row, row_id, field in [(s, s.source_id, "partition_column") for s in sources if s.partition_column] + [
+                (t, t.transformation_id, f"outputs.{index}.partition_column") for t in transformations
+                for index, output in enumerate(t.outputs) if output.partition_column]:
+            issues.append(ConfigIssue(row.where, "partition_column is set, but the manifest declares no partitions "
+                                                 "(add e.g. partitions: {type: daily, start: '2024-01-01'})",
+                                      row_id, field))
+
     # sources read only from the project folder and the operator's ODIBI_SOURCE_ROOTS
     for source in sources:
         if source.file_format in FILE_SOURCE_FORMATS:
-            problem = outside_source_roots(source.source_path_or_query, root)
+            location = any_partition(source.source_path_or_query)
+            problem = outside_source_roots(location, root)
             if problem:
                 issues.append(ConfigIssue(source.where, problem, source.source_id, "source_path_or_query"))
-            elif source.source_type == "local" and "://" not in source.source_path_or_query:
-                path = resolve_source_path(source.source_path_or_query, root)
+            elif source.source_type == "local" and "://" not in location:
+                path = resolve_source_path(location, root)
                 if (root is None or not _is_within(path, root)) and not glob.glob(str(path)):
                     issues.append(ConfigIssue(source.where, f"path '{path}' does not exist", source.source_id,
                                               "source_path_or_query"))
@@ -242,6 +253,13 @@ def validate_rows(
         if problem:
             issues.append(ConfigIssue(row.where, problem, row_id, field))
     return issues
+
+
+def any_partition(path: str) -> str:
+    """A file path with its partition placeholders as ``*``: the files of every partition."""
+    for name in PLACEHOLDERS:
+        path = path.replace(f"{{{name}}}", "*")
+    return path
 
 
 def _written_tables(row: Transformation) -> list[tuple[str, str]]:

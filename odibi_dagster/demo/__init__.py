@@ -3,6 +3,7 @@
 It is what the code location loads when no project is named (``ODIBI_PROJECT_DIR`` /
 ``ODIBI_CONFIG_DB``), so ``dagster dev -m odibi_dagster.definitions`` works from any folder after a
 plain ``pip install``. ``copy_demo`` writes a copy with a bigger generated data set.
+"Plant Readings" (``READINGS_PROJECT_DIR``) shows daily partitions, backfills and an incremental source.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import shutil
 from pathlib import Path
 
 DEMO_PROJECT_DIR = Path(__file__).resolve().parent / "energy_efficiency"
+# The partitions and incremental-load example: ODIBI_PROJECT_DIR=<this folder> loads it.
+READINGS_PROJECT_DIR = Path(__file__).resolve().parent / "plant_readings"
 SHIPPED_ROWS = 5_000
 
 

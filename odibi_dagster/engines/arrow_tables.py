@@ -29,7 +29,9 @@ import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import DeltaError, SchemaMismatchError
 
+from odibi_dagster.engines.arrow_windows import delta_predicate, window_expression
 from odibi_dagster.engines.base import WriteResult, WriteSpec
+from odibi_dagster.partitions.window import PartitionWindow
 from odibi_dagster.engines.storage import (
     PARQUET_FILE,
     PARQUET_TMP_PREFIX,
@@ -37,6 +39,9 @@ from odibi_dagster.engines.storage import (
     TableLocation,
     planned_format,
 )
+
+
+TableRows = tuple[str, PartitionWindow]  # (partition column, window): a partition's rows of a table
 
 
 class TableWriteError(RuntimeError):
@@ -78,17 +83,28 @@ def read_delta(path: Path) -> pa.Table:
     return DeltaTable(str(path)).to_pyarrow_table(filesystem=filesystem)
 
 
-def read_arrow(location: TableLocation) -> pa.Table:
+def read_arrow(location: TableLocation, rows: TableRows | None = None) -> pa.Table:
+    """The stored table; ``rows``: only those of one partition window (read with a filter)."""
     stored = location.stored_format()
+    if stored is None:
+        raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
+    if rows is None:
+        return read_delta(location.path) if stored == "delta" else pq.read_table(location.parquet_file)
     if stored == "delta":
-        return read_delta(location.path)
-    if stored == "parquet":
-        return pq.read_table(location.parquet_file)
-    raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
+        filesystem = pa_fs.SubTreeFileSystem(str(location.path), pa_fs.LocalFileSystem())
+        dataset = DeltaTable(str(location.path)).to_pyarrow_dataset(filesystem=filesystem)
+    else:
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(location.parquet_file)
+    column, window = rows
+    condition = window_expression(dataset.schema.field(column).type if column in dataset.schema.names else pa.null(),
+                                  window, column, f"table '{location.table}'")
+    return dataset.to_table(filter=condition)
 
 
-def read_frame(location: TableLocation) -> pd.DataFrame:
-    return read_arrow(location).to_pandas()
+def read_frame(location: TableLocation, rows: TableRows | None = None) -> pd.DataFrame:
+    return read_arrow(location, rows).to_pandas()
 
 
 def write_frame(
@@ -113,7 +129,7 @@ def target_format(location: TableLocation, spec: WriteSpec, engine: str) -> tupl
     stored = location.stored_format()
     if spec.mode in ("append", "merge") and stored is not None:
         return stored, "delta" if spec.mode == "merge" else stored
-    return stored, planned_format(engine, spec.mode, spec.format, spec.partition_by)
+    return stored, planned_format(engine, spec.mode, spec.format, spec.partition_by, bool(spec.partition_column))
 
 
 def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine: str) -> WriteResult:
@@ -304,7 +320,8 @@ def _write_delta(location: TableLocation, data: pa.Table, spec: WriteSpec, *, ex
     skipped = 0
     if spec.mode == "merge":
         data, skipped = drop_null_keys(location, data, spec)
-    if spec.mode in ("append", "merge") and exists:
+    replacing = spec.window is not None and exists  # one partition's rows (or a range's) replaced
+    if (spec.mode in ("append", "merge") or replacing) and exists:
         stored = describe_delta(location).schema
         data = fit_to_stored(location, stored, data, spec)
         _type_null_columns(location, stored, data.schema)
@@ -315,6 +332,12 @@ def _write_delta(location: TableLocation, data: pa.Table, spec: WriteSpec, *, ex
             predicate = " AND ".join(f't."{key}" = s."{key}"' for key in quoted)
             (table.merge(data, predicate, source_alias="s", target_alias="t", merge_schema=spec.schema_evolution)
                   .when_matched_update_all().when_not_matched_insert_all().execute())
+        elif replacing:
+            assert spec.window is not None and spec.partition_column is not None
+            predicate = delta_predicate(data.schema.field(spec.partition_column).type, spec.window,
+                                        spec.partition_column)
+            write_deltalake(path, data, mode="overwrite", predicate=predicate,
+                            schema_mode="merge" if spec.schema_evolution else None)
         else:
             write_mode = "append" if spec.mode == "append" and exists else "overwrite"
             schema_mode = "merge" if write_mode == "append" and spec.schema_evolution else (

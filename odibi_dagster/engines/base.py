@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,11 +47,24 @@ class Backend(Protocol):
     def read_cached(self, location: TableLocation, run_id: str, layer: str, warn: Callable[[str], None]) -> Any:
         """A ``cache_plan`` table (cached after ``layer``): read once per run where the engine can cache."""
 
-    def read_source(self, source: Source, root: Path | None) -> Any: ...
+    @property
+    def rows(self) -> Any:
+        """The engine's module of partition-window and high-water-mark rules (``keep_window``,
+        ``require_window``, ``keep_after``, ``max_value``): ``arrow_windows`` or ``spark_windows``."""
+
+    def read_source(self, source: Source, root: Path | None, params: Mapping[str, Any] | None = None,
+                    since: tuple[str, Any] | None = None) -> Any:
+        """A bronze source; ``params``: a SQL query's bound partition parameters; ``since``: (column,
+        high-water mark), applied in the database for SQL sources."""
+
+    def concat(self, frames: list[Any]) -> Any: ...
+
+    def is_empty(self, frame: Any) -> bool: ...
 
     def read_query(self, spec: InputSpec, root: Path | None, where: str) -> Any: ...
 
-    def read_table(self, location: TableLocation) -> Any: ...
+    def read_table(self, location: TableLocation, rows: tuple[str, Any] | None = None) -> Any:
+        """A stored table; ``rows``: (partition column, window) to read one partition window's rows."""
 
     def write_table(self, location: TableLocation, frame: Any, spec: WriteSpec) -> WriteResult: ...
 

@@ -6,14 +6,16 @@ What to write (table, layer, mode, merge keys, format) comes from the asset's ``
 """
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import dagster as dg
 
 from odibi_dagster.engines.metadata import declared_descriptions, table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
-from odibi_dagster.engines.storage import ENGINE_TAG, TableMetadata
+from odibi_dagster.engines.storage import ENGINE_TAG, FULL_LOAD, LOAD, PARTITIONED_TAG, TableMetadata
 from odibi_dagster.logging.step_log import StepLog
+from odibi_dagster.partitions.window import PartitionWindow, window_of
 
 
 class OdibiIOManager(dg.ConfigurableIOManager):
@@ -22,8 +24,11 @@ class OdibiIOManager(dg.ConfigurableIOManager):
     odibi_engine: dg.ResourceDependency[OdibiEngine]
 
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        window = window_of(context.asset_partitions_def, context.asset_partition_key_range) \
+            if context.has_asset_partitions else None
         try:
-            metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning)
+            metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning,
+                                   window=window, full_load=context.output_metadata.get(LOAD) == FULL_LOAD)
         except Exception as exc:
             # the table keeps its previous version; the attempt's log record says why it failed
             log = StepLog.of_step(context.run_id, context.step_key)
@@ -42,18 +47,28 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         upstream = TableMetadata.extract(context.upstream_output.definition_metadata or {})
         location = upstream.location(self.odibi_engine.root)
         backend = self.odibi_engine.backend(self.odibi_engine.engine_for(context.op_def.tags.get(ENGINE_TAG)))
+        if upstream.partition_column and context.op_def.tags.get(PARTITIONED_TAG) and context.has_asset_partitions:
+            # a partitioned step reads the same partitions of its partitioned inputs; others read them whole
+            window = window_of(context.asset_partitions_def, context.asset_partition_key_range)
+            return backend.read_table(location, rows=(upstream.partition_column, window))
         if upstream.cache_layer:
             return backend.read_cached(location, context.step_context.run_id, upstream.cache_layer, context.log.warning)
         return backend.read_table(location)
 
 
 def store_table(resource: OdibiEngine, definition_metadata: Mapping[str, Any], obj: Any,
-                warn: Callable[[str], None]) -> dict[str, Any]:
-    """Write ``obj`` where and how an asset's ``TableMetadata`` says; returns its materialization metadata."""
+                warn: Callable[[str], None], *, window: PartitionWindow | None = None,
+                full_load: bool = False) -> dict[str, Any]:
+    """Write ``obj`` where and how an asset's ``TableMetadata`` says; returns its materialization metadata.
+
+    ``window``: a partitioned table's partitions, whose rows are replaced; ``full_load``: an
+    incremental source's first (or full-refresh) load, which replaces the table."""
     table = TableMetadata.extract(definition_metadata)
     location = table.location(resource.root)
     backend = resource.backend_for_frame(obj)
-    spec = table.write_spec()
+    spec = table.write_spec(window)
+    if full_load:
+        spec = replace(spec, mode="overwrite")
     if spec.mode != "overwrite" and location.stored_format() is None:
         for other in location.elsewhere():
             warn(f"table '{location.table}' ({spec.mode}) starts anew under layer '{location.layer}', but data of "

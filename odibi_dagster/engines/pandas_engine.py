@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from odibi_dagster.config.model import InputSpec, OutputSpec, Source
-from odibi_dagster.engines import arrow_tables, readers
+from odibi_dagster.engines import arrow_tables, arrow_windows, readers
+from odibi_dagster.engines.arrow_tables import TableRows
 from odibi_dagster.engines.base import CACHE_WARNING, WriteResult, WriteSpec
 from odibi_dagster.engines.handoff import Handoff
 from odibi_dagster.engines.storage import TableLocation
@@ -23,6 +24,7 @@ class PandasBackend:
 
     name = "pandas"
     spark = None
+    rows = arrow_windows  # partition windows and high-water marks on pandas frames
 
     def __init__(self) -> None:
         self.handoff = Handoff()
@@ -42,13 +44,22 @@ class PandasBackend:
         warn(CACHE_WARNING.format(layer=layer))  # the seed's behaviour: no cache on pandas
         return self.read_table(location)
 
-    def read_source(self, source: Source, root: Path | None) -> pd.DataFrame:
-        return readers.read_source(source, root)
+    def read_source(self, source: Source, root: Path | None, params: Mapping[str, Any] | None = None,
+                    since: tuple[str, Any] | None = None) -> pd.DataFrame:
+        return readers.read_source(source, root, params, since)
+
+    def concat(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+    def is_empty(self, frame: pd.DataFrame) -> bool:
+        return len(frame) == 0
 
     def read_query(self, spec: InputSpec, root: Path | None, where: str) -> pd.DataFrame:
         return readers.read_query(spec.sql or "", spec.connection, root, where)
 
-    def read_table(self, location: TableLocation) -> pd.DataFrame:
+    def read_table(self, location: TableLocation, rows: TableRows | None = None) -> pd.DataFrame:
+        if rows is not None:
+            return arrow_tables.read_frame(location, rows)
         kept = self.handoff.take(location.parquet_file) if location.stored_format() == "parquet" else None
         return kept.to_pandas() if kept is not None else arrow_tables.read_frame(location)
 

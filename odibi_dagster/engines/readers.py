@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import glob
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from odibi_dagster.config.connections import (
     substitute_env,
 )
 from odibi_dagster.config.model import Source
+from odibi_dagster.config.partitions import placeholders_in
 from odibi_dagster.config.validation import outside_source_roots, resolve_source_path
 from odibi_dagster.engines.arrow_tables import read_delta
 
@@ -41,11 +42,16 @@ class SourceReadError(RuntimeError):
     """A bronze source could not be read; the message names the source and the path or URL."""
 
 
-def read_source(source: Source, root: Path | None) -> pd.DataFrame:
+def read_source(source: Source, root: Path | None, params: Mapping[str, Any] | None = None,
+                since: tuple[str, Any] | None = None) -> pd.DataFrame:
+    """``params``: a SQL query's bound partition parameters; ``since``: (column, high-water mark),
+    filtered in the database for a SQL source (the caller filters files after reading)."""
+    if source.file_format == "sql":
+        return _apply_schema(_read_sql(source, root, params, since), source)
     reader = _READERS.get(source.file_format)
     if reader is None:
         raise SourceReadError(f"source '{source.source_id}': file_format '{source.file_format}' cannot be read "
-                              f"on pandas (supported: {', '.join(sorted(_READERS))})")
+                              f"on pandas (supported: {', '.join(sorted([*_READERS, 'sql']))})")
     frame = reader(source, root)
     return _apply_schema(frame, source)
 
@@ -195,7 +201,8 @@ def _read_delta(source: Source, root: Path | None) -> pd.DataFrame:
     return read_delta(delta_source_path(source, root)).to_pandas()
 
 
-def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
+def _read_sql(source: Source, root: Path | None, params: Mapping[str, Any] | None = None,
+              since: tuple[str, Any] | None = None) -> pd.DataFrame:
     where = f"source '{source.source_id}' connection_config"
     config = substitute_env(source.connection_config, where)
     raw_url = config.get("url") or config.get("connection_string")
@@ -211,10 +218,27 @@ def _read_sql(source: Source, root: Path | None) -> pd.DataFrame:
     with sql_engine(url, where=f"source '{source.source_id}': cannot read '{text}'", error=SourceReadError,
                     secrets=secrets, shown_as=str(template) if env_secrets(template) else None,
                     **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
-        if text.lower().startswith(("select", "with")):
-            return pd.read_sql_query(sa.text(text), conn)
-        schema, _, table = text.rpartition(".")
-        return pd.read_sql_table(table, conn, schema=schema or None)
+        is_query = text.lower().startswith(("select", "with"))
+        if not is_query and since is None:
+            schema, _, table = text.rpartition(".")
+            return pd.read_sql_table(table, conn, schema=schema or None)
+        query, bound = sql_query(text, is_query, engine.dialect.identifier_preparer, params, since)
+        return pd.read_sql_query(sa.text(query), conn, params=bound)
+
+
+def sql_query(text: str, is_query: bool, quote: Any, params: Mapping[str, Any] | None,
+              since: tuple[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """A source's query (or table) with the partition parameters it names bound, and, for an
+    incremental source, only the rows past the mark: ``WHERE <column> > :odibi_high_water_mark``.
+    Identifiers are quoted by the dialect; every value is a bound parameter."""
+    bound = {name: (params or {})[name] for name in placeholders_in(text) if params and name in params}
+    if since is None:
+        return text, bound
+    column, mark = since
+    base = f"({text.rstrip().rstrip(';')}) odibi_rows" if is_query else ".".join(
+        quote.quote(part) for part in text.split("."))
+    return (f"SELECT * FROM {base} WHERE {quote.quote(column)} > :odibi_high_water_mark",
+            {**bound, "odibi_high_water_mark": mark})
 
 
 def _require_readable(url: sa.URL, root: Path | None, where: str) -> None:
@@ -242,7 +266,7 @@ def _apply_schema(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
 
 
 _READERS: dict[str, Callable[[Source, Path | None], pd.DataFrame]] = {
-    "csv": _read_csv, "json": _read_json, "parquet": _read_parquet, "delta": _read_delta, "sql": _read_sql,
+    "csv": _read_csv, "json": _read_json, "parquet": _read_parquet, "delta": _read_delta,
 }
 
 

@@ -39,6 +39,11 @@ class OdibiEngine(dg.ConfigurableResource):
         "(an external table at the usual path).",
     )
 
+    full_refresh: bool = Field(
+        default=False,
+        description="Incremental sources start over in this run: every row is read and the table is replaced "
+                    "(set per run, like engine).")
+
     _backends: dict = PrivateAttr(default_factory=dict)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:

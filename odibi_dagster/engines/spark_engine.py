@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from odibi_dagster.config.model import InputSpec, OutputSpec, Source
 from odibi_dagster.engines import spark_readers, spark_tables
+from odibi_dagster.engines.arrow_tables import TableRows
 from odibi_dagster.engines.base import WriteResult, WriteSpec
 from odibi_dagster.engines.readers import read_query as read_query_with_pandas
 from odibi_dagster.engines.spark_session import SparkSettings, get_session, has_native_delta
@@ -53,16 +55,34 @@ class SparkBackend:
     def count_rows(self, frames: Iterable[Any]) -> int | None:
         return None  # a count is a pass over the data; the written table's count comes from the Delta log
 
-    def read_source(self, source: Source, root: Path | None) -> Any:
-        return spark_readers.read_source(self.spark, source, root, self.native_delta)
+    @property
+    def rows(self) -> Any:
+        """Partition windows and high-water marks on Spark frames."""
+        from odibi_dagster.engines import spark_windows
+
+        return spark_windows
+
+    def read_source(self, source: Source, root: Path | None, params: Mapping[str, Any] | None = None,
+                    since: tuple[str, Any] | None = None) -> Any:
+        return spark_readers.read_source(self.spark, source, root, self.native_delta, params, since)
+
+    def concat(self, frames: list[Any]) -> Any:
+        return functools.reduce(lambda a, b: a.unionByName(b), frames)
+
+    def is_empty(self, frame: Any) -> bool:
+        return frame.isEmpty()
 
     def read_query(self, spec: InputSpec, root: Path | None, where: str) -> Any:
         if spec.connection:  # a query on another database: run it there, hand the rows to Spark
             return self.spark.createDataFrame(read_query_with_pandas(spec.sql or "", spec.connection, root, where))
         return self.spark.sql(spec.sql)
 
-    def read_table(self, location: TableLocation) -> Any:
-        return spark_tables.read_table(self.spark, location, self.native_delta, self.catalog)
+    def read_table(self, location: TableLocation, rows: TableRows | None = None) -> Any:
+        frame = spark_tables.read_table(self.spark, location, self.native_delta, self.catalog)
+        if rows is not None:
+            column, window = rows
+            frame = frame.where(self.rows.window_condition(frame, column, window, f"table '{location.table}'"))
+        return frame
 
     def write_table(self, location: TableLocation, frame: Any, spec: WriteSpec) -> WriteResult:
         result = spark_tables.write_table(self.spark, location, frame, spec, self.native_delta, self.catalog)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from pyspark.sql import types as T
 
 from odibi_dagster.config.connections import substitute_env
 from odibi_dagster.config.model import Source
+from odibi_dagster.config.partitions import placeholders_in
 from odibi_dagster.engines.arrow_tables import read_delta
 from odibi_dagster.engines.readers import SourceReadError, delta_source_path, json_is_multiline, source_files
 from odibi_dagster.engines.readers import read_source as read_with_pandas
@@ -27,7 +29,9 @@ SPARK_TYPES = {
 }
 
 
-def read_source(spark: Any, source: Source, root: Path | None, native_delta: bool) -> Any:
+def read_source(spark: Any, source: Source, root: Path | None, native_delta: bool,
+                params: Mapping[str, Any] | None = None, since: tuple[str, Any] | None = None) -> Any:
+    """``params`` and ``since`` as in ``readers.read_source``."""
     options = dict(source.source_options)
     extra = dict(options.get("spark") or {})
     fmt = source.file_format
@@ -46,7 +50,7 @@ def read_source(spark: Any, source: Source, root: Path | None, native_delta: boo
         frame = (spark.read.format("delta").load(str(path)) if native_delta
                  else spark.createDataFrame(read_delta(path)))
     elif fmt == "sql":
-        frame = _read_sql(spark, source, root, extra)
+        frame = _read_sql(spark, source, root, extra, params, since)
     else:
         raise SourceReadError(f"source '{source.source_id}': file_format '{fmt}' cannot be read on spark "
                               f"(supported: csv, json, parquet, delta, sql)")
@@ -72,11 +76,17 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
     return frame
 
 
-def _read_sql(spark: Any, source: Source, root: Path | None, extra: dict) -> Any:
+def _read_sql(spark: Any, source: Source, root: Path | None, extra: dict, params: Mapping[str, Any] | None,
+              since: tuple[str, Any] | None) -> Any:
     config = substitute_env(source.connection_config, f"source '{source.source_id}' connection_config")
     jdbc_url = config.get("jdbc_url")
     if not jdbc_url:  # no JDBC driver needed: read through SQLAlchemy, then hand the rows to Spark
-        return spark.createDataFrame(read_with_pandas(source.model_copy(update={"source_options": {}}), root))
+        return spark.createDataFrame(read_with_pandas(source.model_copy(update={"source_options": {}}), root,
+                                                      params, since))
+    if placeholders_in(source.source_path_or_query):
+        raise SourceReadError(f"source '{source.source_id}': Spark's JDBC reader cannot bind :partition_key and the "
+                              f"like; leave jdbc_url out to read the query through SQLAlchemy")
+    # an incremental source's mark is applied as a filter, which Spark pushes down to the database
     text = source.source_path_or_query.strip()
     reader = spark.read.format("jdbc").option("url", jdbc_url).options(**extra)
     for key in ("user", "password", "driver"):

@@ -73,7 +73,8 @@ def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSp
     skipped = 0
     if spec.mode == "merge":
         frame, skipped = drop_null_keys(location, frame, spec)
-    if spec.mode in ("append", "merge") and exists:
+    replacing = spec.window is not None and exists
+    if (spec.mode in ("append", "merge") or replacing) and exists:
         # the data is not at hand: only widening casts pass (fit_to_stored by type)
         fit_to_stored(location, describe_delta(location).schema, to_arrow(frame.limit(0)), spec, by_type=True)
     path = str(location.path)
@@ -98,6 +99,12 @@ def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSp
         writer = frame.write.format("delta")
         if spec.mode == "append" and exists:
             writer = writer.mode("append").option("mergeSchema", str(spec.schema_evolution).lower())
+        elif replacing:  # exactly the window's rows are replaced (never the whole table)
+            from odibi_dagster.engines.spark_windows import replace_where
+
+            assert spec.window is not None and spec.partition_column is not None
+            writer = writer.mode("overwrite").option("replaceWhere",
+                                                     replace_where(frame, spec.partition_column, spec.window))
         else:
             writer = writer.mode("overwrite").option("overwriteSchema", "true")
         if spec.partition_by:

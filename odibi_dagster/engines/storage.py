@@ -24,6 +24,7 @@ import dagster as dg
 from dagster._core.definitions.metadata import NamespacedMetadataSet
 
 from odibi_dagster.config.model import LAYER_NAME, STORAGE_NAME, TABLE_NAME
+from odibi_dagster.partitions.window import PartitionWindow
 
 StoredFormat = Literal["parquet", "delta"]
 PARQUET_FILE = "data.parquet"
@@ -31,14 +32,14 @@ LOCK_FILE = ".odibi.lock"
 PARQUET_TMP_PREFIX = f".{PARQUET_FILE}."  # + a random hex + ".tmp": a parquet write in progress
 
 
-def planned_format(engine: str, mode: str, format: str | None = None, partition_by: Sequence[str] = ()
-                   ) -> StoredFormat:
+def planned_format(engine: str, mode: str, format: str | None = None, partition_by: Sequence[str] = (),
+                   per_partition: bool = False) -> StoredFormat:
     """The format a new table gets: the output's ``format``, else Delta on Spark, for ``merge`` and
-    for partitioned outputs, else parquet."""
+    for partitioned outputs (``partition_by``, or a ``partition_column`` written per partition), else parquet."""
     named = stored_format(format)
     if named is not None:
         return named
-    return "delta" if engine == "spark" or mode == "merge" or partition_by else "parquet"
+    return "delta" if engine == "spark" or mode == "merge" or partition_by or per_partition else "parquet"
 
 
 def stored_format(value: str | None) -> StoredFormat | None:
@@ -146,6 +147,8 @@ class WriteSpec:
     partition_by: tuple[str, ...] = ()
     schema_evolution: bool = False
     null_keys: str = "error"
+    partition_column: str | None = None
+    window: PartitionWindow | None = None  # a partitioned write: exactly these rows are replaced
 
 
 class TableMetadata(NamespacedMetadataSet):
@@ -162,6 +165,7 @@ class TableMetadata(NamespacedMetadataSet):
     schema_evolution: bool | None = None
     null_keys: str | None = None
     cache_layer: str | None = None  # cache_plan: cached after this layer (Spark), skipped on pandas
+    partition_column: str | None = None  # written per partition (the project's partitions definition)
 
     @classmethod
     def namespace(cls) -> str:
@@ -170,20 +174,22 @@ class TableMetadata(NamespacedMetadataSet):
     @classmethod
     def of(cls, *, project: str, env: str, layer: str, table: str, mode: str, format: str | None,
            merge_keys: Sequence[str], partition_by: Sequence[str], schema_evolution: bool,
-           null_keys: str, cache_layer: str | None) -> TableMetadata:
+           null_keys: str, cache_layer: str | None, partition_column: str | None = None) -> TableMetadata:
         # model_construct: the values come typed from the validated config; a validating __init__
         # per asset costs more than the rest of the spec for large projects
         return cls.model_construct(project=project, env=env, layer=layer, table=table, mode=mode, format=format,
                                    merge_keys=dg.MetadataValue.json(list(merge_keys)),
                                    partition_by=dg.MetadataValue.json(list(partition_by)),
-                                   schema_evolution=schema_evolution, null_keys=null_keys, cache_layer=cache_layer)
+                                   schema_evolution=schema_evolution, null_keys=null_keys, cache_layer=cache_layer,
+                                   partition_column=partition_column)
 
     def location(self, root: Path) -> TableLocation:
         if None in (self.env, self.project, self.layer, self.table):
             raise ValueError(f"asset metadata names no complete table location: {dict(self)}")
         return TableLocation(root, str(self.env), str(self.project), str(self.layer), str(self.table))
 
-    def write_spec(self) -> WriteSpec:
+    def write_spec(self, window: PartitionWindow | None = None) -> WriteSpec:
+        """How to write the table; ``window``: the partitions a partitioned write replaces."""
         return WriteSpec(
             mode=self.mode or "overwrite",
             format=stored_format(self.format),
@@ -191,8 +197,16 @@ class TableMetadata(NamespacedMetadataSet):
             partition_by=tuple(self.partition_by.value if self.partition_by else ()),
             schema_evolution=bool(self.schema_evolution),
             null_keys=self.null_keys or "error",
+            partition_column=self.partition_column,
+            window=window if self.partition_column else None,
         )
 
 
 # The op tag naming a transformation's engine override; the IO manager loads its inputs for it.
 ENGINE_TAG = "odibi/engine"
+# The op tag of a partitioned step: the IO manager loads its partitioned inputs for its partitions only.
+PARTITIONED_TAG = "odibi/partitioned"
+# An output's metadata entry saying how an incremental source's rows were loaded: `full` (the first
+# load, or a full refresh) replaces the table; `incremental` appends or merges the new rows.
+LOAD = "odibi/load"
+FULL_LOAD = "full"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-INJECTABLE = ("inputs", "constants", "outputs", "spark", "env", "engine", "context")
+INJECTABLE = ("inputs", "constants", "outputs", "spark", "env", "engine", "context", "partition")
 
 
 @dataclass
@@ -26,6 +26,7 @@ class ExecutionContext:
     sql_provider: Any = None
     extras: dict[str, Any] = field(default_factory=dict)  # entity labels (plant, asset, ...) and layer
     table_path: Callable[[str], str] | None = None  # where a self-managed function writes a table
+    partition: Any = None  # the PartitionWindow (key, start, end) of a partitioned step; None otherwise
 
     @property
     def plant(self) -> Any:

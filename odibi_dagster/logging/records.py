@@ -22,12 +22,23 @@ RECORD_COLUMNS: dict[str, ColumnKind] = {
     "transformation_id": "id", "project": "id", "env": "id", "layer": "id", "engine": "id", "plant": "id",
     "asset": "id", "run_id": "id", "start_time": "timestamp", "end_time": "timestamp", "status": "id",
     "duration_seconds": "float", "rows_in": "int", "rows_out": "int", "attempt": "int", "error_message": "text",
-    # data quality (added after the first release: a log written before lacks them, see LEGACY_FIELDS)
+    # data quality (added after the first release: a log written before lacks them, see EARLIER_FIELDS)
     "rows_dropped": "int", "rows_quarantined": "int", "checks_failed": "text",
+    # partitions (the partition key, or "A...B" for a range; None when unpartitioned)
+    "partition_key": "id",
 }
 RECORD_FIELDS = tuple(RECORD_COLUMNS)
-QUALITY_FIELDS = ("rows_dropped", "rows_quarantined", "checks_failed")
-LEGACY_FIELDS = tuple(field for field in RECORD_FIELDS if field not in QUALITY_FIELDS)  # a log of release 1
+# The columns of logs written by earlier releases: a sink finding one of these adds the newer columns.
+EARLIER_FIELDS = (RECORD_FIELDS[:16], RECORD_FIELDS[:19])
+
+
+def added_since(columns: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
+    """The record columns a log written by an earlier release lacks (None: not such a log)."""
+    lowered = [column.lower() for column in columns]
+    for earlier in EARLIER_FIELDS:
+        if lowered == [field.lower() for field in earlier]:
+            return RECORD_FIELDS[len(earlier):]
+    return None
 LOG_PREFIX = "odibi/log/"
 
 
@@ -35,7 +46,8 @@ def build_record(*, transformation_id: str, project: str, env: str, layer: str, 
                  labels: Mapping[str, Any] | None, run_id: str | None, start_time: datetime, end_time: datetime,
                  status: str, rows_in: int | None = None, rows_out: int | None = None, attempt: int | None = None,
                  error_message: str | None = None, rows_dropped: int | None = None,
-                 rows_quarantined: int | None = None, checks_failed: str | None = None) -> dict[str, Any]:
+                 rows_quarantined: int | None = None, checks_failed: str | None = None,
+                 partition_key: str | None = None) -> dict[str, Any]:
     """One record; ``checks_failed``: the names of the failed checks joined by ``,`` (None: no checks)."""
     labels = labels or {}
     return {
@@ -44,7 +56,7 @@ def build_record(*, transformation_id: str, project: str, env: str, layer: str, 
         "end_time": end_time, "status": status,
         "duration_seconds": round((end_time - start_time).total_seconds(), 3), "rows_in": rows_in,
         "rows_out": rows_out, "attempt": attempt, "error_message": error_message, "rows_dropped": rows_dropped,
-        "rows_quarantined": rows_quarantined, "checks_failed": checks_failed,
+        "rows_quarantined": rows_quarantined, "checks_failed": checks_failed, "partition_key": partition_key,
     }
 
 

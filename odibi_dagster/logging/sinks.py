@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from odibi_dagster.logging.records import LEGACY_FIELDS, QUALITY_FIELDS, RECORD_COLUMNS, RECORD_FIELDS
+from odibi_dagster.logging.records import RECORD_COLUMNS, RECORD_FIELDS, added_since
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -64,8 +64,8 @@ class FileLogSink(BaseLogSink):
             fcntl.flock(handle, fcntl.LOCK_EX)
             handle.seek(0)
             header = handle.readline().rstrip("\r\n")
-            if header == ",".join(LEGACY_FIELDS):
-                _add_quality_columns(handle)
+            if header and added_since(header.split(",")):
+                _add_new_columns(handle)
                 header = ",".join(RECORD_FIELDS)
             if header and header != ",".join(RECORD_FIELDS):
                 raise ValueError(f"{self.file_path} is not a transformation log (its header: '{header[:200]}')")
@@ -77,9 +77,9 @@ class FileLogSink(BaseLogSink):
             handle.flush()
 
 
-def _add_quality_columns(handle: Any) -> None:
-    """A log file written before the quality columns existed: add them, empty, to every row (the
-    caller holds the file's lock)."""
+def _add_new_columns(handle: Any) -> None:
+    """A log file of an earlier release: add the newer columns, empty, to every row (the caller
+    holds the file's lock)."""
     handle.seek(0)
     rows = list(csv.reader(handle))
     handle.seek(0)
@@ -141,7 +141,7 @@ class DeltaLogSink(BaseLogSink):
         schema_mode = None
         if DeltaTable.is_deltatable(str(self.path)):
             columns = [field.name for field in DeltaTable(str(self.path)).schema().fields]
-            if columns == list(LEGACY_FIELDS):  # written before the quality columns: they are added
+            if added_since(columns):  # written by an earlier release: the newer columns are added
                 schema_mode = "merge"
             elif columns != list(RECORD_FIELDS):
                 raise ValueError(f"the Delta table at {self.path} is not a transformation log (another schema: "
@@ -208,10 +208,10 @@ class SQLLogSink(BaseLogSink):
         columns = [column["name"] for column in inspector.get_columns(name, schema=self.table.schema)]
         if name != self.table.name:
             self.table = records_sql_table(name, self.table.schema)
-        if {column.lower() for column in columns} == set(LEGACY_FIELDS):
+        if added := added_since(columns):
             from odibi_dagster.config.connections import add_missing_columns
 
-            add_missing_columns(engine, self.table, QUALITY_FIELDS)  # a log table of an earlier release
+            add_missing_columns(engine, self.table, added)  # a log table of an earlier release
         elif {column.lower() for column in columns} != set(RECORD_FIELDS):
             raise ValueError(f"table {name} is not a transformation log (its columns: {columns})")
 
