@@ -81,13 +81,15 @@ def cmd_log(args: argparse.Namespace) -> int:
 
     from odibi_dagster.logging import read_transformation_log
 
-    log = read_transformation_log(args.project)
+    log = read_transformation_log(args.project, partition_key=args.partition)
     if args.status:
         log = log[log["status"] == args.status.upper()]
     if args.last:
         log = log.tail(args.last)
     columns = ["start_time", "transformation_id", "layer", "engine", "status", "duration_seconds", "rows_out",
                "rows_dropped", "rows_quarantined", "checks_failed", "attempt", "error_message"]
+    if log["partition_key"].notna().any():
+        columns.insert(2, "partition_key")
     with pd.option_context("display.max_colwidth", 80, "display.width", 200):
         print(log[columns].to_string(index=False) if not log.empty else "no transformation runs logged")
     return 0
@@ -168,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--project", help="project name (default: every project)")
     log.add_argument("--last", type=int, help="only the last N runs of transformations")
     log.add_argument("--status", choices=["SUCCESS", "FAILED", "success", "failed"], help="only this status")
+    log.add_argument("--partition", help="only runs of this partition key (or range, 'A...B', as run)")
     log.set_defaults(run=cmd_log)
 
     status = commands.add_parser("status", help="counts by status, average duration, last run of a project")

@@ -92,7 +92,8 @@ class PartitionsConfig(BaseModel):
         if isinstance(value, list):
             for item in value:
                 if isinstance(item, bool) or not isinstance(item, (str, int)):
-                    raise ValueError(f"static partition value {item!r} must be text or a whole number")
+                    # a ValueError: pydantic reports it with the field's place (a TypeError it would not)
+                    raise ValueError(f"static partition value {item!r} must be text or a whole number")  # noqa: TRY004
             return [str(item) for item in value]
         return value
 

@@ -62,12 +62,17 @@ SOURCES = sa.Table(
     sa.Column("checks", sa.Text),
     sa.Column("quality_gate", sa.Text),
     sa.Column("quarantine_table", sa.String(255)),
+    # partitions and incremental loads (added later still)
+    sa.Column("partition_column", sa.String(255)),
+    sa.Column("incremental", sa.Text),
 )
-QUALITY_SOURCE_COLUMNS = ("checks", "quality_gate", "quarantine_table")
+# columns added after the first release: export adds them to a table made by an earlier one
+ADDED_SOURCE_COLUMNS = ("checks", "quality_gate", "quarantine_table", "partition_column", "incremental")
+ADDED_MANIFEST_COLUMNS = ("partitions",)
 
 MANIFEST_JSON_COLUMNS = (
     "layer_order", "layers", "environments", "entity_labels", "transformation_modules", "cache_plan",
-    "schedules", "retry", "tags", "log_sink", "metadata",
+    "schedules", "retry", "tags", "log_sink", "metadata", "partitions",
 )
 MANIFESTS = sa.Table(
     "ProjectManifest", metadata,
@@ -203,7 +208,8 @@ def export_project(project_dir: str | Path, url: str) -> Project:
 
     with sql_engine(url, where="cannot export to config tables", error=export_error) as engine:
         metadata.create_all(engine)
-        add_missing_columns(engine, SOURCES, QUALITY_SOURCE_COLUMNS)
+        add_missing_columns(engine, SOURCES, ADDED_SOURCE_COLUMNS)
+        add_missing_columns(engine, MANIFESTS, ADDED_MANIFEST_COLUMNS)
         with engine.begin() as conn:
             conn.execute(sa.delete(MANIFESTS).where(sa.func.lower(MANIFESTS.c.project_name) == name.lower()))
             conn.execute(sa.insert(MANIFESTS), [manifest_row])

@@ -31,7 +31,6 @@ from deltalake.exceptions import DeltaError, SchemaMismatchError
 
 from odibi_dagster.engines.arrow_windows import delta_predicate, window_expression
 from odibi_dagster.engines.base import WriteResult, WriteSpec
-from odibi_dagster.partitions.window import PartitionWindow
 from odibi_dagster.engines.storage import (
     PARQUET_FILE,
     PARQUET_TMP_PREFIX,
@@ -39,7 +38,7 @@ from odibi_dagster.engines.storage import (
     TableLocation,
     planned_format,
 )
-
+from odibi_dagster.partitions.window import PartitionWindow
 
 TableRows = tuple[str, PartitionWindow]  # (partition column, window): a partition's rows of a table
 

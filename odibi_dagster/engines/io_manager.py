@@ -26,9 +26,10 @@ class OdibiIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         window = window_of(context.asset_partitions_def, context.asset_partition_key_range) \
             if context.has_asset_partitions else None
+        load = context.output_metadata.get(LOAD)  # the step's Output metadata, as MetadataValues
         try:
             metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning,
-                                   window=window, full_load=context.output_metadata.get(LOAD) == FULL_LOAD)
+                                   window=window, full_load=getattr(load, "value", load) == FULL_LOAD)
         except Exception as exc:
             # the table keeps its previous version; the attempt's log record says why it failed
             log = StepLog.of_step(context.run_id, context.step_key)

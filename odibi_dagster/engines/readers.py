@@ -218,27 +218,41 @@ def _read_sql(source: Source, root: Path | None, params: Mapping[str, Any] | Non
     with sql_engine(url, where=f"source '{source.source_id}': cannot read '{text}'", error=SourceReadError,
                     secrets=secrets, shown_as=str(template) if env_secrets(template) else None,
                     **dict(config.get("engine_options") or {})) as engine, engine.connect() as conn:
-        is_query = text.lower().startswith(("select", "with"))
-        if not is_query and since is None:
-            schema, _, table = text.rpartition(".")
-            return pd.read_sql_table(table, conn, schema=schema or None)
-        query, bound = sql_query(text, is_query, engine.dialect.identifier_preparer, params, since)
+        schema, _, table = text.rpartition(".")
+        if not text.lower().startswith(("select", "with")):
+            if since is None:
+                return pd.read_sql_table(table, conn, schema=schema or None)
+            return _read_table_since(source, conn, table, schema or None, since)
+        query, bound = sql_query(text, engine.dialect.identifier_preparer, params, since)
         return pd.read_sql_query(sa.text(query), conn, params=bound)
 
 
-def sql_query(text: str, is_query: bool, quote: Any, params: Mapping[str, Any] | None,
+def sql_query(text: str, quote: Any, params: Mapping[str, Any] | None,
               since: tuple[str, Any] | None) -> tuple[str, dict[str, Any]]:
-    """A source's query (or table) with the partition parameters it names bound, and, for an
-    incremental source, only the rows past the mark: ``WHERE <column> > :odibi_high_water_mark``.
-    Identifiers are quoted by the dialect; every value is a bound parameter."""
+    """A source's query with the partition parameters it names bound, and, for an incremental
+    source, only the rows past the mark: ``WHERE <column> > :odibi_high_water_mark``. The column is
+    quoted by the dialect; every value is a bound parameter."""
     bound = {name: (params or {})[name] for name in placeholders_in(text) if params and name in params}
     if since is None:
         return text, bound
     column, mark = since
-    base = f"({text.rstrip().rstrip(';')}) odibi_rows" if is_query else ".".join(
-        quote.quote(part) for part in text.split("."))
-    return (f"SELECT * FROM {base} WHERE {quote.quote(column)} > :odibi_high_water_mark",
-            {**bound, "odibi_high_water_mark": mark})
+    query = (f"SELECT * FROM ({text.rstrip().rstrip(';')}) odibi_rows WHERE {quote.quote(column)} > "
+             f":odibi_high_water_mark")
+    return query, {**bound, "odibi_high_water_mark": mark}
+
+
+def _read_table_since(source: Source, conn: sa.Connection, table: str, schema: str | None,
+                      since: tuple[str, Any]) -> pd.DataFrame:
+    """An incremental read of a whole table: its rows past the mark, with the column types a full
+    read (``read_sql_table``) gives, so the first and the later runs store the same types."""
+    column, mark = since
+    reflected = sa.Table(table, sa.MetaData(), schema=schema, autoload_with=conn)
+    if column not in reflected.c:
+        raise SourceReadError(f"source '{source.source_id}': incremental column '{column}' is not a column of "
+                              f"table '{table}' (columns: {list(reflected.c.keys())})")
+    dates = [c.name for c in reflected.c if isinstance(c.type, (sa.Date, sa.DateTime))]
+    query = sa.select(reflected).where(reflected.c[column] > sa.bindparam("odibi_high_water_mark", mark))
+    return pd.read_sql_query(query, conn, parse_dates=dates)
 
 
 def _require_readable(url: sa.URL, root: Path | None, where: str) -> None:

@@ -104,6 +104,17 @@ def run_engine(run: dg.DagsterRun, default: str) -> str:
         return str((config.get("config") or {}).get("engine"))
 
 
+def run_partition(run: dg.DagsterRun) -> str | None:
+    """A partitioned run's partition key, or ``"A...B"`` for a range (as log records carry it)."""
+    tags = run.tags
+    if "dagster/partition" in tags:
+        return tags["dagster/partition"]
+    start, end = tags.get("dagster/asset_partition_range_start"), tags.get("dagster/asset_partition_range_end")
+    if start and end:
+        return start if start == end else f"{start}...{end}"
+    return None
+
+
 @dataclass
 class LayerState:
     """A layer's steps in one run: planned, ended, failed; times are event timestamps (epoch s)."""
@@ -126,6 +137,7 @@ class RunTranslator:
         self.project = project
         self.run = run
         self.engine = run_engine(run, project.default_engine)
+        self.partition_key = run_partition(run)
         self._seen_records: set[tuple[Any, ...]] = set()
         self.finished_records: list[dict[str, Any]] = []  # log records first seen in the last entry
         if state is not None:
@@ -166,8 +178,10 @@ class RunTranslator:
 
     # -- payload helpers -------------------------------------------------------------------------
     def _base(self, timestamp: float, **extra: Any) -> dict[str, Any]:
+        """The seed's common fields; a partitioned run's events carry its ``partition_key`` too."""
+        partition = {"partition_key": self.partition_key} if self.partition_key is not None else {}
         return {"project": self.project.project, "env": self.project.env, "engine": self.engine,
-                "timestamp": datetime.fromtimestamp(timestamp), **extra}
+                "timestamp": datetime.fromtimestamp(timestamp), **partition, **extra}
 
     def _transform(self, step: str, timestamp: float, **extra: Any) -> dict[str, Any]:
         info = self.project.steps[step]

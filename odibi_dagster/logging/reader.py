@@ -17,10 +17,11 @@ PAGE = 1000
 
 
 def read_transformation_log(project: str | None = None, instance: dg.DagsterInstance | None = None,
-                            since: datetime | None = None) -> pd.DataFrame:
+                            since: datetime | None = None, partition_key: str | None = None) -> pd.DataFrame:
     """One row per transformation run (the last attempt), oldest first, with the record's columns.
 
-    ``project`` is a project name or slug; ``instance`` defaults to the ``DAGSTER_HOME`` one.
+    ``project`` is a project name or slug; ``instance`` defaults to the ``DAGSTER_HOME`` one;
+    ``partition_key``: only the runs of that partition key (or of that range, ``"A...B"``).
     """
     import pandas as pd  # not at import: the code location loads without pandas
 
@@ -38,7 +39,7 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
                 for event_record in page.records:
                     event = getattr(event_record, attribute)
                     record = record_from_metadata(event.metadata) if event is not None else None
-                    if record is not None:
+                    if record is not None and (partition_key is None or record["partition_key"] == partition_key):
                         records.append(record)
                 cursor = page.cursor
                 if not page.has_more:

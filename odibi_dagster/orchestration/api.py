@@ -41,6 +41,8 @@ def run_project(
     project_dir: str | os.PathLike | None = None,
     max_workers: int | None = None,
     quiet: bool = False,
+    partition_key: str | None = None,
+    partition_range: tuple[str, str] | None = None,
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Run ``project``'s layers (all, or ``target_layers``) through Dagster and return the result dict.
@@ -74,7 +76,8 @@ def run_project(
     # the manifest's log_sink gets its records from the steps; log_sink here is this call's own sink
     if log_sink is None and kwargs.get("save_logs"):
         log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
-    tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else ""}
+    tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else "",
+            **partition_tags(loaded, partition_key, partition_range)}
     with _instance() as instance:
         live = run_live(
             defs.resolve_implicit_global_asset_job_def(), instance, ProjectSteps.from_project(loaded, engine),
@@ -107,6 +110,35 @@ def _instance() -> Iterator[dg.DagsterInstance]:
         return
     with tempfile.TemporaryDirectory(prefix="odibi_run_") as folder, dg.DagsterInstance.local_temp(folder) as instance:
         yield instance
+
+
+def partition_tags(project: Project, partition_key: str | None,
+                   partition_range: tuple[str, str] | None) -> dict[str, str]:
+    """The run tags that make a run one partition's (or a range's), after checking the keys exist."""
+    if partition_key is None and partition_range is None:
+        return {}
+    if partition_key is not None and partition_range is not None:
+        raise ValueError("give partition_key or partition_range, not both")
+    if project.manifest.partitions is None:
+        raise ValueError(f"project '{project.name}' declares no partitions: run it without partition_key / "
+                         f"partition_range")
+    from odibi_dagster.partitions.definition import partitions_definition
+
+    definition = partitions_definition(project.manifest.partitions)
+    keys = [partition_key] if partition_key is not None else list(partition_range or ())
+    if len(keys) != 2 and partition_range is not None:
+        raise ValueError(f"partition_range must be (first, last), got {partition_range!r}")
+    known = set(definition.get_partition_keys())
+    for key in keys:
+        if key not in known:
+            raise ValueError(f"partition key '{key}' is not a partition of project '{project.name}' "
+                             f"({project.manifest.partitions.type}, e.g. '{min(known)}' to '{max(known)}')")
+    if partition_key is not None:
+        return {"dagster/partition": partition_key}
+    first, last = keys
+    if definition.get_partition_keys().index(first) > definition.get_partition_keys().index(last):
+        raise ValueError(f"partition_range ({first!r}, {last!r}) ends before it starts")
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
 def _selection(project: Project, target_layers: list[str] | None) -> list[dg.AssetKey] | None:

@@ -10,7 +10,6 @@ import dagster as dg
 from odibi_dagster.config.partitions import PartitionsConfig
 
 
-
 def partitions_definition(config: PartitionsConfig) -> dg.PartitionsDefinition:
     """Every partitioned asset of a project shares its one definition (built once per config)."""
     return _build(config.model_dump_json())

@@ -30,7 +30,7 @@ class HighWaterMark:
         if isinstance(value, date):
             return cls(value, "date")
         if isinstance(value, bool):
-            raise ValueError(f"a boolean ({value}) cannot be a high-water mark")
+            raise ValueError(f"a boolean ({value}) cannot be a high-water mark")  # noqa: TRY004 - a value, not a type, is wrong
         if isinstance(value, int):
             return cls(value, "integer")
         if isinstance(value, float):

@@ -193,11 +193,11 @@ def test_checks_round_trip_through_postgres(project_writer, postgres_url):
 
 
 def test_export_adds_the_quality_columns_to_a_source_table_of_the_earlier_release(demo_dir, tmp_path):
-    from odibi_dagster.config.sql import QUALITY_SOURCE_COLUMNS, SOURCES
+    from odibi_dagster.config.sql import ADDED_SOURCE_COLUMNS, SOURCES
 
     url = f"sqlite:///{tmp_path / 'config.db'}"
     engine = sa.create_engine(url)
-    old = sa.Table(SOURCES.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in SOURCES.c if c.name not in QUALITY_SOURCE_COLUMNS])
+    old = sa.Table(SOURCES.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in SOURCES.c if c.name not in ADDED_SOURCE_COLUMNS])
     old.create(engine)
     engine.dispose()
     export_project(demo_dir, url)

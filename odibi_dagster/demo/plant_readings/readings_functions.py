@@ -1,6 +1,5 @@
 """Functions of the Plant Readings demo: per-day steps get their day as ``partition``."""
 
-import pandas as pd
 
 from odibi_dagster import odibi_function
 
