@@ -3,6 +3,7 @@ rules, same messages), as Spark column expressions."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
@@ -67,8 +68,10 @@ def keep_after(frame: Any, column: str, mark: HighWaterMark, where: str) -> Any:
 
 
 def max_value(frame: Any, column: str, where: str) -> HighWaterMark | None:
-    arrow_type(frame, column, where, "incremental column")
+    dtype = arrow_type(frame, column, where, "incremental column")
     value = frame.agg(F.max(F.col(column))).first()[0]
+    if isinstance(value, datetime) and value.tzinfo is None and pa.types.is_timestamp(dtype) and dtype.tz:
+        value = value.astimezone()  # Spark hands an instant to Python as naive local time
     try:
         return HighWaterMark.of(value)
     except ValueError as exc:
