@@ -417,10 +417,9 @@ def main() -> None:
         work = Path(tmp)
         import partitions  # a sibling script: benchmarks/ is on sys.path when run.py runs as a script
 
-        partition_rows = 26_000 if args.quick else 1_300_000
         if args.only == "partitions":
             print(json.dumps({key: round(value, 3) for key, value in
-                              partitions.measure(work, partition_rows, repeats).items()}))
+                              partitions.measure(work, args.quick, repeats).items()}))
             return
         demo = demo_copy(work, rows)
         if args.only == "quality":
@@ -430,7 +429,7 @@ def main() -> None:
         results.update(bench_demo(project_dir, work, rows, repeats))
         results.update(bench_spark(project_dir, work, repeats))
         results.update(bench_quality(demo, work, repeats))
-        results.update(partitions.measure(work, partition_rows, repeats))
+        results.update(partitions.measure(work, args.quick, repeats))
         results["per_asset_overhead_ms"] = bench_per_asset(work, trivial, repeats)
         results["per_asset_vs_bare_dagster"] = bench_per_asset_vs_bare(work, trivial, repeats)
         results.update(bench_io(work, io_rows, repeats))
