@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,18 +82,15 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory, demo_data) -> Iterator[DagsterDev]:
-    """``dagster dev -m odibi_dagster.definitions`` on a copy of the demo, on a free loopback port."""
-    work = tmp_path_factory.mktemp("e2e")
-    project_dir = work / "energy_efficiency"
-    shutil.copytree(DEMO_DIR, project_dir, ignore=shutil.ignore_patterns("data", "__pycache__"))
-    shutil.copytree(demo_data, project_dir / "data")
+@contextmanager
+def serving(work: Path, project_dir: Path, name: str = "dagster_dev") -> Iterator[DagsterDev]:
+    """``dagster dev -m odibi_dagster.definitions`` (webserver and daemon) on ``project_dir``, on a free
+    loopback port, with its own DAGSTER_HOME and storage under ``work``; its log is ``<name>.log``."""
     home = work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = ARTIFACTS / "dagster_dev.log"
+    log = ARTIFACTS / f"{name}.log"
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ODIBI_", "DAGSTER_"))} | {
         "DAGSTER_HOME": str(home), "ODIBI_PROJECT_DIR": str(project_dir), "ODIBI_STORAGE_ROOT": str(work / "storage"),
@@ -108,6 +106,17 @@ def dagster_dev(tmp_path_factory, demo_data) -> Iterator[DagsterDev]:
         yield DagsterDev(url, home, work / "storage", project_dir, log)
     finally:
         _stop(process)
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory, demo_data) -> Iterator[DagsterDev]:
+    """The web UI on a copy of the demo."""
+    work = tmp_path_factory.mktemp("e2e")
+    project_dir = work / "energy_efficiency"
+    shutil.copytree(DEMO_DIR, project_dir, ignore=shutil.ignore_patterns("data", "__pycache__"))
+    shutil.copytree(demo_data, project_dir / "data")
+    with serving(work, project_dir) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
