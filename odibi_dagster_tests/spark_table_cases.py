@@ -85,3 +85,30 @@ def test_merge_with_new_column_or_null_keys_is_refused(backend, location):
         result = backend.write_table(location, nulls, WriteSpec(mode="merge", merge_keys=("id",), null_keys="skip"))
     assert result.extra == {"odibi/rows_skipped_null_keys": 1}
     assert stored(location)[["id", "value"]].values.tolist() == [[1, 1.0], [2, 1.0], [3, 8.0]]
+
+
+def test_a_partition_window_replaces_exactly_its_rows(backend, location):
+    """Arrow path: a deltalake predicate overwrite; native path (Spark Connect): replaceWhere."""
+    import datetime
+
+    import dagster as dg
+
+    from odibi_dagster.config.partitions import PartitionsConfig
+    from odibi_dagster.partitions.definition import partitions_definition
+    from odibi_dagster.partitions.window import PartitionWindow
+
+    daily = partitions_definition(PartitionsConfig(type="daily", start="2024-01-01"))
+
+    def window(first, last):
+        return PartitionWindow.of(daily, dg.PartitionKeyRange(first, last))
+
+    def rows(ids, day, value=1.0):
+        return frame(backend, ids, value, day=[datetime.date.fromisoformat(day)] * len(ids))
+
+    spec = WriteSpec(partition_column="day", window=window("2024-01-01", "2024-01-02"))
+    backend.write_table(location, rows([1, 2], "2024-01-01").unionByName(rows([3], "2024-01-02")), spec)
+    spec = WriteSpec(partition_column="day", window=window("2024-01-02", "2024-01-02"))
+    result = backend.write_table(location, rows([4, 5], "2024-01-02", 9.0), spec)
+    assert result.row_count == 4
+    table = stored(location)
+    assert table["id"].tolist() == [1, 2, 4, 5] and table["value"].tolist() == [1.0, 1.0, 9.0, 9.0]
