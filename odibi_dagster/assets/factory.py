@@ -14,7 +14,7 @@ import dagster as dg
 
 from odibi_dagster.assets.naming import identifier, op_name
 from odibi_dagster.assets.quality import CheckedTable, check_stored, write_checked
-from odibi_dagster.assets.source_rows import read_source_rows
+from odibi_dagster.assets.source_rows import previous_mark, read_source_rows
 from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.config.connections import redacted_error
 from odibi_dagster.config.model import Project, Source, Transformation
@@ -25,6 +25,7 @@ from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import (
     ENGINE_TAG,
     FULL_LOAD,
+    INCREMENTAL_LOCK,
     LOAD,
     PARTITIONED_TAG,
     TableLocation,
@@ -38,8 +39,8 @@ from odibi_dagster.functions.calling import (
 )
 from odibi_dagster.functions.registry import resolve_function
 from odibi_dagster.logging.step_log import StepLog
-from odibi_dagster.partitions.marks import HighWaterMark, last_mark
-from odibi_dagster.partitions.window import PartitionError, step_window
+from odibi_dagster.partitions.marks import HighWaterMark
+from odibi_dagster.partitions.window import PartitionError, PartitionWindow, step_window
 
 ENGINE_RESOURCE = "odibi_engine"
 
@@ -124,9 +125,18 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         # bronze sources are logged too, under their source_id
         log = _step_log(context, project, resource, backend, transformation_id=source.source_id,
                         layer=project.manifest.bronze_layer, labels=None, partition_key=window and window.key)
-        previous = None
-        if source.incremental is not None and not resource.full_refresh:
-            previous = last_mark(context.instance, spec.key)
+        location = _location(project, resource, source.table)
+        if source.incremental is None:
+            yield from _read_and_write(context, resource, backend, log, window, None)
+            return
+        # one run at a time goes from this table's mark to its next (two would append the same rows)
+        with location.locked(INCREMENTAL_LOCK):
+            previous = None if resource.full_refresh else previous_mark(
+                context.instance, spec.key, location, source.incremental.column)
+            yield from _read_and_write(context, resource, backend, log, window, previous)
+
+    def _read_and_write(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend, log: StepLog,
+                        window: PartitionWindow | None, previous: HighWaterMark | None) -> Iterator[Any]:
         try:
             read = read_source_rows(backend, source, project.root, window, previous)
         except Exception as exc:
@@ -137,11 +147,16 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         log.set(rows_in=backend.count_rows([read.frame]))
         extra: dict[str, Any] = {}
         if source.incremental is not None:
+            table_path = str(_location(project, resource, source.table).path)
             if previous is not None and backend.is_empty(read.frame):
-                yield from _nothing_new(context, log, spec, previous)
+                yield from _nothing_new(context, log, spec, previous, table_path)
                 return
             extra = {LOAD: FULL_LOAD if previous is None else "incremental",
-                     **(read.mark.metadata() if read.mark else {})}
+                     **(read.mark.metadata(table_path) if read.mark else {}),
+                     **({"odibi/rows_superseded": read.superseded} if read.superseded else {})}
+            if read.superseded:
+                context.log.info(f"{read.superseded} older version(s) of keys changed more than once since the "
+                                 f"last run left out: the newest version of each key is merged")
         yield from write_checked(context, resource, backend, log, {source.table: read.frame}, tables,
                                  where=lambda table: f"source '{source.source_id}' table '{table}'",
                                  output_name=_output_name, output_metadata={source.table: extra})
@@ -154,13 +169,13 @@ def _partition_tags(partitioned: bool) -> dict[str, str]:
 
 
 def _nothing_new(context: dg.AssetExecutionContext, log: StepLog, spec: dg.AssetSpec,
-                 mark: HighWaterMark) -> Iterator[Any]:
+                 mark: HighWaterMark, table_path: str) -> Iterator[Any]:
     """An incremental source with no row past its mark: nothing is written, and the
     materialization says so (and carries the mark on)."""
     done = log.finish("SUCCESS", rows_out=0)
     context.log.info(f"no rows past the high-water mark {mark}: nothing written")
     yield dg.MaterializeResult(asset_key=spec.key, metadata={
-        **done, **mark.metadata(), LOAD: "nothing new", "odibi/rows_written": 0})
+        **done, **mark.metadata(table_path), LOAD: "nothing new", "odibi/rows_written": 0})
     log.deliver()
 
 

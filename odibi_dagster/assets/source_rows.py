@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
+
 from odibi_dagster.config.model import Source
 from odibi_dagster.config.partitions import PLACEHOLDERS, placeholders_in
 from odibi_dagster.engines.base import Backend
-from odibi_dagster.partitions.marks import HighWaterMark
+from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.partitions.marks import HighWaterMark, last_mark
 from odibi_dagster.partitions.window import PartitionWindow
 
 
@@ -18,6 +21,7 @@ from odibi_dagster.partitions.window import PartitionWindow
 class SourceRows:
     frame: Any
     mark: HighWaterMark | None = None  # an incremental source: the mark after this run
+    superseded: int = 0  # an incremental merge: older versions of a key read in the same run, left out
 
 
 def read_source_rows(backend: Backend, source: Source, root: Path | None, window: PartitionWindow | None,
@@ -43,7 +47,32 @@ def read_source_rows(backend: Backend, source: Source, root: Path | None, window
     frame = backend.read_source(source, root, since=since)
     if previous is not None:  # files are filtered here; a SQL source's rows were filtered in the database
         frame = backend.rows.keep_after(frame, column, previous, where)
-    return SourceRows(frame, backend.rows.max_value(frame, column, where) or previous)
+    mark = backend.rows.max_value(frame, column, where) or previous
+    superseded = 0
+    if source.incremental.mode == "merge":
+        frame, superseded = backend.rows.latest_per_key(frame, source.incremental.merge_keys, column)
+    return SourceRows(frame, mark, superseded)
+
+
+def previous_mark(instance: dg.DagsterInstance, key: dg.AssetKey, location: TableLocation,
+                  column: str) -> HighWaterMark | None:
+    """Where an incremental source goes on from: None (load everything) when its table is not
+    stored; else the later of the mark its last materialization recorded for this very table and
+    the largest ``column`` value the table holds. The table's own maximum keeps a run that died
+    after writing but before recording its mark from appending the same rows again, and a table
+    whose mark is lost (a new instance, no DAGSTER_HOME) from being replaced by a full load."""
+    from odibi_dagster.engines.arrow_tables import column_max  # pyarrow only when a step runs
+
+    if location.stored_format() is None:
+        return None
+    recorded = last_mark(instance, key, str(location.path))
+    try:
+        held = HighWaterMark.of(column_max(location, column))
+    except (ValueError, OSError):  # a column of another kind, an unreadable table: the recorded mark
+        held = None
+    if held is None:
+        return recorded
+    return held.later(recorded)
 
 
 def _for_partition(source: Source, window: PartitionWindow) -> Source:

@@ -102,6 +102,24 @@ def read_arrow(location: TableLocation, rows: TableRows | None = None) -> pa.Tab
     return dataset.to_table(filter=condition)
 
 
+def column_max(location: TableLocation, column: str) -> object:
+    """The largest value of ``column`` in the stored table (one column read); None when the table
+    or the column is absent or the column holds no value."""
+    stored = location.stored_format()
+    if stored is None:
+        return None
+    if stored == "delta":
+        filesystem = pa_fs.SubTreeFileSystem(str(location.path), pa_fs.LocalFileSystem())
+        dataset = DeltaTable(str(location.path)).to_pyarrow_dataset(filesystem=filesystem)
+    else:
+        import pyarrow.dataset as ds
+
+        dataset = ds.dataset(location.parquet_file)
+    if column not in dataset.schema.names:
+        return None
+    return pc.max(dataset.to_table(columns=[column]).column(column)).as_py()
+
+
 def read_frame(location: TableLocation, rows: TableRows | None = None) -> pd.DataFrame:
     return read_arrow(location, rows).to_pandas()
 
@@ -137,7 +155,7 @@ def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine
     with location.locked():
         remove_stale_files(location)
         was, target = target_format(location, spec, engine)
-        stored = parquet_to_delta(location) if spec.mode == "merge" and was == "parquet" else was
+        stored = parquet_to_delta(location) if needs_delta(spec) and was == "parquet" else was
         if target == "delta":
             result = _write_delta(location, data, spec, exists=stored == "delta")
         else:
@@ -451,9 +469,15 @@ def _delta_logged_files(location: TableLocation) -> set[str]:
     return named
 
 
+def needs_delta(spec: WriteSpec) -> bool:
+    """A merge, and the replace of a partition window, work on a Delta table only."""
+    return spec.mode == "merge" or spec.window is not None
+
+
 def parquet_to_delta(location: TableLocation) -> StoredFormat:
-    """A merge needs Delta: a parquet table becomes a Delta table with the same rows first (the
-    parquet file goes once the merge has committed; until then both hold the same rows)."""
+    """A merge (or a partition's replace) needs Delta: a parquet table becomes a Delta table with the
+    same rows first (the parquet file goes once the write has committed; until then both hold the
+    same rows)."""
     write_deltalake(str(location.path), pq.read_table(location.parquet_file), mode="overwrite")
     return "delta"
 

@@ -17,10 +17,17 @@ from odibi_dagster.partitions.marks import HighWaterMark
 from odibi_dagster.partitions.window import PartitionError, PartitionWindow
 
 
-def _require_column(schema: pa.Schema, column: str, where: str, role: str) -> pa.DataType:
-    if column not in schema.names:
-        raise PartitionError(f"{where}: {role} '{column}' is not a column of the data (columns: {schema.names})")
-    return schema.field(column).type
+def _require_column(data: Any, column: str, where: str, role: str) -> pa.DataType:
+    columns = data.column_names if isinstance(data, pa.Table) else [str(name) for name in data.columns]
+    if column not in columns:
+        raise PartitionError(f"{where}: {role} '{column}' is not a column of the data (columns: {columns})")
+    return _frame_table(data, column).schema.field(column).type
+
+
+def _require_text(dtype: pa.DataType, column: str, where: str) -> None:
+    if not (pa.types.is_string(dtype) or pa.types.is_large_string(dtype)):
+        raise PartitionError(f"{where}: partition_column '{column}' is {dtype}, but static partitions are text and "
+                             f"need a text column (their values are compared as they are written)")
 
 
 def _bounds(dtype: pa.DataType, window: PartitionWindow, column: str, where: str) -> tuple[pa.Scalar, pa.Scalar]:
@@ -33,15 +40,15 @@ def _bounds(dtype: pa.DataType, window: PartitionWindow, column: str, where: str
         return pa.scalar(window.start.date(), dtype), pa.scalar(window.end.date(), dtype)
     wanted = "a timestamp" if window.hourly else "a date or timestamp"
     raise PartitionError(f"{where}: partition_column '{column}' is {dtype}, but time partitions need {wanted} column "
-                         f"(a text column of dates: give it a type in source_options.schema)")
+                         f"(a text column of dates: parse it, e.g. with a type in a source's source_options.schema)")
 
 
 def window_expression(dtype: pa.DataType, window: PartitionWindow, column: str, where: str) -> pc.Expression:
     """``start <= column < end`` (or ``column in keys`` for static partitions) as an Arrow expression."""
     field = pc.field(column)
     if window.is_static:
-        text = field if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) else field.cast(pa.string())
-        return pc.is_in(text, value_set=pa.array(window.keys, pa.string()))
+        _require_text(dtype, column, where)
+        return pc.is_in(field, value_set=pa.array(window.keys, pa.string()))
     low, high = _bounds(dtype, window, column, where)
     return (field >= low) & (field < high)
 
@@ -50,8 +57,6 @@ def _frame_table(data: Any, column: str) -> pa.Table:
     """The partition column of a pandas frame (or the Arrow table itself)."""
     if isinstance(data, pa.Table):
         return data
-    if column not in data.columns:
-        return pa.table({})
     return pa.Table.from_pandas(data[[column]], preserve_index=False)
 
 
@@ -60,8 +65,8 @@ def inside_mask(data: Any, column: str, window: PartitionWindow, where: str) -> 
     rows outside it or with a null ``column``."""
     import pyarrow.dataset as ds
 
+    dtype = _require_column(data, column, where, "partition_column")
     table = _frame_table(data, column)
-    dtype = _require_column(table.schema, column, where, "partition_column")
     condition = window_expression(dtype, window, column, where)
     inside = ds.dataset(table.select([column])).to_table(columns={"inside": condition}).column("inside")
     return pc.fill_null(inside, False)
@@ -111,9 +116,9 @@ def delta_predicate(dtype: pa.DataType, window: PartitionWindow, column: str, qu
     are checked text, quoted here all the same."""
     name = f"{quote}{column}{quote}"
     if window.is_static:
+        _require_text(dtype, column, "predicate")
         values = ", ".join("'" + key.replace("'", "''") + "'" for key in window.keys)
-        text = name if pa.types.is_string(dtype) or pa.types.is_large_string(dtype) else f"CAST({name} AS STRING)"
-        return f"{text} IN ({values})"
+        return f"{name} IN ({values})"
     low, high = _bounds(dtype, window, column, "predicate")
     return f"{name} >= '{_literal(low)}' AND {name} < '{_literal(high)}'"
 
@@ -145,21 +150,36 @@ def mark_scalar(dtype: pa.DataType, mark: HighWaterMark, column: str, where: str
     return pa.scalar(mark.value, dtype)
 
 
-def incremental_type(data: Any, column: str, where: str) -> pa.DataType:
-    return _require_column(_frame_table(data, column).schema, column, where, "incremental column")
+def _as_stored(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Timestamps as tables store them (microseconds): a nanosecond value compares with the mark
+    as it was written, or it would count as new on every run."""
+    if pa.types.is_timestamp(values.type) and values.type.unit == "ns":
+        return pc.cast(values, pa.timestamp("us", values.type.tz), safe=False)
+    return values
 
 
 def keep_after(data: Any, column: str, mark: HighWaterMark, where: str) -> Any:
     """The rows whose ``column`` is above ``mark`` (nulls are not above it)."""
-    dtype = incremental_type(data, column, where)
-    bound = mark_scalar(dtype, mark, column, where)
-    values = _frame_table(data, column).column(column)
+    _require_column(data, column, where, "incremental column")
+    values = _as_stored(_frame_table(data, column).column(column))
+    bound = mark_scalar(values.type, mark, column, where)
     return _filter(data, pc.fill_null(pc.greater(values, bound), False))
 
 
+def latest_per_key(data: Any, keys: list[str], column: str) -> tuple[Any, int]:
+    """One row per merge key: the one with the largest ``column`` (a key changed twice since the last
+    run arrives twice; its last version is the one to merge). Returns the rows and how many older
+    versions were left out."""
+    frame = data.to_pandas() if isinstance(data, pa.Table) else data
+    latest = frame.sort_values(column, kind="stable", na_position="first").drop_duplicates(keys, keep="last")
+    latest = latest.sort_index()
+    return (pa.Table.from_pandas(latest, preserve_index=False) if isinstance(data, pa.Table)
+            else latest.reset_index(drop=True)), len(frame) - len(latest)
+
+
 def max_value(data: Any, column: str, where: str) -> HighWaterMark | None:
-    incremental_type(data, column, where)
-    values = _frame_table(data, column).column(column)
+    _require_column(data, column, where, "incremental column")
+    values = _as_stored(_frame_table(data, column).column(column))
     try:
         return HighWaterMark.of(pc.max(values).as_py())
     except ValueError as exc:

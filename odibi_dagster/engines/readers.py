@@ -236,7 +236,8 @@ def sql_query(text: str, quote: Any, params: Mapping[str, Any] | None,
     if since is None:
         return text, bound
     column, mark = since
-    query = (f"SELECT * FROM ({text.rstrip().rstrip(';')}) odibi_rows WHERE {quote.quote(column)} > "
+    # the query on lines of its own: a trailing -- comment ends with its line
+    query = (f"SELECT * FROM (\n{text.rstrip().rstrip(';')}\n) odibi_rows WHERE {quote.quote(column)} > "
              f":odibi_high_water_mark")
     return query, {**bound, "odibi_high_water_mark": mark}
 

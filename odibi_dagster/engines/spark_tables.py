@@ -19,6 +19,7 @@ from odibi_dagster.engines.arrow_tables import (
     TableWriteError,
     describe_delta,
     fit_to_stored,
+    needs_delta,
     null_keys_refused,
     parquet_to_delta,
     read_delta,
@@ -68,7 +69,7 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
 
 def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, catalog: bool) -> WriteResult:
     was, _ = target_format(location, spec, "spark")
-    stored = parquet_to_delta(location) if spec.mode == "merge" and was == "parquet" else was
+    stored = parquet_to_delta(location) if needs_delta(spec) and was == "parquet" else was
     exists = stored == "delta"
     skipped = 0
     if spec.mode == "merge":

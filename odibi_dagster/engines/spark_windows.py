@@ -33,7 +33,8 @@ def arrow_type(frame: Any, column: str, where: str, role: str) -> pa.DataType:
 def window_condition(frame: Any, column: str, window: PartitionWindow, where: str) -> Any:
     dtype = arrow_type(frame, column, where, "partition_column")
     if window.is_static:
-        return F.col(column).cast("string").isin(list(window.keys))
+        arrow_windows._require_text(dtype, column, where)
+        return F.col(column).isin(list(window.keys))
     low, high = arrow_windows._bounds(dtype, window, column, where)
     return (F.col(column) >= F.lit(low.as_py())) & (F.col(column) < F.lit(high.as_py()))
 
@@ -65,6 +66,17 @@ def keep_after(frame: Any, column: str, mark: HighWaterMark, where: str) -> Any:
     dtype = arrow_type(frame, column, where, "incremental column")
     bound = arrow_windows.mark_scalar(dtype, mark, column, where).as_py()
     return frame.where(F.col(column) > F.lit(bound))
+
+
+def latest_per_key(frame: Any, keys: list[str], column: str) -> tuple[Any, int]:
+    """As ``arrow_windows.latest_per_key``: the newest row of each merge key, and how many were left out."""
+    from pyspark.sql import Window
+
+    order = Window.partitionBy(*keys).orderBy(F.col(column).desc_nulls_last())
+    ranked = frame.withColumn("__odibi_rank", F.row_number().over(order)).persist()
+    latest = ranked.where(F.col("__odibi_rank") == 1).drop("__odibi_rank")
+    older = ranked.where(F.col("__odibi_rank") > 1).count()
+    return latest, older
 
 
 def max_value(frame: Any, column: str, where: str) -> HighWaterMark | None:

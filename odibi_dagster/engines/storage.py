@@ -29,6 +29,9 @@ from odibi_dagster.partitions.window import PartitionWindow
 StoredFormat = Literal["parquet", "delta"]
 PARQUET_FILE = "data.parquet"
 LOCK_FILE = ".odibi.lock"
+# held by an incremental source's step from reading its mark to recording the new one: two runs at
+# once would otherwise read the same mark and append the same rows twice
+INCREMENTAL_LOCK = ".odibi.incremental.lock"
 PARQUET_TMP_PREFIX = f".{PARQUET_FILE}."  # + a random hex + ".tmp": a parquet write in progress
 
 
@@ -98,11 +101,12 @@ class TableLocation:
                 and replace(self, layer=path.parent.name).stored_format() is not None]
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, name: str = LOCK_FILE) -> Iterator[None]:
         """Hold the table's write lock: writers in any process on this machine take turns, so a
-        read-modify-write (a parquet append, a format switch) never loses another writer's rows."""
+        read-modify-write (a parquet append, a format switch) never loses another writer's rows.
+        ``name``: another lock of the table (``INCREMENTAL_LOCK``), held around a longer span."""
         self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / LOCK_FILE, "a") as handle:
+        with open(self.path / name, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
             yield
 

@@ -12,6 +12,7 @@ import dagster as dg
 
 MARK = "odibi/high_water_mark"
 MARK_TYPE = "odibi/high_water_mark_type"
+MARK_TABLE = "odibi/high_water_mark_table"  # the stored table the mark belongs to (its folder)
 MarkKind = Literal["timestamp", "date", "integer", "float", "string"]
 
 
@@ -40,9 +41,10 @@ class HighWaterMark:
         raise ValueError(f"a {type(value).__name__} ({value!r}) cannot be a high-water mark: use a timestamp, "
                          f"date, number or text column")
 
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self, table_path: str) -> dict[str, Any]:
         text = self.value.isoformat() if isinstance(self.value, (date, datetime)) else str(self.value)
-        return {MARK: dg.MetadataValue.text(text), MARK_TYPE: dg.MetadataValue.text(self.kind)}
+        return {MARK: dg.MetadataValue.text(text), MARK_TYPE: dg.MetadataValue.text(self.kind),
+                MARK_TABLE: dg.MetadataValue.path(table_path)}
 
     @classmethod
     def from_metadata(cls, metadata: dict[str, Any]) -> HighWaterMark | None:
@@ -53,6 +55,15 @@ class HighWaterMark:
                  "float": float, "string": str}[kind]
         return cls(parse(text), kind)
 
+    def later(self, other: HighWaterMark | None) -> HighWaterMark:
+        """The later of two marks (this one where they cannot be compared)."""
+        if other is None or other.kind != self.kind:
+            return self
+        try:
+            return other if other.value > self.value else self
+        except TypeError:  # an aware and a naive timestamp
+            return self
+
     def __str__(self) -> str:
         return f"{self.value.isoformat() if isinstance(self.value, (date, datetime)) else self.value!r} ({self.kind})"
 
@@ -61,8 +72,11 @@ def _plain(value: Any) -> Any:
     return value.value if isinstance(value, dg.MetadataValue) else value
 
 
-def last_mark(instance: dg.DagsterInstance, key: dg.AssetKey) -> HighWaterMark | None:
-    """The mark of ``key``'s last materialization (None before the first, or after one without)."""
+def last_mark(instance: dg.DagsterInstance, key: dg.AssetKey, table_path: str) -> HighWaterMark | None:
+    """The mark of ``key``'s last materialization, if it was made for the table at ``table_path``
+    (another environment or storage root has a table, and a mark, of its own)."""
     event = instance.get_latest_materialization_event(key)
     materialization = event.asset_materialization if event is not None else None
-    return HighWaterMark.from_metadata(dict(materialization.metadata)) if materialization is not None else None
+    if materialization is None or _plain(materialization.metadata.get(MARK_TABLE)) != table_path:
+        return None
+    return HighWaterMark.from_metadata(dict(materialization.metadata))

@@ -355,3 +355,152 @@ def test_an_incremental_column_of_another_type_than_the_mark_is_refused(project_
         result = materialize(root, storage, instance)
         message = error_text(result)
         assert "incremental column 'updated_at' is not a column of the data" in message
+
+
+# -- what a hostile user found (each once silent) -------------------------------------------------
+
+def events_csv_project(project_writer, mode="append", rows="id,updated_at\n1,2024-01-01 00:00:00\n", **source):
+    incremental = {"column": "updated_at", "mode": mode, **({"merge_keys": ["id"]} if mode == "merge" else {})}
+    return project_writer.write(
+        sources=[{"source_id": "src-events", "source_name": "bronze.events", "file_format": "csv",
+                  "source_path_or_query": "data/events.csv", "incremental": incremental,
+                  "source_options": {"schema": {"updated_at": "timestamp"}}, **source}],
+        functions=FUNCS, data={"data/events.csv": rows})
+
+
+def add_event(root: Path, line: str) -> None:
+    with (root / "data/events.csv").open("a") as handle:
+        handle.write(line + "\n")
+
+
+def test_a_mark_belongs_to_its_table_not_to_the_asset_key(project_writer, storage, tmp_path):
+    """Another environment or storage root, and a deleted table, start from a full load; a table
+    whose mark is lost (a new instance) goes on from its own largest value, never replaced."""
+    root = events_csv_project(project_writer)
+    with dg.instance_for_test() as instance:
+        assert materialize(root, storage, instance).success
+        add_event(root, "2,2024-01-02 00:00:00")
+        other = tmp_path / "other_storage"
+        assert materialize(root, other, instance).success  # another root: all rows, not just the new one
+        assert sorted(stored(other, "Bronze", "bronze.events")["id"]) == [1, 2]
+        import shutil
+
+        shutil.rmtree(storage / "qat/test_project/Bronze/bronze.events")
+        assert materialize(root, storage, instance).success  # a deleted table is loaded whole again
+        assert sorted(stored(storage, "Bronze", "bronze.events")["id"]) == [1, 2]
+    add_event(root, "3,2024-01-03 00:00:00")
+    with dg.instance_for_test() as fresh:  # no recorded mark: the table's own maximum, an append
+        assert materialize(root, storage, fresh).success
+        assert sorted(stored(storage, "Bronze", "bronze.events")["id"]) == [1, 2, 3]
+        assert mark_of(fresh)["odibi/load"] == "incremental"
+
+
+def test_a_table_ahead_of_its_recorded_mark_is_not_appended_twice(project_writer, storage):
+    """A run that died after its write but before Dagster recorded the mark: the next run goes on
+    from what the table holds (here: the same table advanced by a run on another instance)."""
+    root = events_csv_project(project_writer)
+    with dg.instance_for_test() as instance, dg.instance_for_test() as elsewhere:
+        assert materialize(root, storage, instance).success
+        add_event(root, "2,2024-01-02 00:00:00")
+        assert materialize(root, storage, elsewhere).success  # the table now holds 2; `instance` says 1
+        assert materialize(root, storage, instance).success
+    assert sorted(stored(storage, "Bronze", "bronze.events")["id"]) == [1, 2]
+
+
+def test_an_incremental_step_waits_for_the_run_going_on_from_the_same_mark(project_writer, home, tmp_path):
+    """Two runs at once would read the same mark and append the same rows twice: a run's step holds
+    the table's incremental lock from reading the mark to recording the next. Here the test holds
+    it: a `dagster asset materialize` process starts its step, waits, and goes on once released."""
+    import os
+    import subprocess
+    import time
+
+    from odibi_dagster.engines.storage import INCREMENTAL_LOCK
+    from odibi_dagster_tests.conftest import BIN
+
+    root = events_csv_project(project_writer)
+    storage = Path(home["ODIBI_STORAGE_ROOT"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODIBI_")} | home | {"ODIBI_PROJECT_DIR": str(root)}
+    command = [str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*"]
+    assert subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=300, check=False).returncode == 0
+    add_event(root, "2,2024-01-02 00:00:00")
+    location = TableLocation(storage, "qat", "test_project", "Bronze", "bronze.events")
+    with location.locked(INCREMENTAL_LOCK):
+        run = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with dg.DagsterInstance.from_config(home["DAGSTER_HOME"]) as instance:
+            first = instance.get_runs()[0].run_id
+            deadline = time.time() + 120
+            while not any(instance.all_logs(other.run_id, of_type=dg.DagsterEventType.STEP_START)
+                          for other in instance.get_runs() if other.run_id != first):
+                assert time.time() < deadline and run.poll() is None
+                time.sleep(0.2)
+            time.sleep(3)
+            assert run.poll() is None  # the step waits for the lock
+            assert stored(storage, "Bronze", "bronze.events")["id"].tolist() == [1]
+    assert run.wait(timeout=300) == 0, run.stderr.read()[-2000:]
+    assert sorted(stored(storage, "Bronze", "bronze.events")["id"]) == [1, 2]
+
+
+def test_nanosecond_timestamps_are_not_read_again_on_every_run(project_writer, storage):
+    root = events_csv_project(project_writer, rows="id,updated_at\n1,2024-01-01 10:00:00.123456789\n")
+    with dg.instance_for_test() as instance:
+        for _ in range(3):
+            assert materialize(root, storage, instance).success
+        assert mark_of(instance)["odibi/load"] == "nothing new"
+    assert stored(storage, "Bronze", "bronze.events")["id"].tolist() == [1]
+
+
+def test_an_incremental_merge_keeps_the_newest_version_of_a_key_changed_twice(project_writer, storage):
+    root = events_csv_project(project_writer, mode="merge", rows="id,kwh,updated_at\n1,1.0,2024-01-01 00:00:00\n")
+    with dg.instance_for_test() as instance:
+        assert materialize(root, storage, instance).success
+        add_event(root, "1,2.0,2024-01-02 00:00:00")
+        add_event(root, "1,3.0,2024-01-03 00:00:00")
+        add_event(root, "2,5.0,2024-01-02 12:00:00")
+        result = materialize(root, storage, instance)
+        assert result.success, error_text(result)
+        event = instance.get_latest_materialization_event(dg.AssetKey(["test_project", "bronze", "events"]))
+        assert event.asset_materialization.metadata["odibi/rows_superseded"].value == 1
+    table = stored(storage, "Bronze", "bronze.events").sort_values("id")
+    assert list(zip(table["id"], table["kwh"])) == [(1, 3.0), (2, 5.0)]
+
+
+def test_a_sql_query_ending_in_a_comment_reads_incrementally(project_writer, storage):
+    url = sqlite_in_project(project_writer)
+    fill(url, events(1, 2), reset=True)
+    root = sql_project(project_writer, url, incremental={"column": "updated_at"},
+                       source_path_or_query="SELECT * FROM odibi_test_events -- every event")
+    with dg.instance_for_test() as instance:
+        assert materialize(root, storage, instance).success
+        fill(url, events(3, 3))
+        result = materialize(root, storage, instance)
+        assert result.success, error_text(result)
+    assert sorted(stored(storage, "Bronze", "bronze.events")["event_id"]) == [1, 2, 3]
+
+
+def test_partitioning_a_stored_unpartitioned_table_keeps_its_other_rows(project_writer, storage):
+    all_days = "plant,reading_time,kwh\nA,2024-01-01 05:00:00,1\nB,2024-01-02 05:00:00,2\n"
+    root = project_writer.write(
+        sources=[{"source_id": "src-readings", "source_name": "bronze.readings", "file_format": "csv",
+                  "source_path_or_query": "data/all.csv", "source_options": {"schema": {"reading_time": "timestamp"}}}],
+        functions=FUNCS, data={"data/all.csv": all_days})
+    with dg.instance_for_test() as instance:
+        assert materialize(root, storage, instance).success  # unpartitioned: a parquet file
+        assert (storage / "qat/test_project/Bronze/bronze.readings/data.parquet").is_file()
+        readings_project(project_writer, source={"source_path_or_query": "data/all.csv"},
+                         data={"data/all.csv": all_days.replace(",2\n", ",20\n")})
+        assert materialize(root, storage, instance, partition="2024-01-02",
+                           selection=["test_project/bronze/readings"]).success
+    table = stored(storage, "Bronze", "bronze.readings").sort_values("plant")
+    assert list(zip(table["plant"], table["kwh"])) == [("A", 1), ("B", 20)]
+
+
+def test_static_partitions_need_a_text_column(project_writer, storage):
+    root = project_writer.write(
+        manifest={"partitions": {"type": "static", "values": ["1", "2"]}},
+        sources=[{"source_id": "src-sites", "source_name": "bronze.sites", "file_format": "csv",
+                  "source_path_or_query": "data/sites.csv", "partition_column": "region"}],
+        functions=FUNCS, data={"data/sites.csv": "region,site\n1,a\n2,b\n"})
+    with dg.instance_for_test() as instance:
+        result = materialize(root, storage, instance, partition="1")
+    assert "partition_column 'region' is int64, but static partitions are text" in error_text(result)
