@@ -112,3 +112,33 @@ def test_a_partition_window_replaces_exactly_its_rows(backend, location):
     assert result.row_count == 4
     table = stored(location)
     assert table["id"].tolist() == [1, 2, 4, 5] and table["value"].tolist() == [1.0, 1.0, 9.0, 9.0]
+
+
+def test_scd2_gives_the_table_pandas_gives(backend, location, tmp_path):
+    """The same sequence of inputs on this backend and through pandas: the same versions (arrow path:
+    deltalake MERGE; native path: MERGE INTO)."""
+    import math
+
+    spec = WriteSpec(mode="scd2", merge_keys=("id",), track_columns=("value", "seg"), scd2_deletes="close")
+    twin = TableLocation(tmp_path / "pandas", "qat", "proj", "Silver", "silver.t")
+    batches = [
+        pd.DataFrame({"id": [1, 2, 3], "value": [1.0, math.nan, None], "seg": ["a", None, "c"], "note": ["x"] * 3}),
+        pd.DataFrame({"id": [1, 2, 3], "value": [1.0, math.nan, None], "seg": ["a", None, "c"], "note": ["y"] * 3}),
+        pd.DataFrame({"id": [1, 2, 4], "value": [1.5, math.nan, 4.0], "seg": ["a", "b", "d"], "note": ["z"] * 3}),
+    ]
+    counts = []
+    for batch in batches:
+        result = backend.write_table(location, backend.spark.createDataFrame(batch), spec)
+        write_frame(twin, batch, mode="scd2", merge_keys=("id",), track_columns=("value", "seg"),
+                    scd2_deletes="close")
+        counts.append((result.extra["odibi/scd2_inserted"], result.extra["odibi/scd2_closed"],
+                       result.extra["odibi/scd2_unchanged"]))
+    assert counts == [(3, 0, 0), (0, 0, 3), (3, 3, 0)]
+
+    def shape(where):
+        table = read_frame(where).sort_values(["id", "valid_from"])
+        return [(row.id, row.seg, row.valid_to is None or row.valid_to != row.valid_to, bool(row.is_current))
+                for row in table.itertuples()]
+
+    assert shape(location) == shape(twin) == [(1, "a", False, False), (1, "a", True, True), (2, None, False, False),
+                                              (2, "b", True, True), (3, "c", False, False), (4, "d", True, True)]

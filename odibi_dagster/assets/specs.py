@@ -94,7 +94,9 @@ class OdibiTranslator:
             project=project.slug, env=project.env, layer=layer, table=output.table, mode=output.mode,
             format=output.format, merge_keys=output.merge_keys, partition_by=output.partition_by,
             schema_evolution=output.schema_evolution, null_keys=output.null_keys,
-            cache_layer=project.manifest.cache_layer(output.table), partition_column=output.partition_column)
+            cache_layer=project.manifest.cache_layer(output.table), partition_column=output.partition_column,
+            track_columns=output.track_columns, effective_column=output.effective_column,
+            scd2_deletes=output.scd2_deletes)
         return dg.AssetSpec(
             key=self.get_asset_key(project, output.table),
             deps=deps,

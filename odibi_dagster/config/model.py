@@ -49,6 +49,8 @@ SCHEMA_TYPES = ("string", "str", "int", "integer", "long", "bigint", "double", "
 
 Engine = Literal["pandas", "spark"]
 WriteMode = Literal["overwrite", "append", "merge"]
+OutputMode = Literal["overwrite", "append", "merge", "scd2"]
+SCD2_COLUMNS = ("valid_from", "valid_to", "is_current")  # what an scd2 table adds to the data's columns
 
 
 def slugify(name: str) -> str:
@@ -498,11 +500,23 @@ class OutputSpec(_Checked):
     table: str = Field(
         description="The table's name: identifiers joined by dots; the asset key is "
                     "`[<project_slug>, *table.split('.')]`.", examples=["silver.boiler_daily"])
-    mode: WriteMode = Field(
+    mode: OutputMode = Field(
         default="overwrite",
         description="`overwrite` replaces the table; `append` adds rows (same columns unless `schema_evolution`); "
-                    "`merge` upserts on `merge_keys` (Delta MERGE).")
-    merge_keys: list[str] = Field(default_factory=list, description="`merge`: the columns that identify a row.")
+                    "`merge` upserts on `merge_keys` (Delta MERGE); `scd2` keeps every version of each key, with "
+                    "`valid_from`, `valid_to` and `is_current` (slowly changing dimension, type 2).")
+    merge_keys: list[str] = Field(default_factory=list, description="`merge` and `scd2`: the columns that identify "
+                                                                    "a row (the business key).")
+    track_columns: list[str] = Field(
+        default_factory=list, examples=[["segment", "manager"]],
+        description="`scd2`: the columns whose change makes a new version; default: every column but the keys.")
+    effective_column: str | None = Field(
+        default=None, examples=["changed_at"],
+        description="`scd2`: a column of the data giving each change's time (the new version's `valid_from`); "
+                    "default: the run's start time, UTC.")
+    scd2_deletes: Literal["ignore", "close"] = Field(
+        default="ignore", description="`scd2`: `close` closes the current version of keys absent from the data at "
+                                      "the run's time; `ignore` keeps them current.")
     partition_by: list[str] = Field(default_factory=list, description="Columns the stored Delta table is "
                                                                       "partitioned by.")
     format: Literal["parquet", "delta"] | None = Field(
@@ -536,6 +550,25 @@ class OutputSpec(_Checked):
     def _merge_needs_keys(self) -> OutputSpec:
         if self.mode == "merge" and not self.merge_keys:
             raise ValueError(f"output '{self.table}' has mode 'merge' but no 'merge_keys'")
+        scd2_fields = [name for name in ("track_columns", "effective_column") if getattr(self, name)] + (
+            ["scd2_deletes"] if self.scd2_deletes != "ignore" else [])
+        if self.mode != "scd2" and scd2_fields:
+            raise ValueError(f"output '{self.table}' sets {scd2_fields}, which only mode 'scd2' uses")
+        if self.mode == "scd2":
+            if not self.merge_keys:
+                raise ValueError(f"output '{self.table}' has mode 'scd2' but no 'merge_keys' (the business key)")
+            named = [*self.merge_keys, *self.track_columns, *([self.effective_column] if self.effective_column else [])]
+            if reserved := sorted(set(named) & set(SCD2_COLUMNS)):
+                raise ValueError(f"output '{self.table}' (scd2) names {reserved}, which the table adds itself "
+                                 f"({', '.join(SCD2_COLUMNS)}): rename the column in the data")
+            if both := sorted(set(self.merge_keys) & set(self.track_columns)):
+                raise ValueError(f"output '{self.table}' (scd2): {both} are merge_keys and track_columns at once")
+            if self.partition_column:
+                raise ValueError(f"output '{self.table}': mode 'scd2' keeps every version of a key across time, so "
+                                 f"it cannot be replaced per partition; leave partition_column out")
+            if self.format == "parquet":
+                raise ValueError(f"output '{self.table}': mode 'scd2' needs a Delta table (one MERGE commit per "
+                                 f"run); leave format out, or set delta")
         if self.partition_column and self.format == "parquet":
             raise ValueError(f"output '{self.table}' has partition_column and format 'parquet': one partition's rows "
                              f"are replaced in a Delta table (leave format out, or set delta)")

@@ -134,9 +134,14 @@ def write_frame(
     partition_by: Sequence[str] = (),
     schema_evolution: bool = False,
     null_keys: str = "error",
+    track_columns: Sequence[str] = (),
+    effective_column: str | None = None,
+    scd2_deletes: str = "ignore",
 ) -> WriteResult:
     """Write a pandas frame to ``location`` (see ``write_arrow``)."""
-    spec = WriteSpec(mode, format, tuple(merge_keys), tuple(partition_by), schema_evolution, null_keys)
+    spec = WriteSpec(mode, format, tuple(merge_keys), tuple(partition_by), schema_evolution, null_keys,
+                     track_columns=tuple(track_columns), effective_column=effective_column,
+                     scd2_deletes=scd2_deletes)
     return write_arrow(location, to_arrow(frame), spec, engine="pandas")
 
 
@@ -146,6 +151,8 @@ def target_format(location: TableLocation, spec: WriteSpec, engine: str) -> tupl
     stored = location.stored_format()
     if spec.mode in ("append", "merge") and stored is not None:
         return stored, "delta" if spec.mode == "merge" else stored
+    if spec.mode == "scd2":
+        return stored, "delta"
     return stored, planned_format(engine, spec.mode, spec.format, spec.partition_by, bool(spec.partition_column))
 
 
@@ -156,7 +163,11 @@ def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine
         remove_stale_files(location)
         was, target = target_format(location, spec, engine)
         stored = parquet_to_delta(location) if needs_delta(spec) and was == "parquet" else was
-        if target == "delta":
+        if spec.mode == "scd2":
+            from odibi_dagster.engines.scd2 import write_scd2
+
+            result = write_scd2(location, data, spec, exists=stored == "delta")
+        elif target == "delta":
             result = _write_delta(location, data, spec, exists=stored == "delta")
         else:
             result = _write_parquet(location, data, spec)
@@ -471,7 +482,7 @@ def _delta_logged_files(location: TableLocation) -> set[str]:
 
 def needs_delta(spec: WriteSpec) -> bool:
     """A merge, and the replace of a partition window, work on a Delta table only."""
-    return spec.mode == "merge" or spec.window is not None
+    return spec.mode in ("merge", "scd2") or spec.window is not None
 
 
 def parquet_to_delta(location: TableLocation) -> StoredFormat:

@@ -42,7 +42,7 @@ def planned_format(engine: str, mode: str, format: str | None = None, partition_
     named = stored_format(format)
     if named is not None:
         return named
-    return "delta" if engine == "spark" or mode == "merge" or partition_by or per_partition else "parquet"
+    return "delta" if engine == "spark" or mode in ("merge", "scd2") or partition_by or per_partition else "parquet"
 
 
 def stored_format(value: str | None) -> StoredFormat | None:
@@ -153,6 +153,9 @@ class WriteSpec:
     null_keys: str = "error"
     partition_column: str | None = None
     window: PartitionWindow | None = None  # a partitioned write: exactly these rows are replaced
+    track_columns: tuple[str, ...] = ()  # scd2: the columns whose change makes a version (empty: all)
+    effective_column: str | None = None  # scd2: each change's time (None: the run's start)
+    scd2_deletes: str = "ignore"
 
 
 class TableMetadata(NamespacedMetadataSet):
@@ -170,6 +173,9 @@ class TableMetadata(NamespacedMetadataSet):
     null_keys: str | None = None
     cache_layer: str | None = None  # cache_plan: cached after this layer (Spark), skipped on pandas
     partition_column: str | None = None  # written per partition (the project's partitions definition)
+    track_columns: dg.JsonMetadataValue | None = None  # scd2
+    effective_column: str | None = None  # scd2
+    scd2_deletes: str | None = None  # scd2
 
     @classmethod
     def namespace(cls) -> str:
@@ -178,14 +184,18 @@ class TableMetadata(NamespacedMetadataSet):
     @classmethod
     def of(cls, *, project: str, env: str, layer: str, table: str, mode: str, format: str | None,
            merge_keys: Sequence[str], partition_by: Sequence[str], schema_evolution: bool,
-           null_keys: str, cache_layer: str | None, partition_column: str | None = None) -> TableMetadata:
+           null_keys: str, cache_layer: str | None, partition_column: str | None = None,
+           track_columns: Sequence[str] = (), effective_column: str | None = None,
+           scd2_deletes: str = "ignore") -> TableMetadata:
         # model_construct: the values come typed from the validated config; a validating __init__
         # per asset costs more than the rest of the spec for large projects
         return cls.model_construct(project=project, env=env, layer=layer, table=table, mode=mode, format=format,
                                    merge_keys=dg.MetadataValue.json(list(merge_keys)),
                                    partition_by=dg.MetadataValue.json(list(partition_by)),
                                    schema_evolution=schema_evolution, null_keys=null_keys, cache_layer=cache_layer,
-                                   partition_column=partition_column)
+                                   partition_column=partition_column,
+                                   track_columns=dg.MetadataValue.json(list(track_columns)),
+                                   effective_column=effective_column, scd2_deletes=scd2_deletes)
 
     def location(self, root: Path) -> TableLocation:
         if None in (self.env, self.project, self.layer, self.table):
@@ -203,6 +213,9 @@ class TableMetadata(NamespacedMetadataSet):
             null_keys=self.null_keys or "error",
             partition_column=self.partition_column,
             window=window if self.partition_column else None,
+            track_columns=tuple(self.track_columns.value if self.track_columns else ()),
+            effective_column=self.effective_column,
+            scd2_deletes=self.scd2_deletes or "ignore",
         )
 
 

@@ -26,10 +26,13 @@ RECORD_COLUMNS: dict[str, ColumnKind] = {
     "rows_dropped": "int", "rows_quarantined": "int", "checks_failed": "text",
     # partitions (the partition key, or "A...B" for a range; None when unpartitioned)
     "partition_key": "id",
+    # scd2 outputs: versions inserted, current versions closed, keys unchanged (None for other modes)
+    "scd2_inserted": "int", "scd2_closed": "int", "scd2_unchanged": "int",
 }
 RECORD_FIELDS = tuple(RECORD_COLUMNS)
 # The columns of logs written by earlier releases: a sink finding one of these adds the newer columns.
-EARLIER_FIELDS = (RECORD_FIELDS[:16], RECORD_FIELDS[:19])
+EARLIER_FIELDS = (RECORD_FIELDS[:16], RECORD_FIELDS[:19], RECORD_FIELDS[:20])
+SCD2_FIELDS = ("scd2_inserted", "scd2_closed", "scd2_unchanged")
 
 
 def added_since(columns: list[str] | tuple[str, ...]) -> tuple[str, ...] | None:
@@ -47,7 +50,8 @@ def build_record(*, transformation_id: str, project: str, env: str, layer: str, 
                  status: str, rows_in: int | None = None, rows_out: int | None = None, attempt: int | None = None,
                  error_message: str | None = None, rows_dropped: int | None = None,
                  rows_quarantined: int | None = None, checks_failed: str | None = None,
-                 partition_key: str | None = None) -> dict[str, Any]:
+                 partition_key: str | None = None, scd2_inserted: int | None = None,
+                 scd2_closed: int | None = None, scd2_unchanged: int | None = None) -> dict[str, Any]:
     """One record; ``checks_failed``: the names of the failed checks joined by ``,`` (None: no checks)."""
     labels = labels or {}
     return {
@@ -57,6 +61,7 @@ def build_record(*, transformation_id: str, project: str, env: str, layer: str, 
         "duration_seconds": round((end_time - start_time).total_seconds(), 3), "rows_in": rows_in,
         "rows_out": rows_out, "attempt": attempt, "error_message": error_message, "rows_dropped": rows_dropped,
         "rows_quarantined": rows_quarantined, "checks_failed": checks_failed, "partition_key": partition_key,
+        "scd2_inserted": scd2_inserted, "scd2_closed": scd2_closed, "scd2_unchanged": scd2_unchanged,
     }
 
 

@@ -61,6 +61,16 @@ class StepLog:
         self.record = build_record(**{**self._fields, **fields}, end_time=datetime.now(timezone.utc), status=status)
         return record_metadata(self.record)
 
+    def add_counts(self, **counts: int) -> dict[str, Any]:
+        """Counts known only once a table is written (an scd2 output's versions), added up over the
+        step's outputs into its finished record; returns them as ``odibi/log/*`` metadata."""
+        if self.record is None:
+            return {}
+        for name, value in counts.items():
+            self.record[name] = (self.record.get(name) or 0) + value
+        return {key: value for key, value in record_metadata(self.record).items()
+                if key.removeprefix("odibi/log/") in counts}
+
     def fail(self, error: str, asset_keys: Iterable[dg.AssetKey], log_event: Any = None) -> None:
         """A failed attempt: its record is kept as an observation of each asset, then delivered.
         ``log_event``: where to log the observations (default: the step's context)."""

@@ -22,7 +22,7 @@ def record(transformation_id: str, **quality) -> dict:
                         rows_out=2, attempt=1, **quality)
 
 
-RELEASES = pytest.mark.parametrize("earlier", EARLIER_FIELDS, ids=["release_1", "release_2"])
+RELEASES = pytest.mark.parametrize("earlier", EARLIER_FIELDS, ids=["release_1", "release_2", "release_3"])
 
 
 def old_record(earlier) -> dict:
