@@ -1,6 +1,6 @@
 """Benchmarks: what the orchestration costs, side by side with plain scripts, as ratios.
 
-    .venv/bin/python benchmarks/run.py [--quick] [--only quality|partitions]
+    .venv/bin/python benchmarks/run.py [--quick] [--only quality|partitions|scd2]
 
 Each measurement alternates the two sides and takes medians (2-core machines are noisy). The
 last line printed is one JSON object with every key; benchmarks/RESULTS.md records full runs.
@@ -404,7 +404,7 @@ def defs_load_seconds(work: Path, transformations: int, sources: int, checkout: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for CI smoke runs")
-    parser.add_argument("--only", choices=["quality", "partitions"], help="only this measurement (at the same sizes)")
+    parser.add_argument("--only", choices=["quality", "partitions", "scd2"], help="only this measurement (at the same sizes)")
     args = parser.parse_args()
     rows, io_rows, repeats = (20_000, 50_000, 1) if args.quick else (2_000_000, 5_000_000, 3)
     # --quick: smaller sizes behind every key (a smoke run); RESULTS.md records full runs
@@ -415,11 +415,12 @@ def main() -> None:
     results: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="odibi_bench_") as tmp:
         work = Path(tmp)
-        import partitions  # a sibling script: benchmarks/ is on sys.path when run.py runs as a script
+        import partitions  # sibling scripts: benchmarks/ is on sys.path when run.py runs as a script
+        import scd2
 
-        if args.only == "partitions":
-            print(json.dumps({key: round(value, 3) for key, value in
-                              partitions.measure(work, args.quick, repeats).items()}))
+        if args.only in ("partitions", "scd2"):
+            only = (partitions.measure if args.only == "partitions" else scd2.measure_all)(work, args.quick, repeats)
+            print(json.dumps({key: round(value, 3) for key, value in only.items()}))
             return
         demo = demo_copy(work, rows)
         if args.only == "quality":
@@ -430,6 +431,7 @@ def main() -> None:
         results.update(bench_spark(project_dir, work, repeats))
         results.update(bench_quality(demo, work, repeats))
         results.update(partitions.measure(work, args.quick, repeats))
+        results.update(scd2.measure_all(work, args.quick, repeats))
         results["per_asset_overhead_ms"] = bench_per_asset(work, trivial, repeats)
         results["per_asset_vs_bare_dagster"] = bench_per_asset_vs_bare(work, trivial, repeats)
         results.update(bench_io(work, io_rows, repeats))

@@ -131,3 +131,21 @@ def test_the_readings_example_is_partitioned_daily_with_an_incremental_source():
     events = next(source for source in project.sources if source.incremental)
     assert (events.incremental.column, events.output.mode, events.output.merge_keys) == ("updated_at", "merge",
                                                                                           ["event_id"])
+
+
+@pytest.mark.parametrize("output, words", [
+    ({"mode": "scd2"}, ["field 'outputs.0'", "mode 'scd2' but no 'merge_keys'"]),
+    ({"mode": "scd2", "merge_keys": ["valid_from"]}, ["names ['valid_from'], which the table adds itself"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "track_columns": ["is_current"]}, ["names ['is_current']"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "effective_column": "valid_to"}, ["names ['valid_to']"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "track_columns": ["id"]}, ["are merge_keys and track_columns at once"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "scd2_deletes": "drop"}, ["field 'outputs.0.scd2_deletes'"]),
+    ({"mode": "merge", "merge_keys": ["id"], "track_columns": ["x"]}, ["sets ['track_columns'], which only mode 'scd2'"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "partition_column": "day"}, ["cannot be replaced per partition"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "format": "parquet"}, ["needs a Delta table"]),
+])
+def test_a_bad_scd2_output_is_refused_naming_row_output_and_field(project_writer, output, words):
+    message = error_of(project_writer, row={"outputs": [{"table": "silver.readings", **output}]})
+    assert "transformations.yaml" in message and "row 't-silver'" in message
+    for word in words:
+        assert word in message, message

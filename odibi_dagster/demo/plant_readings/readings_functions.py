@@ -23,3 +23,9 @@ def plant_daily_totals(inputs):
 def meter_totals(inputs):
     events = inputs["bronze.meter_events"]
     return events.groupby("meter", as_index=False).agg(kwh=("kwh", "sum"), events=("event_id", "count"))
+
+
+@odibi_function(engine="pandas")
+def meter_register(inputs):
+    meters = inputs["bronze.meters"]
+    return meters.assign(tariff=meters["tariff"].str.strip().str.lower())

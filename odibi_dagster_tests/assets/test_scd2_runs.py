@@ -1,0 +1,47 @@
+"""An scd2 output in real Dagster runs: the example project's meter register keeps its history,
+the materialization and the log record count the versions, and a failing check writes nothing."""
+
+import shutil
+
+import dagster as dg
+from deltalake import DeltaTable
+
+from odibi_dagster.demo import READINGS_PROJECT_DIR
+from odibi_dagster.logging import read_transformation_log
+from odibi_dagster_tests.partitions.test_partitioned_runs import error_text, materialize
+
+METERS = ["plant_readings/bronze/meters", "plant_readings/silver/meters"]
+
+
+def test_the_meter_register_keeps_its_history(tmp_path):
+    root = tmp_path / "plant_readings"
+    shutil.copytree(READINGS_PROJECT_DIR, root, ignore=shutil.ignore_patterns("__pycache__"))
+    storage = tmp_path / "storage"
+    table = storage / "qat/plant_readings/Silver_1/silver.meters"
+    with dg.instance_for_test() as instance:
+        assert materialize(root, storage, instance, selection=METERS).success
+        # M2 moves to the night tariff, M4 leaves the register, M5 joins it
+        (root / "data/meters.csv").write_text(
+            "meter,plant,tariff,changed_at\nM1,Argo,standard,2024-01-01 00:00:00\n"
+            "M2,Argo, NIGHT ,2024-02-01 00:00:00\nM3,Birch,night,2024-01-01 00:00:00\n"
+            "M5,Cedar,peak,2024-02-01 00:00:00\n")
+        assert materialize(root, storage, instance, selection=METERS).success
+        event = instance.get_latest_materialization_event(dg.AssetKey(["plant_readings", "silver", "meters"]))
+        metadata = event.asset_materialization.metadata
+        assert [metadata[f"odibi/scd2_{name}"].value for name in ("inserted", "closed", "unchanged")] == [2, 2, 2]
+        log = read_transformation_log("Plant Readings", instance)
+        last = log[log["transformation_id"] == "meters-dimension-silver"].iloc[-1]
+        assert (last["scd2_inserted"], last["scd2_closed"], last["scd2_unchanged"]) == (2, 2, 2)
+        version = DeltaTable(str(table)).version()
+        # a tariff the check does not accept: the run fails before the merge, the table keeps its history
+        (root / "data/meters.csv").write_text("meter,plant,tariff,changed_at\nM1,Argo,bogus,2024-03-01 00:00:00\n")
+        result = materialize(root, storage, instance, selection=METERS)
+        assert not result.success and "accepted_values__tariff" in error_text(result)
+    assert DeltaTable(str(table)).version() == version
+    history = DeltaTable(str(table)).to_pandas().sort_values(["meter", "valid_from"])
+    rows = [(r.meter, r.tariff, str(r.valid_from)[:10], None if r.is_current else str(r.valid_to)[:10])
+            for r in history.itertuples()]
+    assert rows == [("M1", "standard", "2024-01-01", None), ("M2", "standard", "2024-01-01", "2024-02-01"),
+                    ("M2", "night", "2024-02-01", None), ("M3", "night", "2024-01-01", None),
+                    ("M4", "standard", "2024-01-01", rows[4][3]), ("M5", "peak", "2024-02-01", None)]
+    assert rows[4][3] is not None  # M4 closed at the run's time
