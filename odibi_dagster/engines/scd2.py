@@ -76,6 +76,8 @@ def _refuse_bad_keys(location: TableLocation, data: pa.Table, keys: list[str]) -
         sample = data.filter(null).slice(0, 1).to_pylist()[0]
         raise TableWriteError(f"{_where(location)} refused: {count} rows have a null key {keys} (e.g. {sample}); "
                               f"the stored table is unchanged")
+    if len(keys) == 1 and pc.count_distinct(data.column(keys[0]), mode="all").as_py() == data.num_rows:
+        return  # one key column, all distinct: the common case, without a group-by
     counted = data.group_by(keys).aggregate([([], "count_all")])
     repeated = counted.filter(pc.greater(counted.column("count_all"), 1))
     if repeated.num_rows:
@@ -89,7 +91,7 @@ def _effective(location: TableLocation, data: pa.Table, spec: WriteSpec, now: da
     """Each row's ``valid_from``: its ``effective_column`` (a naive timestamp read as UTC, a date as
     its midnight UTC), else the run's start."""
     if not spec.effective_column:
-        return pa.array([now] * data.num_rows, TIME)
+        return pa.repeat(pa.scalar(now, TIME), data.num_rows)
     column = data.column(spec.effective_column)
     if pa.types.is_timestamp(column.type):
         moments = column if column.type.tz else pc.assume_timezone(column, "UTC")
@@ -115,16 +117,15 @@ def plan(location: TableLocation, data: pa.Table, current: pa.Table | None, spec
     _refuse_bad_keys(location, data, keys)
     valid_from = _effective(location, data, spec, now)
     versions = data.append_column(VALID_FROM, valid_from).append_column(
-        VALID_TO, pa.nulls(data.num_rows, TIME)).append_column(IS_CURRENT, pa.array([True] * data.num_rows, pa.bool_()))
+        VALID_TO, pa.nulls(data.num_rows, TIME)).append_column(IS_CURRENT, pa.repeat(pa.scalar(True), data.num_rows))
     if current is None or current.num_rows == 0:
         return Scd2Plan(versions, pa.table({**{key: data.column(key).slice(0, 0) for key in keys},
                                             CLOSE_AT: pa.array([], TIME)}), 0)
     old = current.select([*keys, *tracked, VALID_FROM]).rename_columns(
         [*keys, *(f"__old_{name}" for name in tracked), "__old_valid_from"])
-    marked = versions.append_column("__row", pa.array(range(versions.num_rows), pa.int64()))
-    joined = marked.join(old, keys=keys, join_type="left outer").sort_by("__row")
+    joined = versions.join(old, keys=keys, join_type="left outer")  # rows in any order: versions carry no order
     matched = pc.invert(pc.is_null(joined.column("__old_valid_from")))
-    same = pa.chunked_array([pa.array([True] * joined.num_rows)])
+    same = pa.chunked_array([pa.repeat(pa.scalar(True), joined.num_rows)])
     for name in tracked:
         same = pc.and_(same, _same(joined.column(name), joined.column(f"__old_{name}")))
     changed = pc.and_(matched, pc.invert(same))
@@ -139,7 +140,7 @@ def plan(location: TableLocation, data: pa.Table, current: pa.Table | None, spec
     closes = joined.filter(changed).select([*keys, VALID_FROM]).rename_columns([*keys, CLOSE_AT])
     if spec.scd2_deletes == "close":
         gone = current.select(keys).join(data.select(keys), keys=keys, join_type="left anti")
-        closes = pa.concat_tables([closes, gone.append_column(CLOSE_AT, pa.array([now] * gone.num_rows, TIME))])
+        closes = pa.concat_tables([closes, gone.append_column(CLOSE_AT, pa.repeat(pa.scalar(now, TIME), gone.num_rows))])
     return Scd2Plan(inserts, closes, unchanged)
 
 
@@ -179,9 +180,9 @@ def write_scd2(location: TableLocation, data: pa.Table, spec: WriteSpec, *, exis
 def merge_source(changes: Scd2Plan) -> pa.Table:
     """The MERGE's source: rows tagged ``close`` (keys and close time) match their key's current
     version and close it; rows tagged ``insert`` (every column) never match and are inserted."""
-    closes = changes.closes.append_column(ACTION, pa.array(["close"] * changes.closes.num_rows, pa.string()))
+    closes = changes.closes.append_column(ACTION, pa.repeat(pa.scalar("close"), changes.closes.num_rows))
     inserts = changes.inserts.append_column(CLOSE_AT, pa.nulls(changes.inserts.num_rows, TIME)).append_column(
-        ACTION, pa.array(["insert"] * changes.inserts.num_rows, pa.string()))
+        ACTION, pa.repeat(pa.scalar("insert"), changes.inserts.num_rows))
     return _union(closes, inserts)
 
 
