@@ -122,7 +122,10 @@ class OdibiTranslator:
         the same layer, with the same inputs."""
         if output.quarantine is None:
             return None
-        quarantine = OutputSpec(table=output.quarantine, mode="append", format=output.format, schema_evolution=True)
+        # Delta unless the output names a format: each run appends a file, where a parquet append
+        # would rewrite the whole (ever growing) quarantine table every run
+        quarantine = OutputSpec(table=output.quarantine, mode="append", format=output.format or "delta",
+                                schema_evolution=True)
         # one step's assets share one partitions definition: the quarantine table of a partitioned
         # table is partitioned like it in Dagster, and its rows are appended per partition run
         return self.get_asset_spec(project, row, quarantine, engine).replace_attributes(
