@@ -561,6 +561,15 @@ class OutputSpec(_Checked):
             if reserved := sorted(set(named) & set(SCD2_COLUMNS)):
                 raise ValueError(f"output '{self.table}' (scd2) names {reserved}, which the table adds itself "
                                  f"({', '.join(SCD2_COLUMNS)}): rename the column in the data")
+            for field in ("merge_keys", "track_columns"):
+                names = getattr(self, field)
+                if repeated := sorted({name for name in names if names.count(name) > 1}):
+                    raise ValueError(f"output '{self.table}' (scd2): {field} names {repeated} more than once")
+            ignored = [name for name, used in (("partition_by", self.partition_by), ("schema_evolution",
+                       self.schema_evolution), ("null_keys: skip", self.null_keys == "skip")) if used]
+            if ignored:
+                raise ValueError(f"output '{self.table}' (scd2) sets {ignored}: an scd2 table keeps the columns it "
+                                 f"was created with, unpartitioned, and refuses null keys; leave them out")
             if both := sorted(set(self.merge_keys) & set(self.track_columns)):
                 raise ValueError(f"output '{self.table}' (scd2): {both} are merge_keys and track_columns at once")
             if self.partition_column:

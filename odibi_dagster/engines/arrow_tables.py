@@ -162,6 +162,7 @@ def write_arrow(location: TableLocation, data: pa.Table, spec: WriteSpec, engine
     with location.locked():
         remove_stale_files(location)
         was, target = target_format(location, spec, engine)
+        refuse_scd2_into_parquet(location, spec, was)
         stored = parquet_to_delta(location) if needs_delta(spec) and was == "parquet" else was
         if spec.mode == "scd2":
             from odibi_dagster.engines.scd2 import write_scd2
@@ -478,6 +479,14 @@ def _delta_logged_files(location: TableLocation) -> set[str]:
                 if kind in action:
                     named.add(unquote(action[kind]["path"]))
     return named
+
+
+def refuse_scd2_into_parquet(location: TableLocation, spec: WriteSpec, stored: StoredFormat | None) -> None:
+    """An scd2 table is Delta from its first write: a parquet table there was written in another mode."""
+    if spec.mode == "scd2" and stored == "parquet":
+        raise TableWriteError(f"scd2 into '{location.table}' refused: the stored table is a parquet table written in "
+                              f"another mode, without valid_from, valid_to and is_current; move it away (or write "
+                              f"another table) to keep history there; the stored table is unchanged")
 
 
 def needs_delta(spec: WriteSpec) -> bool:

@@ -7,6 +7,7 @@ What to write (table, layer, mode, merge keys, format) comes from the asset's ``
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
@@ -30,7 +31,8 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         load = context.output_metadata.get(LOAD)  # the step's Output metadata, as MetadataValues
         try:
             metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning,
-                                   window=window, full_load=getattr(load, "value", load) == FULL_LOAD)
+                                   window=window, full_load=getattr(load, "value", load) == FULL_LOAD,
+                                   started_at=_run_start(context))
         except Exception as exc:
             # the table keeps its previous version; the attempt's log record says why it failed
             log = StepLog.of_step(context.run_id, context.step_key)
@@ -62,9 +64,18 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         return backend.read_table(location)
 
 
+def _run_start(context: dg.OutputContext) -> datetime | None:
+    """When the run started (an scd2 table's default valid_from); None where the instance cannot say."""
+    if TableMetadata.extract(context.definition_metadata or {}).mode != "scd2":
+        return None
+    record = context.step_context.instance.get_run_record_by_id(context.run_id)
+    started = record.start_time if record is not None else None
+    return datetime.fromtimestamp(started, timezone.utc) if started else None
+
+
 def store_table(resource: OdibiEngine, definition_metadata: Mapping[str, Any], obj: Any,
                 warn: Callable[[str], None], *, window: PartitionWindow | None = None,
-                full_load: bool = False) -> dict[str, Any]:
+                full_load: bool = False, started_at: datetime | None = None) -> dict[str, Any]:
     """Write ``obj`` where and how an asset's ``TableMetadata`` says; returns its materialization metadata.
 
     ``window``: a partitioned table's partitions, whose rows are replaced; ``full_load``: an
@@ -72,7 +83,7 @@ def store_table(resource: OdibiEngine, definition_metadata: Mapping[str, Any], o
     table = TableMetadata.extract(definition_metadata)
     location = table.location(resource.root)
     backend = resource.backend_for_frame(obj)
-    spec = table.write_spec(window)
+    spec = table.write_spec(window, started_at)
     if full_load:
         spec = replace(spec, mode="overwrite")
     if spec.mode != "overwrite" and location.stored_format() is None:

@@ -58,6 +58,14 @@ def check_columns(location: TableLocation, data: pa.Table, spec: WriteSpec) -> l
     if clash := [column for column in SCD2_COLUMNS if column in data.column_names]:
         raise TableWriteError(f"{_where(location)} refused: the data has columns {clash}, which an scd2 table adds "
                               f"itself; rename them (the stored table is unchanged)")
+    if untyped := [field.name for field in data.schema if pa.types.is_null(field.type)]:
+        raise TableWriteError(f"{_where(location)} refused: columns {untyped} hold only nulls and have no type, which "
+                              f"a table of versions cannot keep; give them a type in the function (e.g. "
+                              f"astype('string')); the stored table is unchanged")
+    if floating := [key for key in spec.merge_keys if pa.types.is_floating(data.schema.field(key).type)]:
+        raise TableWriteError(f"{_where(location)} refused: merge_keys {floating} are floating point (0.0 and -0.0, "
+                              f"or 0.1 + 0.2 and 0.3, would be two keys or one); use integer or text keys; the stored "
+                              f"table is unchanged")
     if spec.effective_column:
         kind = data.schema.field(spec.effective_column).type
         if not (pa.types.is_timestamp(kind) or pa.types.is_date(kind)):
@@ -93,6 +101,11 @@ def _effective(location: TableLocation, data: pa.Table, spec: WriteSpec, now: da
     if not spec.effective_column:
         return pa.repeat(pa.scalar(now, TIME), data.num_rows)
     column = data.column(spec.effective_column)
+    if nulls := column.null_count:
+        sample = data.filter(pc.is_null(column)).slice(0, 1).to_pylist()[0]
+        raise TableWriteError(f"{_where(location)} refused: {nulls} rows have no value in effective_column "
+                              f"'{spec.effective_column}' (e.g. {sample}), so their version would have no start; the "
+                              f"stored table is unchanged")
     if pa.types.is_timestamp(column.type):
         moments = column if column.type.tz else pc.assume_timezone(column, "UTC")
         return pc.cast(moments, TIME, safe=False)
@@ -100,71 +113,90 @@ def _effective(location: TableLocation, data: pa.Table, spec: WriteSpec, now: da
 
 
 def _same(new: pa.ChunkedArray, old: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Row by row: equal values, both null, or both NaN."""
+    """Row by row: equal values, or both missing (null or NaN: pandas turns NaN into null on its way
+    to Arrow, Spark keeps it; both engines must see the same change)."""
+    if pa.types.is_null(old.type):  # stored while all its values were null
+        old = pc.cast(old, new.type)
     equal = pc.fill_null(pc.equal(new, old), False)
-    both_null = pc.and_(pc.is_null(new), pc.is_null(old))
-    same = pc.or_(equal, both_null)
-    if pa.types.is_floating(new.type):
-        same = pc.or_(same, pc.and_(pc.fill_null(pc.is_nan(new), False), pc.fill_null(pc.is_nan(old), False)))
-    return same
+    return pc.or_(equal, pc.and_(pc.is_null(new, nan_is_null=True), pc.is_null(old, nan_is_null=True)))
+
+
+def _refuse_overlap(location: TableLocation, table: pa.Table, keys: list[str], starts: str, ends: str,
+                    what: str) -> None:
+    """Versions follow each other in time: a version starting (``starts``) at or before the time the
+    key's earlier version starts or ends (``ends``) would overlap it (an as-of query would see two)."""
+    early = pc.fill_null(pc.less_equal(table.column(starts), table.column(ends)), False)
+    if count := pc.sum(early).as_py():
+        sample = table.filter(early).select([*keys, starts, ends]).slice(0, 1).to_pylist()[0]
+        raise TableWriteError(f"{_where(location)} refused: {count} {what} (e.g. {sample}); versions of a key must "
+                              f"follow each other in time; the stored table is unchanged")
 
 
 def plan(location: TableLocation, data: pa.Table, current: pa.Table | None, spec: WriteSpec,
-         now: datetime) -> Scd2Plan:
-    """What a run changes: ``current`` holds the stored current versions (None: no table yet)."""
+         now: datetime, closed_until: pa.Table | None = None) -> Scd2Plan:
+    """What a run changes: ``current`` holds the stored current versions (None: no table yet),
+    ``closed_until`` the end of each key's last closed version (keys whose current version is gone)."""
     keys = list(spec.merge_keys)
     tracked = check_columns(location, data, spec)
     _refuse_bad_keys(location, data, keys)
     valid_from = _effective(location, data, spec, now)
     versions = data.append_column(VALID_FROM, valid_from).append_column(
         VALID_TO, pa.nulls(data.num_rows, TIME)).append_column(IS_CURRENT, pa.repeat(pa.scalar(True), data.num_rows))
-    if current is None or current.num_rows == 0:
+    if current is None:
         return Scd2Plan(versions, pa.table({**{key: data.column(key).slice(0, 0) for key in keys},
                                             CLOSE_AT: pa.array([], TIME)}), 0)
     old = current.select([*keys, *tracked, VALID_FROM]).rename_columns(
-        [*keys, *(f"__old_{name}" for name in tracked), "__old_valid_from"])
+        [*keys, *(f"__old_{name}" for name in tracked), "current valid_from"]).append_column(
+        "__current", pa.repeat(pa.scalar(True), current.num_rows))
     joined = versions.join(old, keys=keys, join_type="left outer")  # rows in any order: versions carry no order
-    matched = pc.invert(pc.is_null(joined.column("__old_valid_from")))
+    matched = pc.fill_null(joined.column("__current"), False)
     same = pa.chunked_array([pa.repeat(pa.scalar(True), joined.num_rows)])
     for name in tracked:
         same = pc.and_(same, _same(joined.column(name), joined.column(f"__old_{name}")))
     changed = pc.and_(matched, pc.invert(same))
     unchanged = pc.sum(pc.and_(matched, same)).as_py() or 0
-    early = pc.and_(changed, pc.less_equal(joined.column(VALID_FROM), joined.column("__old_valid_from")))
-    if pc.sum(early).as_py():
-        sample = joined.filter(early).select([*keys, VALID_FROM, "__old_valid_from"]).slice(0, 1).to_pylist()[0]
-        raise TableWriteError(f"{_where(location)} refused: a change takes effect at or before the current version's "
-                              f"valid_from (e.g. {sample}); versions must follow each other in time; the stored "
-                              f"table is unchanged")
+    _refuse_overlap(location, joined.filter(changed), keys, VALID_FROM, "current valid_from",
+                    "changes take effect at or before their key's current version starts")
+    fresh = joined.filter(pc.invert(matched))
+    if closed_until is not None and closed_until.num_rows and fresh.num_rows:
+        returning = fresh.select([*keys, VALID_FROM]).join(closed_until, keys=keys, join_type="inner")
+        _refuse_overlap(location, returning, keys, VALID_FROM, "closed valid_to",
+                        "keys come back with a version starting before their last version ended")
     inserts = joined.filter(pc.or_(pc.invert(matched), changed)).select(versions.column_names)
     closes = joined.filter(changed).select([*keys, VALID_FROM]).rename_columns([*keys, CLOSE_AT])
     if spec.scd2_deletes == "close":
-        gone = current.select(keys).join(data.select(keys), keys=keys, join_type="left anti")
-        closes = pa.concat_tables([closes, gone.append_column(CLOSE_AT, pa.repeat(pa.scalar(now, TIME), gone.num_rows))])
+        gone = current.select([*keys, VALID_FROM]).join(data.select(keys), keys=keys, join_type="left anti")
+        gone = gone.append_column("closed at", pa.repeat(pa.scalar(now, TIME), gone.num_rows))
+        _refuse_overlap(location, gone, keys, "closed at", VALID_FROM,
+                        "keys gone from the data have a current version starting after the run's time")
+        closes = pa.concat_tables([closes, gone.select([*keys, "closed at"]).rename_columns([*keys, CLOSE_AT])])
     return Scd2Plan(inserts, closes, unchanged)
 
 
-def _current_versions(location: TableLocation, spec: WriteSpec) -> pa.Table:
-    stored = read_delta(location.path)
+def stored_versions(location: TableLocation, stored: pa.Table, keys: list[str]) -> tuple[pa.Table, pa.Table]:
+    """(the current versions, the end of each key's last closed version) of a stored scd2 table."""
     if missing := [column for column in SCD2_COLUMNS if column not in stored.column_names]:
         raise TableWriteError(f"{_where(location)} refused: the stored table has no {missing} column: it was written "
                               f"in another mode; move it away (or write another table) to keep history there; the "
                               f"stored table is unchanged")
-    return stored.filter(pc.equal(stored.column(IS_CURRENT), True))
+    is_current = pc.fill_null(stored.column(IS_CURRENT), False)
+    closed = stored.filter(pc.invert(is_current)).select([*keys, VALID_TO])
+    ends = closed.group_by(keys).aggregate([(VALID_TO, "max")]).rename_columns([*keys, "closed valid_to"])
+    return stored.filter(is_current), ends
 
 
 def write_scd2(location: TableLocation, data: pa.Table, spec: WriteSpec, *, exists: bool,
                now: datetime | None = None) -> WriteResult:
     """Apply ``data`` (the key's latest state) to the SCD2 table at ``location`` in one commit."""
-    now = now or datetime.now(timezone.utc)
+    now = now or spec.started_at or datetime.now(timezone.utc)
     path = str(location.path)
     check_columns(location, data, spec)  # before fitting: name the column the output names
-    current = None
+    current = closed_until = None
     if exists:
-        current = _current_versions(location, spec)
+        current, closed_until = stored_versions(location, read_delta(location.path), list(spec.merge_keys))
         stored_schema = pa.schema([field for field in describe_delta(location).schema if field.name not in SCD2_COLUMNS])
         data = fit_to_stored(location, stored_schema, data, spec)
-    changes = plan(location, data, current, spec, now)
+    changes = plan(location, data, current, spec, now, closed_until)
     try:
         if not exists:
             write_deltalake(path, changes.inserts, mode="overwrite")

@@ -23,6 +23,7 @@ from odibi_dagster.engines.arrow_tables import (
     null_keys_refused,
     parquet_to_delta,
     read_delta,
+    refuse_scd2_into_parquet,
     remove_format,
     remove_stale_files,
     require_merge_keys,
@@ -69,6 +70,7 @@ def write_table(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec
 
 def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSpec, catalog: bool) -> WriteResult:
     was, _ = target_format(location, spec, "spark")
+    refuse_scd2_into_parquet(location, spec, was)
     stored = parquet_to_delta(location) if needs_delta(spec) and was == "parquet" else was
     exists = stored == "delta"
     if spec.mode == "scd2":
@@ -135,20 +137,17 @@ def _write_scd2_native(spark: Any, location: TableLocation, frame: Any, spec: Wr
 
     from odibi_dagster.engines import scd2
 
-    now = datetime.now(timezone.utc)
+    now = spec.started_at or datetime.now(timezone.utc)
     path = str(location.path)
     data = to_arrow(frame)
     scd2.check_columns(location, data, spec)
-    current = None
+    current = closed_until = None
     if exists:
-        stored = spark.read.format("delta").load(path)
-        if missing := [column for column in scd2.SCD2_COLUMNS if column not in stored.columns]:
-            raise TableWriteError(f"scd2 into '{location.table}' refused: the stored table has no {missing} column: "
-                                  f"it was written in another mode; the stored table is unchanged")
-        current = to_arrow(stored.where(f"`{scd2.IS_CURRENT}`"))
+        current, closed_until = scd2.stored_versions(location, to_arrow(spark.read.format("delta").load(path)),
+                                                     list(spec.merge_keys))
         stored_schema = pa.schema([field for field in current.schema if field.name not in scd2.SCD2_COLUMNS])
         data = fit_to_stored(location, stored_schema, data, spec, by_type=False)
-    changes = scd2.plan(location, data, current, spec, now)
+    changes = scd2.plan(location, data, current, spec, now, closed_until)
     if not exists:
         spark.createDataFrame(changes.inserts).write.format("delta").mode("overwrite").save(path)
     elif changes.inserts.num_rows or changes.closes.num_rows:

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -156,6 +157,7 @@ class WriteSpec:
     track_columns: tuple[str, ...] = ()  # scd2: the columns whose change makes a version (empty: all)
     effective_column: str | None = None  # scd2: each change's time (None: the run's start)
     scd2_deletes: str = "ignore"
+    started_at: datetime | None = None  # scd2: the run's start (the default valid_from and close time)
 
 
 class TableMetadata(NamespacedMetadataSet):
@@ -202,8 +204,9 @@ class TableMetadata(NamespacedMetadataSet):
             raise ValueError(f"asset metadata names no complete table location: {dict(self)}")
         return TableLocation(root, str(self.env), str(self.project), str(self.layer), str(self.table))
 
-    def write_spec(self, window: PartitionWindow | None = None) -> WriteSpec:
-        """How to write the table; ``window``: the partitions a partitioned write replaces."""
+    def write_spec(self, window: PartitionWindow | None = None, started_at: datetime | None = None) -> WriteSpec:
+        """How to write the table; ``window``: the partitions a partitioned write replaces;
+        ``started_at``: the run's start (an scd2 table's default valid_from)."""
         return WriteSpec(
             mode=self.mode or "overwrite",
             format=stored_format(self.format),
@@ -216,6 +219,7 @@ class TableMetadata(NamespacedMetadataSet):
             track_columns=tuple(self.track_columns.value if self.track_columns else ()),
             effective_column=self.effective_column,
             scd2_deletes=self.scd2_deletes or "ignore",
+            started_at=started_at,
         )
 
 

@@ -143,6 +143,11 @@ def test_the_readings_example_is_partitioned_daily_with_an_incremental_source():
     ({"mode": "merge", "merge_keys": ["id"], "track_columns": ["x"]}, ["sets ['track_columns'], which only mode 'scd2'"]),
     ({"mode": "scd2", "merge_keys": ["id"], "partition_column": "day"}, ["cannot be replaced per partition"]),
     ({"mode": "scd2", "merge_keys": ["id"], "format": "parquet"}, ["needs a Delta table"]),
+    ({"mode": "scd2", "merge_keys": ["id", "id"]}, ["merge_keys names ['id'] more than once"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "track_columns": ["v", "v"]}, ["track_columns names ['v'] more"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "schema_evolution": True}, ["sets ['schema_evolution']"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "partition_by": ["x"]}, ["sets ['partition_by']"]),
+    ({"mode": "scd2", "merge_keys": ["id"], "null_keys": "skip"}, ["sets ['null_keys: skip']"]),
 ])
 def test_a_bad_scd2_output_is_refused_naming_row_output_and_field(project_writer, output, words):
     message = error_of(project_writer, row={"outputs": [{"table": "silver.readings", **output}]})

@@ -78,7 +78,7 @@ def test_the_effective_column_dates_each_version(location):
     stored = read_delta(location.path).to_pandas().sort_values("valid_from")
     assert [str(value)[:10] for value in stored["valid_from"]] == ["2024-03-01", "2024-03-05"]
     assert str(stored["valid_to"].iloc[0])[:10] == "2024-03-05"
-    with pytest.raises(TableWriteError, match="at or before the current version's valid_from"):
+    with pytest.raises(TableWriteError, match="1 changes take effect at or before their key's current version starts"):
         apply(location, {"id": [1], "seg": ["c"], "changed": [datetime(2024, 3, 2)]}, effective_column="changed")
 
 
@@ -108,3 +108,54 @@ def test_a_table_written_in_another_mode_is_refused(location):
     with pytest.raises(TableWriteError, match=r"has no \['valid_from', 'valid_to', 'is_current'\] column"):
         apply(location, {"id": [1], "seg": ["b"]})
     assert read_delta(location.path).num_rows == 1
+
+
+def test_what_would_break_one_current_version_per_key_is_refused(location):
+    """Found by a hostile run: each of these once left a key with two current versions or an
+    overlapping history."""
+    when = {"changed": [datetime(2024, 3, 1), None]}
+    with pytest.raises(TableWriteError, match="1 rows have no value in effective_column 'changed'"):
+        apply(location, {"id": [1, 2], "seg": ["a", "b"], **when}, effective_column="changed")
+    apply(location, {"id": [1, 2], "seg": ["a", "b"], "changed": [datetime(2024, 3, 1)] * 2},
+          effective_column="changed")
+    # key 2 is closed at the run's time (2024-01-02 here: before its version started) -> refused
+    with pytest.raises(TableWriteError, match="current version starting after the run's time"):
+        apply(location, {"id": [1], "seg": ["a"], "changed": [datetime(2024, 3, 1)]}, day=1,
+              effective_column="changed", scd2_deletes="close")
+    later = T0 + timedelta(days=100)  # 2024-04-10: key 2 closed then
+    write_scd2(location, pa.table({"id": [1], "seg": ["a"], "changed": [datetime(2024, 3, 1)]}),
+               WriteSpec(mode="scd2", merge_keys=("id",), effective_column="changed", scd2_deletes="close"),
+               exists=True, now=later)
+    # key 2 comes back with a change dated before its last version ended: it would overlap it
+    with pytest.raises(TableWriteError, match="keys come back with a version starting before their last version"):
+        apply(location, {"id": [1, 2], "seg": ["a", "b"], "changed": [datetime(2024, 3, 1), datetime(2024, 4, 1)]},
+              day=101, effective_column="changed", scd2_deletes="close")
+    back = apply(location, {"id": [1, 2], "seg": ["a", "b"], "changed": [datetime(2024, 3, 1), datetime(2024, 5, 1)]},
+                 day=101, effective_column="changed", scd2_deletes="close")
+    assert back.extra["odibi/scd2_inserted"] == 1
+    current = read_delta(location.path).to_pandas().query("is_current")
+    assert sorted(current["id"]) == [1, 2]
+
+
+def test_float_keys_and_untyped_columns_are_refused(location):
+    with pytest.raises(TableWriteError, match=r"merge_keys \['id'\] are floating point"):
+        apply(location, {"id": [0.0, -0.0], "seg": ["a", "b"]})
+    with pytest.raises(TableWriteError, match=r"columns \['seg'\] hold only nulls and have no type"):
+        apply(location, {"id": [1], "seg": pa.nulls(1)})
+    assert location.stored_format() is None
+
+
+def test_nan_and_null_are_the_same_missing_value(location):
+    apply(location, {"id": [1, 2], "score": pa.array([NAN, None], pa.float64())})
+    result = apply(location, {"id": [1, 2], "score": pa.array([None, NAN], pa.float64())}, day=1)
+    assert result.extra["odibi/scd2_unchanged"] == 2
+
+
+def test_a_parquet_table_is_refused_before_anything_is_converted(location):
+    from odibi_dagster.engines.arrow_tables import write_arrow
+
+    write_frame(location, pa.table({"id": [1], "seg": ["a"]}).to_pandas())
+    with pytest.raises(TableWriteError, match="parquet table written in another mode"):
+        write_arrow(location, pa.table({"id": [1], "seg": ["b"]}), WriteSpec(mode="scd2", merge_keys=("id",)),
+                    engine="pandas")
+    assert sorted(path.name for path in location.path.iterdir() if not path.name.startswith(".")) == ["data.parquet"]
