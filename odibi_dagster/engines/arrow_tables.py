@@ -235,7 +235,8 @@ def fit_to_stored(location: TableLocation, stored: pa.Schema, data: pa.Table, sp
     if (added or missing) and not spec.schema_evolution:
         raise TableWriteError(
             f"{spec.mode} into '{location.table}' refused: {describe_schema_difference(stored, data.schema)}; the "
-            f"stored table is unchanged (set schema_evolution: true on the output to allow new columns)")
+            f"stored table is unchanged (set schema_evolution: true on the output to allow new columns; a source's "
+            f"table keeps the columns it was first written with)")
     # a column stored while all its values were null has no type yet: the new data's type is taken
     fields = [data.schema.field(field.name) if pa.types.is_null(field.type) and field.name in data.column_names
               else field for field in stored]

@@ -271,12 +271,17 @@ def _apply_schema(frame: pd.DataFrame, source: Source) -> pd.DataFrame:
             raise SourceReadError(f"source '{source.source_id}': schema names column '{column}', which the data "
                                   f"does not have (columns: {list(frame.columns)})")
         target = PANDAS_TYPES[str(type_name).lower()]
-        if target == "date":
-            frame[column] = pd.to_datetime(frame[column]).dt.normalize()
-        elif target == "timestamp":
-            frame[column] = pd.to_datetime(frame[column])
-        elif str(frame[column].dtype) != target:
-            frame[column] = frame[column].astype(target)
+        try:
+            if target == "date":
+                frame[column] = pd.to_datetime(frame[column]).dt.normalize()
+            elif target == "timestamp":
+                frame[column] = pd.to_datetime(frame[column])
+            elif str(frame[column].dtype) != target:
+                frame[column] = frame[column].astype(target)
+        except (ValueError, TypeError) as exc:  # a value of another form, mixed time zones, ...
+            raise SourceReadError(f"source '{source.source_id}': column '{column}' cannot be read as {type_name} "
+                                  f"(source_options.schema): {str(exc).splitlines()[0].removesuffix(' You might want to try:')}; nothing "
+                                  f"was read") from None
     return frame
 
 

@@ -60,8 +60,16 @@ def test_multi_output_row_is_one_subsettable_multi_asset(demo_defs):
     assert multi.op.name == "energy_efficiency__energy_plant_daily_gold"
 
 
-def test_retry_policy_default_and_from_manifest(demo_defs, project_writer, storage):
-    retry = next(iter(demo_defs.assets)).op.retry_policy
+def test_retry_policy_default_and_from_manifest(project_writer, storage):
+    import yaml
+
+    root = project_writer.write(
+        transformations=[{"transformation_id": "t", "layer": "Silver", "function": "f", "outputs": [{"table": "s.t"}]}],
+        functions="def f():\n    return pd.DataFrame({'a': [1]})\n")
+    manifest = yaml.safe_load((root / "manifest.yaml").read_text())
+    manifest.pop("retry")  # a manifest that does not mention retries: the documented default
+    (root / "manifest.yaml").write_text(yaml.safe_dump(manifest))
+    retry = next(iter(build_definitions(load_project_folder(root), storage_root_dir=storage).assets)).op.retry_policy
     assert (retry.max_retries, retry.delay, retry.backoff) == (3, 2, dg.Backoff.EXPONENTIAL)
     root = project_writer.write(
         manifest={"retry": {"max_retries": 1, "delay": 0.5, "backoff": "linear"}},

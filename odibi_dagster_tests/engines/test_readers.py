@@ -163,3 +163,9 @@ def test_a_utf16_csv_reads_with_its_encoding(tmp_path):
     assert frame.to_dict("list") == {"a": [1], "b": ["x"]}
     with pytest.raises(SourceReadError, match="holds NUL bytes.*set source_options.encoding"):
         read_source(source("csv", "a.csv"), tmp_path)
+
+
+def test_a_schema_type_the_values_do_not_fit_names_source_and_column(tmp_path):
+    (tmp_path / "mixed.csv").write_text("id,at\n1,2024-01-03 00:30:00\n2,2024-01-03T00:30:00+01:00\n")
+    with pytest.raises(SourceReadError, match=r"source 'src-x': column 'at' cannot be read as timestamp"):
+        read_source(source("csv", "mixed.csv", source_options={"schema": {"at": "timestamp"}}), tmp_path)
