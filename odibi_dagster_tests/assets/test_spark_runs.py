@@ -154,3 +154,48 @@ def test_checks_on_spark_write_the_rows_and_quarantine_pandas_writes(demo_dir, t
     assert tables["pandas"][2] == {"not_null__fuel_kg"}
     assert (roots["spark"] / "qat" / "energy_efficiency" / "Bronze" / "bronze.sensor_readings_quarantine"
             / "_delta_log").is_dir()  # stored like any Spark table: Delta
+
+
+CACHE_FUNCS = """
+def daily(inputs):
+    return next(iter(inputs.values()))
+
+def first(inputs):
+    return next(iter(inputs.values()))
+
+def second(inputs):
+    return next(iter(inputs.values()))
+"""
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_a_cached_table_is_read_once_for_all_its_consumers(project_writer, storage, instance, spark, monkeypatch,
+                                                          cached):
+    """Two consumers of a cache_plan table: one read from storage; without cache_plan (the positive
+    control), one read per consumer. The storage reads are counted with a pass-through spy."""
+    from odibi_dagster.engines import spark_tables
+
+    root = project_writer.write(
+        manifest={"cache_plan": {"Silver": ["silver.daily"]}} if cached else {},
+        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
+                  "source_path_or_query": "good.csv"}],
+        data={"good.csv": "a\n1\n2\n"}, functions=CACHE_FUNCS, transformations=[
+            {"transformation_id": "t-daily", "layer": "Silver", "function": "daily", "inputs": ["bronze.good"],
+             "outputs": [{"table": "silver.daily"}]},
+            {"transformation_id": "t-first", "layer": "Gold", "function": "first", "inputs": ["silver.daily"],
+             "outputs": [{"table": "gold.first"}]},
+            {"transformation_id": "t-second", "layer": "Gold", "function": "second", "inputs": ["silver.daily"],
+             "outputs": [{"table": "gold.second"}]}])
+    reads = []
+    original = spark_tables.read_table
+
+    def counting(spark_session, location, *args, **kwargs):
+        reads.append(location.table)
+        return original(spark_session, location, *args, **kwargs)
+
+    monkeypatch.setattr(spark_tables, "read_table", counting)
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance, run_config=SPARK)
+    assert result.success, failures(result)
+    assert reads.count("silver.daily") == (1 if cached else 2)
+    for table in ("gold.first", "gold.second"):
+        assert sorted(read_frame(TableLocation(storage, "qat", "test_project", "Gold", table))["a"]) == [1, 2]
