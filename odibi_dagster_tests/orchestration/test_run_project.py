@@ -1,6 +1,7 @@
 """run_project: real Dagster runs with hooks delivered live, the result dict, failures, log records."""
 
 import csv
+import logging
 from datetime import datetime
 
 import dagster as dg
@@ -115,6 +116,47 @@ def test_log_sinks_get_one_record_per_finished_transformation(demo_cwd, tmp_path
     result = run_project("Energy Efficiency", log_sink=BrokenSink())
     assert result["status"] == "success"  # a sink failure never fails the run
     assert "still failing at the run's end: log sink BrokenSink failed; 9 record(s) not written" in caplog.text
+
+
+class RecoveringSink(ListSink):
+    """Down while the run goes on, back at its end: what it missed must arrive then, once."""
+
+    def __init__(self):
+        super().__init__()
+        self.down = True
+        self.refused = 0
+
+    def write(self, records):
+        if self.down:
+            self.refused += len(records)
+            raise ConnectionError("log database down")
+        super().write(records)
+
+
+def test_a_sink_that_recovers_gets_each_missed_record_once_at_the_run_end(demo_cwd, home, caplog, monkeypatch):
+    from odibi_dagster.orchestration import live
+
+    monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    sink = RecoveringSink()
+    original = live.deliver
+
+    def deliver(sinks, records, report):  # the sink comes back for the delivery at the run's end
+        if report is not live._retry_later:
+            sink.down = False
+        return original(sinks, records, report)
+
+    monkeypatch.setattr(live, "deliver", deliver)
+    with caplog.at_level(logging.ERROR, logger="odibi_dagster"):
+        result = run_project("Energy Efficiency", log_sink=sink)
+    assert result["status"] == "success"
+    assert sink.refused == 9  # every record failed while the run went on
+    ids = [record["transformation_id"] for record in sink.records]
+    assert len(ids) == len(set(ids)) == 9  # each arrived at the end, once
+    assert "retrying at the run's end" in caplog.text and "still failing" not in caplog.text
+    with dg.DagsterInstance.get() as instance:  # and each transformation ran once
+        starts = [entry for entry in instance.all_logs(result["run_id"]) if entry.dagster_event is not None
+                  and entry.dagster_event.event_type_value == "STEP_START"]
+    assert len(starts) == 9
 
 
 def test_target_layers_and_bad_arguments(demo_cwd):
