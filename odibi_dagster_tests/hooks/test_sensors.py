@@ -248,3 +248,16 @@ def test_a_cursor_of_the_earlier_version_is_carried_over(project_writer, storage
     delivered = [e["event"] for e in events(log)]
     assert delivered == ["layer_start", "transform_start", "transform_success", "layer_end", "layer_start",
                          "transform_start", "transform_success", "layer_end"]  # the rest, nothing twice
+
+
+def test_the_hook_sensors_are_on_only_for_a_project_with_a_hooks_module(project_writer):
+    """Without hooks_module nothing would receive the events: the sensors ship stopped (the daemon
+    ticks running sensors only); with one, they ship running."""
+    module = f"hooks_{project_writer.module}"
+    bare = project_writer.write(functions="", transformations=[])
+    sensors = build_hook_sensors(load_project_folder(bare), "pandas")
+    assert sensors and {sensor.default_status for sensor in sensors} == {dg.DefaultSensorStatus.STOPPED}
+    (bare / f"{module}.py").write_text("def register(hooks):\n    pass\n")
+    with_hooks = project_writer.write(functions="", transformations=[], manifest={"hooks_module": module})
+    sensors = build_hook_sensors(load_project_folder(with_hooks), "pandas")
+    assert {sensor.default_status for sensor in sensors} == {dg.DefaultSensorStatus.RUNNING}
