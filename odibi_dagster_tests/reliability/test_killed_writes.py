@@ -24,11 +24,12 @@ WRITER = textwrap.dedent("""
     from odibi_dagster.engines.storage import TableLocation
     root, mode, fmt, start = sys.argv[1], sys.argv[2], sys.argv[3] or None, int(sys.argv[4])
     location = TableLocation(Path(root), "qat", "p", "Silver", "silver.t")
-    frame = pd.DataFrame({"id": np.arange(start, start + %d), "v": np.full(%d, 2.0)})
+    rows = int(sys.argv[5])
+    frame = pd.DataFrame({"id": np.arange(start, start + rows), "v": np.full(rows, 2.0)})
     print("ready", flush=True)
     write_frame(location, frame, mode=mode, format=fmt, merge_keys=("id",) if mode == "merge" else ())
     print("done", flush=True)
-""" % (ROWS, ROWS))
+""")
 
 CASES = {  # (first write's format, killed write's mode, its format)
     "parquet_overwrite": ("parquet", "overwrite", "parquet"),
@@ -58,7 +59,7 @@ def test_a_killed_write_leaves_the_table_whole(tmp_path, case):
     valid = states(mode)
     interrupted = 0
     for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
-        child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), mode, fmt, str(ROWS // 2)],
+        child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path), mode, fmt, str(ROWS // 2), str(ROWS)],
                                  stdout=subprocess.PIPE, text=True)
         assert child.stdout.readline().strip() == "ready"
         time.sleep(delay)
