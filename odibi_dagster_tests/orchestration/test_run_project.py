@@ -224,12 +224,22 @@ def test_auth_provider_spark_session_and_sql_provider(demo_cwd, tmp_path, spark)
             with sa.create_engine(url).connect() as conn:
                 return Rows(pd.read_sql_query(sa.text(object_name), conn).astype(object).where(lambda f: f.notna(), None))
 
+    from odibi_dagster.engines.spark_session import SparkSettings, adopt_session, get_session
+
+    provided = spark.newSession()  # a session of the provider's own, distinct from the package's
+    provided.conf.set("odibi.test.provider", "yes")
+
     def auth_provider(env, repo_path, logger_metadata):
         assert (env, logger_metadata) == ("qat", {"project": "Energy Efficiency", "stage": "Bootstrap"})
-        return {"spark": spark, "sql_provider": SqlProvider()}
+        return {"spark": provided, "sql_provider": SqlProvider()}
 
     hooks, seen = recorder()
-    result = run_project("Energy Efficiency", engine="spark", hooks=hooks, auth_provider=auth_provider)
+    try:
+        result = run_project("Energy Efficiency", engine="spark", hooks=hooks, auth_provider=auth_provider)
+        used = get_session(SparkSettings())  # the session every Spark step of the run asked for
+        assert used is provided and used.conf.get("odibi.test.provider") == "yes"
+    finally:
+        adopt_session(spark)  # the package's session again, for the tests that follow
     assert result["status"] == "success" and result["engine"] == "spark", result
     assert calls == [("sql", "SELECT * FROM IngestionSourceConfig", True),
                      ("sql", "SELECT * FROM TransformationRegistry", True)]
