@@ -19,7 +19,16 @@ def examples() -> list[tuple[str, str]]:
     return found
 
 
+# the engine each example runs on when the manifest names none: the seed's default is Spark
+ENGINES = {"Basic Spark Usage (default)": "spark", "Pandas Engine": "pandas", "With Custom Hooks": "spark",
+           "With Custom Log Sink": "spark", "Pandas with Hooks and Custom Logging": "pandas"}
+
+
 def test_seed_examples_run_in_order(demo_cwd, tmp_path, spark, capsys):
+    manifest = demo_cwd / "projects" / "energy_efficiency" / "manifest.yaml"
+    # the demo names pandas as its default_engine; the seed's project names none
+    manifest.write_text("".join(line for line in manifest.read_text().splitlines(keepends=True)
+                                if not line.startswith("default_engine:")))
     namespace = {"spark": spark}  # the seed's log-sink example expects the user's Spark session
     for title, code in examples():  # in document order, one namespace: example 2 reuses example 1's import
         code = code.replace("odibi_de_v2", "odibi_dagster").replace("/path/to/logs", str(tmp_path / "logs"))
@@ -27,7 +36,8 @@ def test_seed_examples_run_in_order(demo_cwd, tmp_path, spark, capsys):
         exec(compile(code, f"<seed example: {title}>", "exec"), namespace)  # noqa: S102 - the seed's examples
         result = namespace["result"]
         assert result["status"] == "success", (title, result)
-        assert (result["project"], result["env"]) == ("Energy Efficiency", "qat"), title
+        assert (result["project"], result["env"], result["engine"]) == ("Energy Efficiency", "qat",
+                                                                         ENGINES[title]), title
         out = capsys.readouterr().out
         if "Custom Hooks" in title:
             assert "Starting Silver_1" in out and "Completed Gold_2 in " in out
