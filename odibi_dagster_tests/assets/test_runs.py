@@ -104,7 +104,7 @@ def test_missing_source_file_fails_its_asset_only(project_writer, storage, insta
     assert not result.success
     message = failures(result)["test_project__source__s_missing"]
     assert "source 's-missing': no file found at" in message and str(root / "data" / "missing.csv") in message
-    assert materialization(instance, "test_project/bronze/good") is not None
+    assert materialization(instance, "test_project/bronze/good").metadata["dagster/row_count"].value == 1
 
 
 def test_failing_transformation_skips_downstream_only(project_writer, storage, instance):
@@ -113,7 +113,7 @@ def test_failing_transformation_skips_downstream_only(project_writer, storage, i
     assert not result.success
     assert ("TransformationError: transformation 't-flaky' failed: ValueError: sensor feed corrupt"
             in failures(result)["test_project__t_flaky"])
-    assert materialization(instance, "test_project/silver/ok") is not None
+    assert materialization(instance, "test_project/silver/ok").metadata["dagster/row_count"].value == 1  # good.csv
     assert {"test_project__t_ok", "test_project__t_flaky"} <= started(result)
     assert "test_project__t_after" not in started(result)  # downstream of the failure: never started
     assert materialization(instance, "test_project/gold/after") is None

@@ -37,9 +37,13 @@ def test_export_then_validate_from_the_database(demo_dir, tmp_path, capsys):
     url = f"sqlite:///{tmp_path / 'config.db'}"
     assert main(["export", "--project-dir", str(demo_dir), "--config-db", url]) == 0
     assert main(["validate", "--config-db", url, "--project", "Energy Efficiency", "--env", "prod"]) == 0
-    out = capsys.readouterr().out
-    assert "exported project 'Energy Efficiency'" in out and "table" not in out.split("\n")[-2]
-    assert "(env prod)" in out and "6 transformations" in out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("exported project 'Energy Efficiency' from ") and "config tables" in lines[0]
+    assert lines[1] == "  ODIBI_CONFIG_DB='<url>' ODIBI_PROJECT='Energy Efficiency'"  # the URL is not echoed
+    assert lines[2] == (f"project 'Energy Efficiency' (env prod) from {url}: 12 assets from 4 sources and 6 "
+                        f"transformations")
+    assert lines[3:] == ["  Bronze: 5 assets", "  Silver_1: 2 assets", "  Silver_2: 1 assets", "  Gold_1: 2 assets",
+                         "  Gold_2: 2 assets", "OK"]
 
 
 def test_export_refuses_a_broken_project(project_writer, tmp_path, capsys):

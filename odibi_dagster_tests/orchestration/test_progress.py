@@ -26,8 +26,11 @@ def test_a_line_per_layer_as_steps_finish(demo_cwd, capsys):
     finals = [line for layer, done, total, line in lines if line.endswith("ok")]
     assert [line.split()[0] for line in finals] == ["Bronze", "Silver_1", "Silver_2", "Gold_1", "Gold_2"]
     assert finals[0].startswith("Bronze       [4/4] sources done") and "Silver_1     [2/2] transformations" in finals[1]
-    for layer, done, total, _ in lines:  # counts only go up, never past the total
-        assert 0 <= done <= total
+    steps = {"Bronze": 4, "Silver_1": 2, "Silver_2": 1, "Gold_1": 1, "Gold_2": 1}  # the demo's rows per layer
+    for name, total in steps.items():  # each layer's count goes up to its number of steps, never back
+        counts = [(done, of) for layer, done, of, _ in lines if layer == name]
+        assert {of for _, of in counts} == {total} and counts[-1][0] == total, (name, counts)
+        assert [done for done, _ in counts] == sorted(done for done, _ in counts), (name, counts)
     assert re.search(r"done  \d+\.\d s  ok$", finals[-1])
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import logging
+import re
 from datetime import datetime
 
 import dagster as dg
@@ -43,7 +44,8 @@ def test_demo_run_delivers_the_seed_events_in_order(demo_cwd, tmp_path):
     result = run_project(project="Energy Efficiency", env="qat", hooks=hooks)
     assert result["status"] == "success" and result["error"] is None and result["failed"] == []
     assert (result["project"], result["env"], result["engine"]) == ("Energy Efficiency", "qat", "pandas")
-    assert result["layers_executed"] == LAYERS and result["run_id"] and result["duration_seconds"] > 0
+    assert result["layers_executed"] == LAYERS and result["duration_seconds"] > 0
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", result["run_id"])
     assert live == [False]  # the hook ran before the layer's first table was written: live delivery
     check_payloads(seen)
     # the demo's data fails three WARN checks (a quarantine, a drop, a warn): one check_failure each
@@ -59,7 +61,9 @@ def test_demo_run_delivers_the_seed_events_in_order(demo_cwd, tmp_path):
     assert layer_events == [(f"layer_{w}", layer) for layer in LAYERS[1:] for w in ("start", "end")]
     bronze_end = next(p for e, p in seen if e == "bronze_end")
     assert bronze_end["status"] == "success" and bronze_end["sources_processed"] == 4
-    assert [p["transformation_id"] for e, p in seen if e == "transform_success"] != []
+    assert sorted(p["transformation_id"] for e, p in seen if e == "transform_success") == sorted([
+        "energy-sensor-readings-silver", "energy-boiler-assets-silver", "energy-boiler-daily-silver",
+        "energy-plant-daily-gold", "energy-plant-summary-gold"])
     assert sum(e == "transform_start" for e in names) == sum(e == "transform_success" for e in names) == 5
     end = seen[-1][1]
     assert (end["status"], end["layers_executed"]) == ("success", LAYERS)
