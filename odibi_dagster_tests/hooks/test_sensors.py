@@ -261,3 +261,43 @@ def test_the_hook_sensors_are_on_only_for_a_project_with_a_hooks_module(project_
     with_hooks = project_writer.write(functions="", transformations=[], manifest={"hooks_module": module})
     sensors = build_hook_sensors(load_project_folder(with_hooks), "pandas")
     assert {sensor.default_status for sensor in sensors} == {dg.DefaultSensorStatus.RUNNING}
+
+
+def test_a_failed_run_with_a_retried_step_reaches_the_hooks_through_the_sensors(project_writer, storage, tmp_path,
+                                                                                monkeypatch):
+    """Real sensor evaluations on a real instance: a step retried once and then failing gives
+    transform_retry and transform_failure, the run orchestrator_run_end with status failed."""
+    from odibi_dagster.assets import build_definitions
+
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
+    hooks_code = HOOKS.replace('"transform_failure"):', '"transform_failure", "transform_retry"):')
+    root = write_project(project_writer, hooks_code)
+    (root / f"{project_writer.module}.py").write_text(
+        "import pandas as pd\n\ndef clean(inputs):\n    raise ValueError('sensor feed corrupt')\n\n"
+        "def summary(inputs):\n    return inputs['silver.readings']\n")
+    manifest = root / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("max_retries: 0", "max_retries: 1"))
+    project = load_project_folder(root)
+    assert project.manifest.retry.max_retries == 1
+    with dg.instance_for_test() as instance:
+        sensors = {sensor.name.rsplit("_", 1)[-1] if not sensor.name.endswith("_steps") else "steps": sensor
+                   for sensor in build_hook_sensors(project, "pandas")}
+        cursors = {name: sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
+                   for name, sensor in sensors.items()}  # the first ticks: nothing to deliver yet
+        time.sleep(0.01)
+        result = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def(
+        ).execute_in_process(instance=instance, raise_on_error=False)
+        assert not result.success
+        for _ in range(3):  # later ticks deliver; a tick after the last delivers nothing again
+            for name, sensor in sensors.items():
+                cursors[name] = sensor.evaluate_tick(dg.build_sensor_context(instance=instance,
+                                                                             cursor=cursors[name])).cursor
+    delivered = [(e["event"], e.get("transformation_id"), e.get("status")) for e in events(log)]
+    assert ("transform_retry", "t-clean", None) in delivered
+    assert delivered.count(("transform_failure", "t-clean", None)) == 1
+    assert delivered.count(("orchestrator_run_end", None, "failed")) == 1
+    assert not any(event == "transform_success" for event, _, _ in delivered)
+    retry = next(e for e in events(log) if e["event"] == "transform_retry")
+    failure = next(e for e in events(log) if e["event"] == "transform_failure")
+    assert (retry["attempt"], failure["attempt"]) == (1, 2) and "sensor feed corrupt" in failure["error"]
