@@ -199,3 +199,26 @@ def test_a_cached_table_is_read_once_for_all_its_consumers(project_writer, stora
     assert reads.count("silver.daily") == (1 if cached else 2)
     for table in ("gold.first", "gold.second"):
         assert sorted(read_frame(TableLocation(storage, "qat", "test_project", "Gold", table))["a"]) == [1, 2]
+
+
+def test_failure_semantics_on_spark(project_writer, storage, instance, spark):
+    """As on pandas: the failing step is retried, its attempts logged, downstream never starts, the
+    rest is written."""
+    from odibi_dagster.logging import read_transformation_log
+    from odibi_dagster_tests.assets.test_runs import started
+    from odibi_dagster_tests.conftest import failing_project
+
+    root = failing_project(project_writer, retries=1)
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance, run_config=SPARK)
+    assert not result.success
+    assert "ValueError: sensor feed corrupt" in failures(result)["test_project__t_flaky"]
+    assert "test_project__t_after" not in started(result) and "test_project__t_ok" in started(result)
+    assert materialization(instance, "test_project/silver/ok").metadata["engine"].value == "spark"
+    assert materialization(instance, "test_project/gold/after") is None
+    log = read_transformation_log("Test Project", instance)
+    # the reader keeps each run's last attempt: the failed second one
+    flaky = log[log["transformation_id"] == "t-flaky"]
+    assert (flaky["status"].tolist(), flaky["attempt"].tolist(), flaky["engine"].tolist()) == (
+        ["FAILED"], [2], ["spark"])
+    retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert [e.step_key for e in retries] == ["test_project__t_flaky"]
