@@ -222,3 +222,38 @@ def test_failure_semantics_on_spark(project_writer, storage, instance, spark):
         ["FAILED"], [2], ["spark"])
     retries = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
     assert [e.step_key for e in retries] == ["test_project__t_flaky"]
+
+
+SPARK_APPENDING = """
+from pyspark.sql import functions as F
+
+def grow(constants, spark):
+    frame = spark.createDataFrame([(1,), (2,)], "a long")
+    if constants.get("extra"):
+        frame = frame.withColumn("b", F.lit("x"))
+    return frame
+"""
+
+
+def test_append_refusal_and_schema_evolution_in_a_spark_run(project_writer, storage, instance, spark):
+    def write(extra, evolve=False):
+        output = {"table": "silver.hist", "mode": "append", "schema_evolution": evolve}
+        return project_writer.write(functions=SPARK_APPENDING, transformations=[
+            {"transformation_id": "t-grow", "layer": "Silver", "function": "grow", "constants": {"extra": extra},
+             "outputs": [output]}])
+
+    location = TableLocation(storage, "qat", "test_project", "Silver", "silver.hist")
+    root = write(False)
+    for _ in range(2):
+        assert run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance,
+                   run_config=SPARK).success
+    assert len(read_frame(location)) == 4
+    root = write(True)
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance, run_config=SPARK)
+    message = failures(result)["test_project__t_grow"]
+    assert "append into 'silver.hist' refused" in message and "new columns ['b']" in message
+    assert sorted(read_frame(location)["a"]) == [1, 1, 2, 2] and "b" not in read_frame(location)
+    root = write(True, evolve=True)
+    assert run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance,
+               run_config=SPARK).success
+    assert sorted(read_frame(location)["b"].fillna("")) == ["", "", "", "", "x", "x"]
