@@ -1,7 +1,9 @@
 """A write killed midway (SIGKILL, a real process) leaves the table as it was, or as the write
 would have left it, never half-written: parquet overwrite and append, Delta overwrite and merge,
-and the parquet-to-Delta switch of a first merge. The next write cleans up after the dead one."""
+the parquet-to-Delta switch of a first merge, and an scd2 MERGE. The next write cleans up after the
+dead one."""
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,7 +29,7 @@ WRITER = textwrap.dedent("""
     rows = int(sys.argv[5])
     frame = pd.DataFrame({"id": np.arange(start, start + rows), "v": np.full(rows, 2.0)})
     print("ready", flush=True)
-    write_frame(location, frame, mode=mode, format=fmt, merge_keys=("id",) if mode == "merge" else ())
+    write_frame(location, frame, mode=mode, format=fmt, merge_keys=("id",) if mode in ("merge", "scd2") else ())
     print("done", flush=True)
 """)
 
@@ -37,6 +39,7 @@ CASES = {  # (first write's format, killed write's mode, its format)
     "delta_overwrite": ("delta", "overwrite", "delta"),
     "delta_merge": ("delta", "merge", ""),
     "parquet_to_delta_merge": ("parquet", "merge", ""),
+    "scd2_merge": ("scd2", "scd2", ""),
 }
 
 
@@ -45,8 +48,22 @@ def states(mode: str) -> dict[tuple[int, float], str]:
     The first write holds ids 0..ROWS-1 with v = 1; the killed one ids ROWS/2.. with v = 2."""
     before = (ROWS, float(ROWS))
     after = {"overwrite": (ROWS, 2.0 * ROWS), "append": (2 * ROWS, 3.0 * ROWS),
-             "merge": (ROWS + ROWS // 2, ROWS / 2 + 2.0 * ROWS)}[mode]
+             "merge": (ROWS + ROWS // 2, ROWS / 2 + 2.0 * ROWS),
+             # scd2: half the keys changed (closed + a new version), half new: every old version is kept
+             "scd2": (2 * ROWS, 3.0 * ROWS)}[mode]
     return {before: "before", after: "after"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def first_write(location: TableLocation, first_format: str) -> None:
+    """ids 0..ROWS-1 with v = 1, in a fresh folder."""
+    shutil.rmtree(location.path, ignore_errors=True)
+    frame = pd.DataFrame({"id": np.arange(ROWS), "v": np.ones(ROWS)})
+    if first_format == "scd2":
+        write_frame(location, frame, mode="scd2", merge_keys=("id",))
+    else:
+        write_frame(location, frame, format=first_format)
 
 
 @pytest.mark.slow
@@ -54,8 +71,7 @@ def states(mode: str) -> dict[tuple[int, float], str]:
 def test_a_killed_write_leaves_the_table_whole(tmp_path, case):
     first_format, mode, fmt = CASES[case]
     location = TableLocation(tmp_path, "qat", "p", "Silver", "silver.t")
-
-    write_frame(location, pd.DataFrame({"id": np.arange(ROWS), "v": np.ones(ROWS)}), format=first_format)
+    first_write(location, first_format)
     valid = states(mode)
     interrupted = 0
     for delay in (0.0, 0.05, 0.1, 0.2, 0.4):
@@ -70,13 +86,20 @@ def test_a_killed_write_leaves_the_table_whole(tmp_path, case):
         table = read_frame(location)
         state = (len(table), float(table["v"].sum()))
         assert state in valid, (case, delay, state)
-        assert table["id"].is_unique or mode == "append"
-        if valid[state] == "after":  # the write committed: start the next round from the first state again
-            # (a committed merge into parquet left Delta: this overwrite switches it back, another format switch)
-            write_frame(location, pd.DataFrame({"id": np.arange(ROWS), "v": np.ones(ROWS)}), format=first_format)
-            assert location.stored_format() == first_format
+        if mode in ("overwrite", "merge"):
+            assert table["id"].is_unique
+        if mode == "scd2":  # one current version per key, whatever the kill left
+            assert table.loc[table["is_current"], "id"].is_unique
+        if valid[state] == "after":  # the write committed: start the next round from the first state
+            first_write(location, first_format)
     assert interrupted, f"{case}: no kill landed before the write finished; the test proved nothing"
-    # the next write works and leaves nothing of the dead writers behind
-    write_frame(location, pd.DataFrame({"id": np.arange(10), "v": np.ones(10)}), format=first_format)
-    assert len(read_frame(location)) == 10
+    # the next write, in place, works and leaves nothing of the dead writers behind
+    small = pd.DataFrame({"id": np.arange(10), "v": np.full(10, 3.0)})
+    if first_format == "scd2":
+        write_frame(location, small, mode="scd2", merge_keys=("id",))
+        current = read_frame(location).query("is_current")
+        assert current["id"].is_unique and current.loc[current["id"] < 10, "v"].tolist() == [3.0] * 10
+    else:
+        write_frame(location, small, format=first_format)
+        assert len(read_frame(location)) == 10
     assert not list(location.path.glob(".data.parquet.*.tmp"))
