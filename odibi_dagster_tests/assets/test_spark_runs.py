@@ -257,3 +257,57 @@ def test_append_refusal_and_schema_evolution_in_a_spark_run(project_writer, stor
     assert run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance,
                run_config=SPARK).success
     assert sorted(read_frame(location)["b"].fillna("")) == ["", "", "", "", "x", "x"]
+
+
+SPARK_SELF_MANAGED = """
+import pathlib
+from pyspark.sql import functions as F
+
+def legacy(inputs, context):
+    path = pathlib.Path(context.table_path("silver.legacy"))
+    path.mkdir(parents=True, exist_ok=True)
+    frame = inputs["bronze.good"].withColumn("doubled", F.col("a") * 2)
+    frame.toPandas().to_parquet(path / "data.parquet", index=False)
+
+def downstream(inputs):
+    return inputs["silver.legacy"]
+
+def queried(inputs):
+    return inputs["numbers"]
+"""
+
+
+def test_self_managed_and_query_inputs_on_spark(project_writer, storage, instance, spark):
+    """A function that writes its own table, read downstream on Spark; a Spark SQL query input."""
+    root = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
+                  "source_path_or_query": "good.csv"}],
+        data={"good.csv": "a\n1\n2\n3\n"}, functions=SPARK_SELF_MANAGED, transformations=[
+            {"transformation_id": "t-legacy", "layer": "Silver", "function": "legacy", "io": "self_managed",
+             "inputs": ["bronze.good"], "outputs": [{"table": "silver.legacy"}]},
+            {"transformation_id": "t-down", "layer": "Gold", "function": "downstream", "inputs": ["silver.legacy"],
+             "outputs": [{"table": "gold.down"}]},
+            {"transformation_id": "t-query", "layer": "Gold", "function": "queried",
+             "inputs": [{"type": "query", "name": "numbers", "sql": "SELECT id * 10 AS n FROM range(3)"}],
+             "outputs": [{"table": "gold.numbers"}]}])
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance, run_config=SPARK)
+    assert result.success, failures(result)
+    meta = materialization(instance, "test_project/silver/legacy").metadata
+    assert meta["dagster/row_count"].value == 3 and meta["odibi/io"].value == "self_managed"
+    down = read_frame(TableLocation(storage, "qat", "test_project", "Gold", "gold.down"))
+    assert sorted(down["doubled"]) == [2, 4, 6]
+    numbers = read_frame(TableLocation(storage, "qat", "test_project", "Gold", "gold.numbers"))
+    assert sorted(numbers["n"]) == [0, 10, 20]
+    assert materialization(instance, "test_project/gold/numbers").metadata["engine"].value == "spark"
+
+
+def test_a_subset_of_a_multi_output_row_on_spark(demo_dir, storage, instance, spark):
+    defs = build_definitions(load_project_folder(demo_dir), storage_root_dir=storage)
+    assert run(defs, instance, run_config=SPARK).success
+    before = materialization(instance, "energy_efficiency/gold/plant_daily_efficiency").metadata["delta_version"]
+    result = run(defs, instance, selection=["energy_efficiency/gold/efficiency_alerts"], run_config=SPARK)
+    assert result.success
+    assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == [
+        "energy_efficiency/gold/efficiency_alerts"]
+    after = materialization(instance, "energy_efficiency/gold/plant_daily_efficiency").metadata["delta_version"]
+    assert after.value == before.value  # the other output of the row was not rewritten
