@@ -21,6 +21,7 @@ from odibi_dagster.config.errors import did_you_mean
 from odibi_dagster.config.partitions import (
     IncrementalConfig,
     PartitionsConfig,
+    check_time_zone,
     column_name,
     placeholders_in,
     unknown_placeholders,
@@ -206,16 +207,7 @@ class ScheduleConfig(_Row):
             raise ValueError(f"cron '{value}' is not a cron expression (five fields, e.g. '0 6 * * *')")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"time zone '{value}' is not an IANA time zone (e.g. 'UTC', 'Europe/Berlin')") from None
-        return value
+    _timezone = field_validator("timezone")(lambda cls, value: check_time_zone(value))
 
     @model_validator(mode="after")
     def _one_target(self) -> ScheduleConfig:

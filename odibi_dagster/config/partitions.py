@@ -31,6 +31,17 @@ def column_name(value: str, field: str) -> str:
     return value
 
 
+def check_time_zone(value: str) -> str:
+    """An IANA time zone name (a schedule's, the partitions')."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"time zone '{value}' is not an IANA time zone (e.g. 'UTC', 'Europe/Berlin')") from None
+    return value
+
+
 def placeholders_in(text: str) -> list[str]:
     """The partition placeholders of a file path (``{partition_key}``) or a SQL query
     (``:partition_key``), in order of appearance."""
@@ -75,16 +86,7 @@ class PartitionsConfig(BaseModel):
     def _date_text(cls, value: Any) -> Any:
         return value.isoformat() if isinstance(value, (date, datetime)) else value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"time zone '{value}' is not an IANA time zone (e.g. 'UTC', 'Europe/Berlin')") from None
-        return value
+    _timezone = field_validator("timezone")(lambda cls, value: check_time_zone(value))
 
     @field_validator("values", mode="before")
     @classmethod
