@@ -127,16 +127,17 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
                         layer=project.manifest.bronze_layer, labels=None, partition_key=window and window.key)
         location = _location(project, resource, source.table)
         if source.incremental is None:
-            yield from _read_and_write(context, resource, backend, log, window, None)
+            yield from _read_and_write(context, resource, backend, log, window, location, None)
             return
         # one run at a time goes from this table's mark to its next (two would append the same rows)
         with location.locked(INCREMENTAL_LOCK):
             previous = None if resource.full_refresh else previous_mark(
                 context.instance, spec.key, location, source.incremental.column)
-            yield from _read_and_write(context, resource, backend, log, window, previous)
+            yield from _read_and_write(context, resource, backend, log, window, location, previous)
 
     def _read_and_write(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend, log: StepLog,
-                        window: PartitionWindow | None, previous: HighWaterMark | None) -> Iterator[Any]:
+                        window: PartitionWindow | None, location: TableLocation,
+                        previous: HighWaterMark | None) -> Iterator[Any]:
         try:
             read = read_source_rows(backend, source, project.root, window, previous)
         except Exception as exc:
@@ -147,7 +148,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         log.set(rows_in=backend.count_rows([read.frame]))
         extra: dict[str, Any] = {}
         if source.incremental is not None:
-            table_path = str(_location(project, resource, source.table).path)
+            table_path = str(location.path)
             if previous is not None and backend.is_empty(read.frame):
                 yield from _nothing_new(context, log, spec, previous, table_path)
                 return
