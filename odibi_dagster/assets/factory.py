@@ -42,8 +42,6 @@ from odibi_dagster.logging.step_log import StepLog
 from odibi_dagster.partitions.marks import HighWaterMark
 from odibi_dagster.partitions.window import PartitionError, PartitionWindow, step_window
 
-ENGINE_RESOURCE = "odibi_engine"
-
 
 def retry_policy(project: Project) -> dg.RetryPolicy | None:
     retry = project.manifest.retry
@@ -107,7 +105,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         specs=[spec, *([quarantine] if quarantine else [])],
         check_specs=check_specs,
         can_subset=bool(quarantine or check_specs),  # checks may run alone on the stored table
-        required_resource_keys={ENGINE_RESOURCE},
+        required_resource_keys={translator.resource_keys.engine},
         retry_policy=retry_policy(project),
         op_tags={"odibi/layer": project.manifest.bronze_layer, **_partition_tags(partitioned)},
         backfill_policy=backfill_policy(project),
@@ -116,7 +114,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         yield from _without_secrets(_read_source(context))
 
     def _read_source(context: dg.AssetExecutionContext) -> Iterator[Any]:
-        resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
+        resource: OdibiEngine = getattr(context.resources, translator.resource_keys.engine)
         backend = resource.backend(resource.engine_name)
         if spec.key not in context.selected_asset_keys:
             yield from _checks_or_nothing(context, project, resource, backend, tables)
@@ -213,7 +211,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         check_specs=check_specs,
         ins=ins,
         can_subset=len(specs) + len(quarantines) > 1 or bool(check_specs),
-        required_resource_keys={ENGINE_RESOURCE},
+        required_resource_keys={translator.resource_keys.engine},
         retry_policy=retry_policy(project),
         op_tags={"odibi/layer": row.layer, **({ENGINE_TAG: row.engine_override} if row.engine_override else {}),
                  # among ready steps, earlier layers first and, within a layer, the lower `step` first
@@ -225,7 +223,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
         yield from _without_secrets(_run(context, loaded))
 
     def _run(context: dg.AssetExecutionContext, loaded: dict[str, Any]) -> Iterator[Any]:
-        resource: OdibiEngine = getattr(context.resources, ENGINE_RESOURCE)
+        resource: OdibiEngine = getattr(context.resources, translator.resource_keys.engine)
         run_engine = resource.engine_for(row.engine_override)
         backend = resource.backend(run_engine)
         selected = context.selected_asset_keys

@@ -30,15 +30,24 @@ def layer_job_name(project: Project, layer: str) -> str:
 
 
 def build_jobs(project: Project) -> list[dg.UnresolvedAssetJobDefinition]:
+    """The project's job and one job per layer, each with the project's executor."""
+    executor = build_executor(project)
     jobs = [dg.define_asset_job(project_job_name(project), selection=project_selection(project),
-                                description=f"Every asset of project '{project.name}' ({project.env})")]
+                                description=f"Every asset of project '{project.name}' ({project.env})",
+                                executor_def=executor)]
     for layer in project.layers_in_use():
         jobs.append(dg.define_asset_job(layer_job_name(project, layer), selection=layer_selection(project, [layer]),
-                                        description=f"Layer {layer} of project '{project.name}'"))
+                                        description=f"Layer {layer} of project '{project.name}'",
+                                        executor_def=executor))
     return jobs
 
 
-def build_schedules(project: Project) -> list[dg.ScheduleDefinition]:
+def schedule_name(project: Project, name: str, scoped: bool) -> str:
+    """The manifest's name; ``<slug>__<name>`` where several projects share the code location."""
+    return f"{project.slug}__{name}" if scoped else name
+
+
+def build_schedules(project: Project, *, scoped: bool = False) -> list[dg.ScheduleDefinition]:
     schedules = []
     for schedule in project.manifest.schedules:
         if schedule.layers:
@@ -47,9 +56,10 @@ def build_schedules(project: Project) -> list[dg.ScheduleDefinition]:
             selection = dg.AssetSelection.from_string(schedule.selection)
         else:
             selection = project_selection(project)
-        job = dg.define_asset_job(f"{project.slug}__{schedule.name}_job", selection=selection)
+        job = dg.define_asset_job(f"{project.slug}__{schedule.name}_job", selection=selection,
+                                  executor_def=build_executor(project))
         schedules.append(dg.ScheduleDefinition(
-            name=schedule.name, cron_schedule=schedule.cron, job=job, execution_timezone=schedule.timezone,
+            name=schedule_name(project, schedule.name, scoped), cron_schedule=schedule.cron, job=job, execution_timezone=schedule.timezone,
             description=schedule.description or None,
             default_status=dg.DefaultScheduleStatus.RUNNING if schedule.default_status == "running"
             else dg.DefaultScheduleStatus.STOPPED,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import dagster as dg
 
 from odibi_dagster.config.model import identifier, op_name
 
-__all__ = ["asset_key", "identifier", "op_name", "owners", "tag_value"]
+__all__ = ["ResourceKeys", "asset_key", "identifier", "op_name", "owners", "tag_value"]
 
 _NOT_TAG = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -28,3 +29,20 @@ def owners(owner: str | None) -> list[str]:
     if not owner:
         return []
     return [owner] if "@" in owner else [f"team:{identifier(owner)}"]
+
+
+@dataclass(frozen=True)
+class ResourceKeys:
+    """The resource keys of a project's engine and IO manager.
+
+    A code location of one project uses the plain keys (run config names ``odibi_engine``); where
+    several projects share a code location (Components), each gets keys scoped by its slug, so
+    each has its own engine, IO manager and storage root.
+    """
+
+    engine: str = "odibi_engine"
+    io_manager: str = "odibi_io_manager"
+
+    @classmethod
+    def scoped(cls, project_slug: str) -> ResourceKeys:
+        return cls(engine=f"odibi_engine__{project_slug}", io_manager=f"odibi_io_manager__{project_slug}")

@@ -16,7 +16,8 @@ import dagster as dg
 # public in Dagster's API reference, not re-exported at the top level in 1.13
 from dagster._core.definitions.metadata import NamespacedMetadataSet
 
-from odibi_dagster.assets.naming import asset_key, owners, tag_value
+from odibi_dagster.assets.automation import automation_condition
+from odibi_dagster.assets.naming import ResourceKeys, asset_key, owners, tag_value
 from odibi_dagster.assets.presentation import (
     check_description,
     declared_column_schema,
@@ -29,8 +30,6 @@ from odibi_dagster.assets.presentation import (
 from odibi_dagster.config.model import OutputSpec, Project, Source, Transformation
 from odibi_dagster.engines.storage import TableMetadata, planned_format
 from odibi_dagster.partitions.definition import partitions_definition
-
-IO_MANAGER = "odibi_io_manager"
 
 
 class RowMetadata(NamespacedMetadataSet):
@@ -49,7 +48,14 @@ class RowMetadata(NamespacedMetadataSet):
 
 
 class OdibiTranslator:
-    """How a project's rows become asset specs; override any ``get_*`` method in a subclass."""
+    """How a project's rows become asset specs; override any ``get_*`` method in a subclass.
+
+    ``resource_keys``: the engine and IO manager keys the assets require (set by
+    ``build_definitions``; scoped per project where several share a code location).
+    """
+
+    def __init__(self, resource_keys: ResourceKeys | None = None) -> None:
+        self.resource_keys = resource_keys or ResourceKeys()
 
     def get_asset_key(self, project: Project, table: str) -> dg.AssetKey:
         return asset_key(project.slug, table)
@@ -108,7 +114,12 @@ class OdibiTranslator:
             metadata={**table, **about, **declared_column_schema(output)},
             skippable=True,
             partitions_def=self.get_partitions_def(project, output),
-        ).with_io_manager_key(IO_MANAGER)
+            automation_condition=self.get_automation_condition(project, layer),
+        ).with_io_manager_key(self.resource_keys.io_manager)
+
+    def get_automation_condition(self, project: Project, layer: str) -> dg.AutomationCondition | None:
+        """The layer's condition from the manifest's ``automation`` (None: not automated)."""
+        return automation_condition(project, layer)
 
     def get_partitions_def(self, project: Project, output: OutputSpec) -> dg.PartitionsDefinition | None:
         """The project's partitions definition for a partitioned table (None for the others)."""

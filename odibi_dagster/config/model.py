@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from odibi_dagster.config.automation import AutomationRule, check_cron, check_rules
 from odibi_dagster.config.checks import CheckConfig, QualityGate, check_names
 from odibi_dagster.config.errors import did_you_mean
 from odibi_dagster.config.partitions import (
@@ -198,14 +199,7 @@ class ScheduleConfig(_Row):
         default="stopped", description="Whether the schedule is on when the code location first loads.")
     description: str = Field(default="", description="Shown on the schedule's page.")
 
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        from dagster._utils.schedules import is_valid_cron_string
-
-        if not is_valid_cron_string(value):
-            raise ValueError(f"cron '{value}' is not a cron expression (five fields, e.g. '0 6 * * *')")
-        return value
+    _cron = field_validator("cron")(lambda cls, value: check_cron(value))
 
     _timezone = field_validator("timezone")(lambda cls, value: check_time_zone(value))
 
@@ -314,6 +308,13 @@ class Manifest(_Row):
         examples=[{"type": "daily", "start": "2024-01-01", "timezone": "UTC"}],
         description="The project's partitioning: every source and output with a `partition_column` is "
                     "partitioned by it, runs per partition and is backfilled by ranges (see `partitions` below).")
+    automation: dict[str, AutomationRule] = Field(
+        default_factory=dict, json_schema_extra=_json_text_too,
+        examples=[{"default": "eager", "Gold_1": {"on_cron": "0 6 * * *"}}],
+        description="Declarative automation: a layer (or `default`, for every layer not named) -> `eager` "
+                    "(materialize when an input updates; waits for upstream blocking checks), `on_missing` (once, "
+                    "when never materialized) or `on_cron: '<cron>'` (once per tick after the inputs updated). "
+                    "The code location's automation sensor is on when this is set.")
     executor: Literal["in_process", "multiprocess"] = Field(
         default="in_process",
         description="How Dagster runs the steps (not in the original): one by one in one process (fast for small "
@@ -323,6 +324,11 @@ class Manifest(_Row):
     @classmethod
     def _json_partitions(cls, value: Any) -> Any:
         return _json_text(value)
+
+    @field_validator("automation", mode="before")
+    @classmethod
+    def _automation_rules(cls, value: Any) -> Any:
+        return check_rules(_json_text(value))
 
     @field_validator("default_engine", mode="before")
     @classmethod

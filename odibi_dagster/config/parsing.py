@@ -160,6 +160,8 @@ def _message(loc: tuple, error: dict[str, Any], model: type[BaseModel]) -> str:
     if kind == "missing":
         return "missing required field"
     if kind in {"string_type", "model_type", "dict_type"} and len(loc) == 2 and isinstance(loc[1], int):
+        if loc[0] == "outputs":
+            return f"expected a mapping such as {{table: silver.orders}}, got {error['input']!r}"
         return f"expected a table name or a mapping, got {error['input']!r}"
     message = str(error["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):

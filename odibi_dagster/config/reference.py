@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
 
+from odibi_dagster.config.automation import OnCron
 from odibi_dagster.config.checks import CheckConfig, QualityGate
 from odibi_dagster.config.model import (
     LEGACY_COLUMNS,
@@ -37,6 +38,7 @@ SECTIONS: tuple[tuple[str, type[BaseModel], str], ...] = (
     ("`retry`", RetryConfig, "manifest"),
     ("`schedules[]`", ScheduleConfig, "manifest"),
     ("`log_sink` (one, or a list)", LogSinkConfig, "manifest"),
+    ("`automation.<layer>` given as `on_cron`", OnCron, "manifest"),
     ("Source (`sources.yaml`, table `IngestionSourceConfig`)", Source, "sources"),
     ("Transformation (`transformations.yaml`, table `TransformationRegistry`)", Transformation, "transformations"),
     ("`outputs[]`", OutputSpec, "transformations"),
@@ -73,7 +75,8 @@ def schema_text(kind: SchemaKind) -> str:
 
 _LABELS = {"LayerConfig": "layer settings", "RetryConfig": "retry settings", "ScheduleConfig": "schedule",
            "LogSinkConfig": "log sink", "OutputSpec": "output", "InputSpec": "input mapping", "ColumnSpec": "column",
-           "CheckConfig": "check", "QualityGate": "quality gate"}
+           "CheckConfig": "check", "QualityGate": "quality gate",
+           "OnCron": "`on_cron` rule"}
 
 
 def _type(spec: dict[str, Any]) -> str:

@@ -75,11 +75,6 @@ def resolve_engine(project: Project | None = None, *, row: str | None = None, ru
     return manifest_engine or ("pandas" if caller == "code_location" else "spark")
 
 
-def default_engine(project: Project) -> str:
-    """The code location's engine when a run names none (``resolve_engine`` with nothing more specific)."""
-    return resolve_engine(project)
-
-
 def storage_root() -> Path:
     """``ODIBI_STORAGE_ROOT``, else ``./odibi_storage`` under the working directory (never the package)."""
     return Path(os.environ.get("ODIBI_STORAGE_ROOT") or Path.cwd() / "odibi_storage").expanduser().resolve()

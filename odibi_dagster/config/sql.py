@@ -68,11 +68,11 @@ SOURCES = sa.Table(
 )
 # columns added after the first release: export adds them to a table made by an earlier one
 ADDED_SOURCE_COLUMNS = ("checks", "quality_gate", "quarantine_table", "partition_column", "incremental")
-ADDED_MANIFEST_COLUMNS = ("partitions",)
+ADDED_MANIFEST_COLUMNS = ("partitions", "automation")
 
 MANIFEST_JSON_COLUMNS = (
     "layer_order", "layers", "environments", "entity_labels", "transformation_modules", "cache_plan",
-    "schedules", "retry", "tags", "log_sink", "metadata", "partitions",
+    "schedules", "retry", "tags", "log_sink", "metadata", "partitions", "automation",
 )
 MANIFESTS = sa.Table(
     "ProjectManifest", metadata,

@@ -14,6 +14,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from odibi_dagster.config.automation import AUTOMATION_DEFAULT
 from odibi_dagster.config.connections import check_sql_url, env_variables
 from odibi_dagster.config.errors import ConfigIssue, did_you_mean
 from odibi_dagster.config.model import Manifest, Source, Transformation, op_name
@@ -49,6 +50,9 @@ def validate_manifest(manifest: Manifest, env: str) -> list[ConfigIssue]:
                                                  f"before it in layer_order", None, f"layers.{name}.depends_on"))
     for name in manifest.cache_plan:
         check_layer(name, f"cache_plan.{name}")
+    for name in manifest.automation:
+        if name != AUTOMATION_DEFAULT:
+            check_layer(name, f"automation.{name}")
     for index, schedule in enumerate(manifest.schedules):
         for layer in schedule.layers or []:
             check_layer(layer, f"schedules.{index}.layers")

@@ -34,6 +34,7 @@ import dagster as dg
 from dagster import DagsterEventType
 from dagster._core.event_api import EventLogCursor
 
+from odibi_dagster.assets.naming import ResourceKeys
 from odibi_dagster.config.model import Project
 from odibi_dagster.hooks.loading import load_project_hooks
 from odibi_dagster.hooks.manager import HookManager
@@ -171,9 +172,12 @@ def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: 
 
 
 def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5,
-                       budget_seconds: float | None = None) -> list[dg.SensorDefinition]:
-    """``budget_seconds``: how long a step-sensor tick reads (default: from ``tick_limits``)."""
-    steps = ProjectSteps.from_project(project, default_engine)
+                       budget_seconds: float | None = None,
+                       resource_keys: ResourceKeys | None = None) -> list[dg.SensorDefinition]:
+    """``budget_seconds``: how long a step-sensor tick reads (default: from ``tick_limits``);
+    ``resource_keys``: the project's keys where they are scoped (the engine resource's run config
+    names a run's engine)."""
+    steps = ProjectSteps.from_project(project, default_engine, resource_keys)
     # log records reach the manifest's sinks from the steps themselves; the sensors only call hooks
     status = dg.DefaultSensorStatus.RUNNING if project.manifest.hooks_module else dg.DefaultSensorStatus.STOPPED
     prefix = f"{project.slug}_hooks"

@@ -23,7 +23,7 @@ from typing import Any
 import dagster as dg
 from dagster import DagsterEventType
 
-from odibi_dagster.assets.naming import asset_key, op_name
+from odibi_dagster.assets.naming import ResourceKeys, asset_key, op_name
 from odibi_dagster.config.errors import ConfigError
 from odibi_dagster.config.model import Project
 from odibi_dagster.config.settings import resolve_engine
@@ -56,9 +56,10 @@ class ProjectSteps:
     layer_order: tuple[str, ...]
     steps: dict[str, StepInfo]
     max_retries: int
+    engine_resource: str = ResourceKeys.engine  # the key whose run config names the run's engine
 
     @classmethod
-    def from_project(cls, project: Project, default_engine: str) -> ProjectSteps:
+    def from_project(cls, project: Project, default_engine: str, keys: ResourceKeys | None = None) -> ProjectSteps:
         steps = {
             op_name(project.slug, source.source_id, "source__"): StepInfo(
                 project.manifest.bronze_layer, source.source_id, True,
@@ -70,7 +71,7 @@ class ProjectSteps:
                 row.layer, row.transformation_id, False, row.module, row.function, row.engine_override,
                 tuple(asset_key(project.slug, table) for table in row.all_output_tables))
         return cls(project.name, project.slug, project.env, default_engine, tuple(project.manifest.layer_order),
-                   steps, project.manifest.retry.max_retries)
+                   steps, project.manifest.retry.max_retries, (keys or ResourceKeys()).engine)
 
     @property
     def bronze_layer(self) -> str:
@@ -95,9 +96,9 @@ class ProjectSteps:
         return bool(self.planned_steps(run, instance))
 
 
-def run_engine(run: dg.DagsterRun, default: str) -> str:
-    """The engine a run used: its ``odibi_engine`` resource config, else the project's default."""
-    config = ((run.run_config or {}).get("resources") or {}).get("odibi_engine") or {}
+def run_engine(run: dg.DagsterRun, default: str, resource_key: str = ResourceKeys.engine) -> str:
+    """The engine a run used: its engine resource's config, else the project's default."""
+    config = ((run.run_config or {}).get("resources") or {}).get(resource_key) or {}
     try:
         return resolve_engine(run=(config.get("config") or {}).get("engine") or default)
     except ConfigError:  # a misnamed engine failed the run at start-up; report what it asked for
@@ -136,7 +137,7 @@ class RunTranslator:
         """``state``: what ``state()`` returned after the entries seen so far (resumes from there)."""
         self.project = project
         self.run = run
-        self.engine = run_engine(run, project.default_engine)
+        self.engine = run_engine(run, project.default_engine, project.engine_resource)
         self.partition_key = run_partition(run)
         self._seen_records: set[tuple[Any, ...]] = set()
         self.finished_records: list[dict[str, Any]] = []  # log records first seen in the last entry
