@@ -3,4 +3,18 @@
 from odibi_dagster.functions.registry import odibi_function
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "odibi_function"]
+__all__ = ["OdibiProjectComponent", "__version__", "odibi_function"]
+
+
+def __getattr__(name: str):
+    # the Component needs Dagster's components package: imported when asked for (``dg`` finds it
+    # through dir() below), so `import odibi_dagster` stays light for functions modules and the CLI
+    if name == "OdibiProjectComponent":
+        from odibi_dagster.component import OdibiProjectComponent
+
+        return OdibiProjectComponent
+    raise AttributeError(f"module 'odibi_dagster' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
