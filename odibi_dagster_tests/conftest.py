@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,26 @@ def failing_project(project_writer: ProjectWriter, retries: int = 0) -> Path:
              "outputs": [{"table": "silver.flaky"}]},
             {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.flaky"],
              "outputs": [{"table": "gold.after"}]}])
+
+
+@pytest.fixture
+def postgres_home(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A DAGSTER_HOME whose instance is docs/dagster_postgres.yaml, on a fresh PostgreSQL database
+    of the test's own (dropped afterwards), and a storage root of the test's own."""
+    server = sa.engine.make_url(_server_or_skip(POSTGRES_URL, "PostgreSQL"))
+    name = f"odibi_instance_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    home = tmp_path / "dagster_home_pg"
+    home.mkdir()
+    shutil.copy(REPO / "docs" / "dagster_postgres.yaml", home / "dagster.yaml")
+    try:
+        yield {"DAGSTER_HOME": str(home), "ODIBI_STORAGE_ROOT": str(tmp_path / "storage"),
+               "DAGSTER_PG_HOST": server.host or "127.0.0.1", "DAGSTER_PG_PORT": str(server.port or 5432),
+               "DAGSTER_PG_DB": name, "DAGSTER_PG_USERNAME": server.username or "postgres",
+               "DAGSTER_PG_PASSWORD": server.password or ""}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
