@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -18,10 +19,16 @@ from odibi_dagster.engines.io_manager import OdibiIOManager
 from odibi_dagster.engines.resource import OdibiEngine
 
 
+# A deployment's Spark, set once in the environment. Passed as EnvVars: the value is read when a run
+# starts and never shown in the UI (a Spark Connect URL may hold a token).
+SPARK_ENVIRONMENT = {"spark_remote": "ODIBI_SPARK_REMOTE", "spark_master": "ODIBI_SPARK_MASTER"}
+
+
 def build_resources(engine: str, root: Path, keys: ResourceKeys) -> dict[str, object]:
     # configure_at_launch: the run's config (launchpad, --config-json) sets `engine`, and the IO
     # manager sees that same configured instance.
-    engine_resource = OdibiEngine.configure_at_launch(default_engine=engine, storage_root=str(root))
+    spark = {field: dg.EnvVar(name) for field, name in SPARK_ENVIRONMENT.items() if os.environ.get(name)}
+    engine_resource = OdibiEngine.configure_at_launch(default_engine=engine, storage_root=str(root), **spark)
     return {keys.engine: engine_resource, keys.io_manager: OdibiIOManager(odibi_engine=engine_resource)}
 
 

@@ -1,5 +1,9 @@
-"""Which engine runs: one function, the documented defaults for the code location and run_project."""
+"""Which engine runs: one function, the documented defaults for the code location and run_project;
+the Spark connection from the environment."""
 
+import os
+
+import dagster as dg
 import pytest
 
 from odibi_dagster.config.errors import ConfigError
@@ -35,3 +39,30 @@ def test_an_unknown_engine_names_the_choices(monkeypatch):
         resolve_engine(project())
     with pytest.raises(ConfigError, match="constants.engine.*unknown engine 'dask'"):
         resolve_engine(project(), row="dask")
+
+
+def test_spark_connection_comes_from_the_environment_at_run_time_and_never_shows(project_writer, storage,
+                                                                                  monkeypatch):
+    from dagster._core.remote_representation.external_data import RepositorySnap
+    from dagster._serdes import serialize_value
+
+    from odibi_dagster.assets import build_definitions
+    from odibi_dagster.config import load_project_folder
+
+    monkeypatch.setenv("ODIBI_SPARK_REMOTE", "sc://spark.example:443/;token=dapi-secret-1234")
+    root = project_writer.write(sources=[{"source_id": "s", "source_name": "bronze.s", "file_format": "csv",
+                                          "source_path_or_query": "s.csv"}], data={"s.csv": "a\n1\n"})
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+
+    @dg.asset(required_resource_keys={"odibi_engine"})
+    def probe(context: dg.AssetExecutionContext) -> None:
+        engine = context.resources.odibi_engine
+        context.add_output_metadata({"remote_set": engine.spark_remote == os.environ["ODIBI_SPARK_REMOTE"],
+                                     "master": str(engine.spark_master)})
+
+    with_probe = dg.Definitions.merge(defs, dg.Definitions(assets=[probe]))
+    result = dg.materialize([probe], resources=with_probe.resources)
+    metadata = result.asset_materializations_for_node("probe")[0].metadata
+    assert metadata["remote_set"].value is True and metadata["master"].value == "None"
+    snapshot = serialize_value(RepositorySnap.from_def(with_probe.get_repository_def()))
+    assert "ODIBI_SPARK_REMOTE" in snapshot and "dapi-secret-1234" not in snapshot
