@@ -18,7 +18,6 @@ from odibi_dagster.config.settings import resolve_engine, storage_root
 from odibi_dagster.engines.io_manager import OdibiIOManager
 from odibi_dagster.engines.resource import OdibiEngine
 
-
 # A deployment's Spark, set once in the environment. Passed as EnvVars: the value is read when a run
 # starts and never shown in the UI (a Spark Connect URL may hold a token).
 SPARK_ENVIRONMENT = {"spark_remote": "ODIBI_SPARK_REMOTE", "spark_master": "ODIBI_SPARK_MASTER"}

@@ -130,15 +130,20 @@ def test_post_processing_changes_asset_attributes(tmp_path):
             assert silver.tags["layer"] == "Silver"  # the project's own tags stay
 
 
-def test_config_tables_on_sqlite_load_through_the_component(tmp_path):
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_config_tables_load_through_the_component(tmp_path, request, database):
     folder = small_project(tmp_path / "alpha", "Alpha", 3)
-    url = f"sqlite:///{tmp_path / 'config.db'}"
+    url = f"sqlite:///{tmp_path / 'config.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     export_project(folder, url)
     with create_defs_folder_sandbox() as sandbox:
         write_defs(sandbox.defs_folder_path / "alpha", {"config_db": url, "project": "Alpha",
                                                           "storage_root": str(tmp_path / "store")})
         with sandbox.build_all_defs() as defs:
             assert defs.resolve_asset_graph().has(dg.AssetKey(["alpha", "silver", "numbers"]))
+            with dg.instance_for_test() as instance:
+                assert defs.resolve_job_def("alpha").execute_in_process(instance=instance).success
+    silver = pd.read_parquet(TableLocation(tmp_path / "store", "qat", "alpha", "Silver", "silver.numbers").parquet_file)
+    assert silver["value"].tolist() == [3, 6]  # the functions module found through the stored project_root
 
 
 @pytest.mark.parametrize(("attributes", "message"), [
