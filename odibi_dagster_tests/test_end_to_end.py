@@ -61,8 +61,9 @@ def test_another_project_written_from_design_and_its_prod_rows(home, tmp_path):
     assert set(targets["env"]) == {"prod"}
 
 
-def test_project_from_sql_tables(demo_dir, home, tmp_path):
-    url = f"sqlite:///{tmp_path / 'config.db'}"
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_project_from_sql_tables(demo_dir, home, tmp_path, request, database):
+    url = f"sqlite:///{tmp_path / 'config.db'}" if database == "sqlite" else request.getfixturevalue("postgres_url")
     export_project(demo_dir, url)
     env = {**home, "ODIBI_CONFIG_DB": url, "ODIBI_PROJECT": "energy efficiency", "ODIBI_ENV": "prod"}
     done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*", env=env, cwd=tmp_path)

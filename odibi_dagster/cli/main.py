@@ -196,6 +196,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 1
+    except Exception as exc:
+        from dagster._core.errors import DagsterHomeNotSetError  # dagster only where a command used it
+
+        if not isinstance(exc, DagsterHomeNotSetError):
+            raise
+        print(f"{args.command}: DAGSTER_HOME is not set; set it to the instance folder your runs used "
+              f"(scripts/demo.sh uses .dagster_home)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

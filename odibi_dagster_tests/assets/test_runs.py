@@ -192,19 +192,25 @@ def inspect_call(inputs, constants, outputs, context, env, engine, spark):
 """
 
 
-def test_calling_convention_in_a_run(project_writer, storage, instance):
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_calling_convention_in_a_run(project_writer, storage, instance, request, database):
+    """Every argument a function may declare, with a query input on SQLite and on PostgreSQL."""
     import sqlalchemy as sa
-    db = project_writer.root / "q.db"
-    db.parent.mkdir(parents=True)
-    engine = sa.create_engine(f"sqlite:///{db}")
-    pd.DataFrame({"t": [1, 2, 3]}).to_sql("w", engine, index=False)
+    if database == "sqlite":
+        (project_writer.root).mkdir(parents=True)
+        url = f"sqlite:///{project_writer.root / 'q.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = sa.create_engine(url)
+    pd.DataFrame({"t": [1, 2, 3]}).to_sql("odibi_test_weather", engine, index=False)
     engine.dispose()
     sources = [{**SOURCES[0], "source_id": f"s-{n}", "source_name": f"bronze.{n}", "source_path_or_query": "good.csv"}
                for n in ("b", "a")]
     root = project_writer.write(sources=sources, data={"good.csv": "a\n1\n"}, functions=CONVENTION, transformations=[
         {"transformation_id": "t-inspect", "layer": "Silver", "function": "inspect_call", "entity_1": "Argo",
-         "inputs": ["bronze.b", {"type": "query", "name": "weather_q", "sql": "SELECT t FROM w WHERE t > 1",
-                                 "connection": f"sqlite:///{db}"}, {"table": "bronze.a"}],
+         "inputs": ["bronze.b", {"type": "query", "name": "weather_q",
+                                 "sql": "SELECT t FROM odibi_test_weather WHERE t > 1", "connection": url},
+                    {"table": "bronze.a"}],
          "constants": {"threshold": 7}, "outputs": [{"table": "silver.inspect"}]}])
     assert run(build_definitions(load_project_folder(root), storage_root_dir=storage), instance).success
     row = read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.inspect")).iloc[0].to_dict()

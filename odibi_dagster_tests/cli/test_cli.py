@@ -96,3 +96,12 @@ def test_summary_takes_the_short_run_id_it_prints_and_fails_on_an_unknown_one(de
     assert "gold.plant_summary" in out and len(out.strip().splitlines()) == 13  # status, header, 11 tables
     assert main(["summary", "--run-id", "nope"]) == 1
     assert "no run nope on this instance" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["summary"], ["log", "--project", "x"], ["status", "--project", "x"],
+                                     ["failed", "--project", "x"]])
+def test_a_log_command_without_dagster_home_says_what_to_set(command, monkeypatch, capsys):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    assert main(command) == 2
+    assert capsys.readouterr().err == f"{command[0]}: DAGSTER_HOME is not set; set it to the instance folder your " \
+                                      f"runs used (scripts/demo.sh uses .dagster_home)\n"

@@ -62,8 +62,15 @@ def test_export_twice_replaces_rows(demo_dir, tmp_path):
     assert len(load_project_sql(url, "Energy Efficiency").transformations) == 5
 
 
-def _bad_row_db(tmp_path, demo_dir, **values):
-    url = f"sqlite:///{tmp_path / 'config.db'}"
+@pytest.fixture(params=["sqlite", "postgres"])
+def config_url(request, tmp_path) -> str:
+    """An empty config database: a SQLite file, or the PostgreSQL server's test database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'config.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def _bad_row_db(url, demo_dir, **values):
     export_project(demo_dir, url)
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -73,8 +80,8 @@ def _bad_row_db(tmp_path, demo_dir, **values):
     return url
 
 
-def test_bad_json_in_a_table_names_table_row_and_field(demo_dir, tmp_path):
-    url = _bad_row_db(tmp_path, demo_dir, outputs='[{"table": "silver.boiler_daily"')
+def test_bad_json_in_a_table_names_table_row_and_field(demo_dir, config_url):
+    url = _bad_row_db(config_url, demo_dir, outputs='[{"table": "silver.boiler_daily"')
     with pytest.raises(ConfigError) as info:
         load_project_sql(url, "Energy Efficiency")
     issue = info.value.issues[0]
@@ -83,8 +90,8 @@ def test_bad_json_in_a_table_names_table_row_and_field(demo_dir, tmp_path):
     assert issue.message.startswith("invalid JSON")
 
 
-def test_bad_json_in_the_manifest_table_is_one_clear_issue(demo_dir, tmp_path):
-    url = f"sqlite:///{tmp_path / 'config.db'}"
+def test_bad_json_in_the_manifest_table_is_one_clear_issue(demo_dir, config_url):
+    url = config_url
     export_project(demo_dir, url)
     engine = sa.create_engine(url)
     with engine.begin() as conn:
@@ -98,19 +105,18 @@ def test_bad_json_in_the_manifest_table_is_one_clear_issue(demo_dir, tmp_path):
     assert issue.message.startswith("invalid JSON")
 
 
-def test_unknown_project_and_unreachable_database(tmp_path, demo_dir):
-    url = f"sqlite:///{tmp_path / 'config.db'}"
-    export_project(demo_dir, url)
-    with pytest.raises(ConfigError, match="no manifest row for project 'Nope'"):
-        load_project_sql(url, "Nope")
+def test_unknown_project_and_a_database_without_the_tables(demo_dir, config_url):
     with pytest.raises(ConfigError, match="cannot read config tables"):
-        load_project_sql(f"sqlite:///{tmp_path / 'empty.db'}", "Energy Efficiency")
+        load_project_sql(config_url, "Energy Efficiency")
+    export_project(demo_dir, config_url)
+    with pytest.raises(ConfigError, match="no manifest row for project 'Nope'"):
+        load_project_sql(config_url, "Nope")
 
 
-def test_project_names_are_bound_parameters(demo_dir, tmp_path):
+def test_project_names_are_bound_parameters(demo_dir, config_url):
     manifest = (demo_dir / "manifest.yaml").read_text().replace("Energy Efficiency", "O'Brien's Plant; DROP")
     (demo_dir / "manifest.yaml").write_text(manifest)
-    url = f"sqlite:///{tmp_path / 'config.db'}"
+    url = config_url
     export_project(demo_dir, url)
     project = load_project_sql(url, "o'brien's plant; drop")
     assert project.name == "O'Brien's Plant; DROP" and len(project.transformations) == 5

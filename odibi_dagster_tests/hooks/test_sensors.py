@@ -281,8 +281,11 @@ def test_a_failed_run_with_a_retried_step_reaches_the_hooks_through_the_sensors(
     project = load_project_folder(root)
     assert project.manifest.retry.max_retries == 1
     with dg.instance_for_test() as instance:
-        sensors = {sensor.name.rsplit("_", 1)[-1] if not sensor.name.endswith("_steps") else "steps": sensor
-                   for sensor in build_hook_sensors(project, "pandas")}
+        built = {sensor.name: sensor for sensor in build_hook_sensors(project, "pandas")}
+        # the names users see in the UI and turn on or off, written out (not derived from the code)
+        assert set(built) == {"test_project_hooks_run_start", "test_project_hooks_run_success",
+                              "test_project_hooks_run_failure", "test_project_hooks_steps"}
+        sensors = {name.removeprefix("test_project_hooks_"): sensor for name, sensor in built.items()}
         cursors = {name: sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
                    for name, sensor in sensors.items()}  # the first ticks: nothing to deliver yet
         time.sleep(0.01)
@@ -301,3 +304,49 @@ def test_a_failed_run_with_a_retried_step_reaches_the_hooks_through_the_sensors(
     retry = next(e for e in events(log) if e["event"] == "transform_retry")
     failure = next(e for e in events(log) if e["event"] == "transform_failure")
     assert (retry["attempt"], failure["attempt"]) == (1, 2) and "sensor feed corrupt" in failure["error"]
+
+
+@pytest.mark.slow
+def test_a_daemon_restarted_in_the_middle_of_a_run_delivers_each_event_once(project_writer, home, tmp_path):
+    """The daemon stops while a CLI run is in its silver step and starts again before the run ends:
+    the events before the stop are not delivered again, those after it are delivered once."""
+    root = write_project(project_writer)
+    (root / f"{project_writer.module}.py").write_text(
+        "import time\nimport pandas as pd\n\ndef clean(inputs):\n    time.sleep(12)\n"
+        "    return inputs['bronze.readings'].assign(ok=True)\n\n"
+        "def summary(inputs):\n    return inputs['silver.readings'].groupby('ok', as_index=False).size()\n")
+    log = tmp_path / "hooks.jsonl"
+    env = {**home, "ODIBI_PROJECT_DIR": str(root), "ODIBI_TEST_HOOK_LOG": str(log)}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ODIBI_")} | env
+
+    def start_daemon() -> subprocess.Popen:
+        return subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-w", str(REPO / "workspace.yaml")],
+                                env=full_env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    daemon = start_daemon()
+    run = None
+    try:
+        wait_for(lambda: step_sensor_cursor(home["DAGSTER_HOME"]) is not None, 120, "the step sensor's first tick")
+        time.sleep(6)
+        run = subprocess.Popen([str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions",
+                                "--select", "*"], env=full_env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        wait_for(lambda: any(e["event"] == "transform_start" for e in events(log)), 90, "the silver step's start")
+        daemon.terminate()  # mid-run: silver sleeps for 12 s
+        daemon.wait(30)
+        assert run.poll() is None, "the run ended before the daemon stopped: the test shows nothing"
+        before = Counter(e["event"] for e in events(log))
+        daemon = start_daemon()
+        assert run.wait(120) == 0, run.stderr.read()[-2000:]
+        wait_for(lambda: Counter(e["event"] for e in events(log))["orchestrator_run_end"] == 1 and
+                 Counter(e["event"] for e in events(log))["transform_success"] == 2, 120, "the rest of the events")
+        time.sleep(6)  # one more tick of each sensor: nothing may come twice
+    finally:
+        daemon.terminate()
+        daemon.wait(30)
+        if run is not None and run.poll() is None:
+            run.kill()
+    assert before["transform_start"] == 1 and before["orchestrator_run_end"] == 0
+    assert Counter(e["event"] for e in events(log)) == {
+        "orchestrator_run_start": 1, "bronze_start": 1, "bronze_end": 1, "layer_start": 2, "layer_end": 2,
+        "transform_start": 2, "transform_success": 2, "orchestrator_run_end": 1}
