@@ -117,6 +117,19 @@ def test_sql_source_on_postgres(postgres_url, tmp_path):
     assert frame.to_dict("records") == [{"plant": "a", "t": 1.0}]
 
 
+@pytest.mark.mariadb
+def test_sql_source_and_query_on_mariadb(mariadb_url, tmp_path):
+    engine = sa.create_engine(mariadb_url)
+    frame = pd.DataFrame({"plant": ["a", "b"], "t": [1.5, 2.0], "n": [3, 4]})
+    frame.to_sql("odibi_test_weather", engine, index=False, if_exists="replace")
+    engine.dispose()
+    table = read_source(source("sql", "odibi_test_weather", connection_config={"url": mariadb_url}), tmp_path)
+    assert table.to_dict("records") == [{"plant": "a", "t": 1.5, "n": 3}, {"plant": "b", "t": 2.0, "n": 4}]
+    query = read_source(source("sql", "SELECT plant, n * 10 AS n FROM odibi_test_weather WHERE t > 1.6",
+                               connection_config={"url": mariadb_url}), tmp_path)
+    assert query.to_dict("records") == [{"plant": "b", "n": 40}]
+
+
 def test_every_portable_schema_type_has_a_pandas_type():
     from odibi_dagster.config.model import SCHEMA_TYPES
     from odibi_dagster.engines.readers import PANDAS_TYPES

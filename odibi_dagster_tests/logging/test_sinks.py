@@ -332,3 +332,11 @@ def test_a_sql_sink_refuses_a_table_that_is_not_a_log(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT * FROM TransformationRunLog")).all() == [(1, "kept")]
     engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_sql_sink_on_mariadb_matches_the_reader(home, tmp_path, mariadb_url):
+    engine = sa.create_engine(mariadb_url)
+    sa.Table("TransformationRunLog", sa.MetaData()).drop(engine, checkfirst=True)
+    engine.dispose()
+    sinks_hold_the_readers_records(tmp_path, mariadb_url)
