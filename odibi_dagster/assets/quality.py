@@ -77,7 +77,10 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
             log.fail(blocked, [tables[t].spec.key for t in frames])
             raise dg.Failure(description=blocked, allow_retries=False)
         written = {table: evaluated[table].frame if table in evaluated else frame for table, frame in frames.items()}
-        done = log.finish("SUCCESS", rows_out=backend.count_rows(written.values()))
+        rows_out = backend.count_rows(written.values())
+        done = log.finish("SUCCESS", rows_out=rows_out)
+        if rows_out is None:  # counted from each table as it is written
+            log.count_when_written(written)
         for table, outcome in evaluated.items():  # quarantined rows first: a failing write loses none
             if outcome.quarantine is not None:
                 try:

@@ -15,7 +15,6 @@ import dagster as dg
 from odibi_dagster.engines.metadata import declared_descriptions, table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import ENGINE_TAG, FULL_LOAD, LOAD, PARTITIONED_TAG, TableMetadata
-from odibi_dagster.logging.records import SCD2_FIELDS
 from odibi_dagster.logging.step_log import StepLog
 from odibi_dagster.partitions.window import PartitionWindow, window_of
 
@@ -45,10 +44,10 @@ class OdibiIOManager(dg.ConfigurableIOManager):
             if isinstance(exc, TableWriteError):  # a refusal (schema, lossy cast, null keys) would only repeat
                 raise dg.Failure(description=f"TableWriteError: {exc}", allow_retries=False) from exc
             raise
-        if "odibi/scd2_inserted" in metadata:  # the step's log record carries the versions written
-            log = StepLog.of_step(context.run_id, context.step_key)
-            if log is not None:
-                metadata.update(log.add_counts(**{name: metadata[f"odibi/{name}"] for name in SCD2_FIELDS}))
+        log = StepLog.of_step(context.run_id, context.step_key)
+        if log is not None:  # the step's record carries what only the write knows (rows on Spark, versions)
+            metadata.update(log.table_written(TableMetadata.extract(context.definition_metadata or {}).table,
+                                              metadata))
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:

@@ -123,7 +123,7 @@ def _write_native(spark: Any, location: TableLocation, frame: Any, spec: WriteSp
             writer.save(path)
     if was is not None and was != "delta":
         remove_format(location, was)
-    result = describe_delta(location)
+    result = describe_delta(location, rows_written=rows_in_last_commit(location))
     if skipped:
         result.extra["odibi/rows_skipped_null_keys"] = skipped
     return result
@@ -196,3 +196,16 @@ def drop_null_keys(location: TableLocation, frame: Any, spec: WriteSpec) -> tupl
         raise TableWriteError(f"merge into '{location.table}': merge_keys {list(spec.merge_keys)} are not unique in "
                               f"the new data (e.g. {found}); the stored table is unchanged")
     return frame, count
+
+
+def rows_in_last_commit(location: TableLocation) -> int | None:
+    """The rows the last commit wrote (a merge: the rows merged in), from Spark's commit metrics in
+    the Delta log: no pass over the data. None where the commit has no such metric."""
+    from deltalake import DeltaTable
+
+    try:
+        metrics = (DeltaTable(str(location.path)).history(1) or [{}])[0].get("operationMetrics") or {}
+        value = metrics.get("numSourceRows", metrics.get("numOutputRows"))
+        return int(value) if value is not None else None
+    except Exception:  # noqa: BLE001 - the table is written; only its count is unknown
+        return None

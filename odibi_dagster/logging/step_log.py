@@ -8,7 +8,7 @@ sink and the records it missed, and never fails or re-runs the step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from odibi_dagster.config.connections import redact_secrets
-from odibi_dagster.logging.records import build_record, record_metadata
+from odibi_dagster.logging.records import SCD2_FIELDS, build_record, record_metadata
 from odibi_dagster.logging.sinks import build_sink, deliver
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ class StepLog:
         self.record: dict[str, Any] | None = None
         self._key = (context.run.run_id, context.op_execution_context.get_step_execution_context().step.key)
         self._delivered = False
+        self._uncounted: set[str] = set()  # tables whose rows are counted only once written (Spark)
         _OPEN[self._key] = self
 
     @staticmethod
@@ -60,6 +61,24 @@ class StepLog:
             fields["error_message"] = redact_secrets(fields["error_message"])
         self.record = build_record(**{**self._fields, **fields}, end_time=datetime.now(timezone.utc), status=status)
         return record_metadata(self.record)
+
+    def count_when_written(self, tables: Iterable[str]) -> None:
+        """``rows_out`` of these tables is added as each is written (where counting a frame is a pass
+        over the data, the written table's count comes from its Delta log)."""
+        self._uncounted.update(tables)
+
+    def table_written(self, table: str, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """What the IO manager learnt by writing ``table`` (its rows, an scd2 output's versions),
+        added to the finished record; returns the changed ``odibi/log/*`` metadata."""
+        def number(key: str) -> Any:
+            value = metadata.get(key)
+            return getattr(value, "value", value)  # a MetadataValue or the plain number
+
+        counts = {name: number(f"odibi/{name}") for name in SCD2_FIELDS if f"odibi/{name}" in metadata}
+        if table in self._uncounted and number("rows_written") is not None:
+            self._uncounted.discard(table)
+            counts["rows_out"] = number("rows_written")
+        return self.add_counts(**counts) if counts else {}
 
     def add_counts(self, **counts: int) -> dict[str, Any]:
         """Counts known only once a table is written (an scd2 output's versions), added up over the

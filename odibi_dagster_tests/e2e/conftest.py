@@ -89,6 +89,10 @@ def serving(work: Path, project_dir: Path, name: str = "dagster_dev") -> Iterato
     home = work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    # the first-visit "Join the Dagster community" dialog has been seen (Dagster keeps that here):
+    # it covered the page and, twice in CI, swallowed a click that the test then waited on
+    (home / ".nux").mkdir()
+    (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
     port = _free_port()

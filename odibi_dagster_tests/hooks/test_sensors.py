@@ -350,3 +350,61 @@ def test_a_daemon_restarted_in_the_middle_of_a_run_delivers_each_event_once(proj
     assert Counter(e["event"] for e in events(log)) == {
         "orchestrator_run_start": 1, "bronze_start": 1, "bronze_end": 1, "layer_start": 2, "layer_end": 2,
         "transform_start": 2, "transform_success": 2, "orchestrator_run_end": 1}
+
+
+SPARK_FUNCS = """
+from pyspark.sql import functions as F
+
+def clean(inputs):
+    return inputs["bronze.readings"].withColumn("ok", F.lit(True))
+
+def summary(inputs):
+    return inputs["silver.readings"].groupBy("ok").count()
+"""
+
+
+def test_a_spark_run_reaches_the_hooks_through_the_sensors_and_fills_the_sinks(project_writer, storage, tmp_path,
+                                                                                monkeypatch, spark):
+    """Real sensor evaluations over a run on the shared local Spark session: the payloads name the
+    engine, and the manifest's file and Delta sinks get each step's record once, from the steps."""
+    from deltalake import DeltaTable
+
+    from odibi_dagster.assets import build_definitions
+
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
+    root = write_project(project_writer)
+    (root / f"{project_writer.module}.py").write_text(SPARK_FUNCS)
+    manifest = root / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace(
+        "log_sink:\n  type: file\n  path: sensor_log.csv\n",
+        "log_sink:\n- type: file\n  path: sensor_log.csv\n- type: delta\n  path: sensor_log\n"))
+    project = load_project_folder(root)
+    assert len(project.manifest.log_sinks) == 2
+    with dg.instance_for_test() as instance:
+        sensors = build_hook_sensors(project, "pandas")
+        cursors = {sensor.name: sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
+                   for sensor in sensors}
+        time.sleep(0.01)
+        result = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def(
+        ).execute_in_process(instance=instance, run_config={"resources": {"odibi_engine": {"config": {
+            "engine": "spark"}}}})
+        assert result.success
+        for _ in range(2):
+            for sensor in sensors:
+                cursors[sensor.name] = sensor.evaluate_tick(dg.build_sensor_context(
+                    instance=instance, cursor=cursors[sensor.name])).cursor
+    delivered = events(log)
+    assert Counter(e["event"] for e in delivered) == {
+        "orchestrator_run_start": 1, "bronze_start": 1, "bronze_end": 1, "layer_start": 2, "layer_end": 2,
+        "transform_start": 2, "transform_success": 2, "orchestrator_run_end": 1}
+    assert {e["engine"] for e in delivered} == {"spark"}
+    logs = storage / "_logs"
+    with open(logs / "sensor_log.csv") as handle:
+        rows = [(r["transformation_id"], r["engine"], r["rows_out"], r["run_id"]) for r in csv.DictReader(handle)]
+    expected = [("s1", "spark", "2", result.run_id), ("t-clean", "spark", "2", result.run_id),
+                ("t-summary", "spark", "1", result.run_id)]
+    assert sorted(rows) == expected
+    delta = DeltaTable(str(logs / "sensor_log")).to_pandas()
+    assert sorted(zip(delta["transformation_id"], delta["engine"], delta["rows_out"].astype(int).astype(str),
+                      delta["run_id"])) == expected
