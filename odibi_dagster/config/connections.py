@@ -72,6 +72,8 @@ def make_sql_url(url: str, root: Path | None, where: str) -> sa.URL:
     ``where`` names the setting in the error when the URL cannot be parsed."""
     import sqlalchemy as sa
 
+    if _ambiguous(url):  # parsed, the password's tail would become the host, and be shown as such
+        raise ValueError(f"{where}: {UNPARSEABLE_URL}")
     try:
         parsed = sa.make_url(url)
     except Exception as exc:  # noqa: BLE001 - the parser's message quotes pieces of the URL (a password too)
@@ -84,6 +86,11 @@ def make_sql_url(url: str, root: Path | None, where: str) -> sa.URL:
 
 UNPARSEABLE_URL = ("the connection URL cannot be parsed: URL-encode special characters in its user and "
                    "password (@ as %40, : as %3A, / as %2F)")
+
+
+def _ambiguous(url: str) -> bool:
+    """A user or password with an unencoded ``@``: two ``@`` before the host."""
+    return url.partition("://")[2].partition("/")[0].count("@") > 1
 
 
 def _unparseable(exc: Exception, url: str = "") -> str:
@@ -152,10 +159,13 @@ def shown_url(url: str) -> str:
     """A URL from config as messages show it (``safe_url``), or a placeholder when it cannot be parsed."""
     import sqlalchemy as sa
 
+    unparseable = "(a URL that cannot be parsed)"
+    if _ambiguous(url):
+        return unparseable
     try:
         return safe_url(sa.make_url(url))
     except Exception:  # noqa: BLE001 - the parser's message would quote pieces of the URL
-        return "(a URL that cannot be parsed)"
+        return unparseable
 
 
 @contextmanager

@@ -14,7 +14,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from odibi_dagster.config.assemble import assemble_project
-from odibi_dagster.config.connections import add_missing_columns, safe_url, shown_url, sql_engine
+from odibi_dagster.config.connections import (
+    MissingVariableError,
+    add_missing_columns,
+    check_sql_url,
+    env_secrets,
+    shown_url,
+    sql_engine,
+    substitute_env,
+)
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.folder import find_config_file, load_project_folder, read_config_file, rows_of
 from odibi_dagster.config.model import DuplicateKeyError, Project, json_object
@@ -91,8 +99,8 @@ MANIFESTS = sa.Table(
 )
 
 
-def _where(engine: sa.Engine, table: sa.Table) -> str:
-    return f"{safe_url(engine.url)} table {table.name}"
+def _where(shown: str, table: sa.Table) -> str:
+    return f"{shown} table {table.name}"
 
 
 def load_project_sql(
@@ -104,29 +112,38 @@ def load_project_sql(
     project_root: str | Path | None = None,
     check_imports: bool = True,
 ) -> Project:
-    """Load ``project`` (matched case-insensitively, as the original did) from the config tables."""
+    """Load ``project`` (matched case-insensitively, as the original did) from the config tables;
+    ``${NAME}`` in ``url`` reads the environment variable NAME."""
     def config_error(message: str) -> ConfigError:
         return ConfigError([ConfigIssue(shown_url(url), message)], project)
 
-    with sql_engine(url, where="cannot read config tables", error=config_error) as engine, engine.connect() as conn:
-        manifest_raw, manifest_where, root = _read_manifest(conn, engine, project, manifest_path)
+    try:
+        resolved = substitute_env(url, "the config database URL")
+    except MissingVariableError as exc:
+        raise config_error(str(exc)) from None
+    problem = check_sql_url(resolved, None, "the config database URL")
+    if problem:
+        raise config_error(problem)
+    with sql_engine(resolved, where="cannot read config tables", error=config_error, secrets=env_secrets(url),
+                    shown_as=url) as engine, engine.connect() as conn:
+        manifest_raw, manifest_where, root = _read_manifest(conn, engine, shown_url(url), project, manifest_path)
         name = manifest_raw.get("project_name", project) if isinstance(manifest_raw, dict) else project
         sources = _read_rows(conn, SOURCES, name)
         transformations = _read_rows(conn, TRANSFORMATIONS, name)
     root = Path(project_root).resolve() if project_root else root
     return assemble_project(
         manifest_raw, sources, transformations,
-        manifest_where=manifest_where, sources_where=_where(engine, SOURCES),
-        transformations_where=_where(engine, TRANSFORMATIONS), env=env, root=root,
-        origin=safe_url(engine.url), check_imports=check_imports,
+        manifest_where=manifest_where, sources_where=_where(shown_url(url), SOURCES),
+        transformations_where=_where(shown_url(url), TRANSFORMATIONS), env=env, root=root,
+        origin=shown_url(url), check_imports=check_imports,
     )
 
 
-def _read_manifest(conn, engine, project: str, manifest_path) -> tuple[Any, str, Path | None]:
+def _read_manifest(conn, engine, shown: str, project: str, manifest_path) -> tuple[Any, str, Path | None]:
     if manifest_path is not None:
         path = Path(manifest_path).resolve()
         return read_config_file(path), str(path), path.parent
-    where = _where(engine, MANIFESTS)
+    where = _where(shown, MANIFESTS)
     table = _stored(conn, MANIFESTS)
     row = conn.execute(
         sa.select(table).where(sa.func.lower(table.c.project_name) == project.lower())

@@ -1,6 +1,7 @@
 """SQL config tables through SQLAlchemy: export a folder project, load it back, on SQLite and PostgreSQL."""
 
 import json
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -211,3 +212,39 @@ def test_export_adds_the_quality_columns_to_a_source_table_of_the_earlier_releas
     readings = next(source for source in from_sql.sources if source.table == "bronze.sensor_readings")
     assert [check.check_name for check in readings.checks] == ["unique__reading_id", "not_null__fuel_kg",
                                                                 "range__steam_kg"]
+
+
+def test_a_config_db_url_reads_its_names_from_the_environment(demo_dir, tmp_path, monkeypatch):
+    export_project(demo_dir, f"sqlite:///{tmp_path / 'config.db'}")
+    monkeypatch.setenv("ODIBI_TEST_CONFIG_FILE", str(tmp_path / "config.db"))
+    project = load_project_sql("sqlite:///${ODIBI_TEST_CONFIG_FILE}", "Energy Efficiency")
+    assert len(project.transformations) == 5
+    monkeypatch.delenv("ODIBI_TEST_CONFIG_FILE")
+    with pytest.raises(ConfigError) as info:
+        load_project_sql("sqlite:///${ODIBI_TEST_CONFIG_FILE}", "Energy Efficiency")
+    assert [issue.message for issue in info.value.issues] == [
+        "the config database URL: environment variable 'ODIBI_TEST_CONFIG_FILE' is not set"]
+    assert not Path("${ODIBI_TEST_CONFIG_FILE}").exists()  # no SQLite file named after the placeholder
+
+
+@pytest.mark.postgres
+def test_a_config_db_password_from_the_environment_is_used_and_never_shown(demo_dir, postgres_url, monkeypatch):
+    export_project(demo_dir, postgres_url)
+    url = sa.make_url(postgres_url)
+    monkeypatch.setenv("ODIBI_TEST_CONFIG_PW", "not-the-password-7731")
+    authority = f"{url.username}:${{ODIBI_TEST_CONFIG_PW}}@{url.host}"
+    template = f"{url.drivername}://{authority}:{url.port}/{url.database}"
+    # the server trusts local connections, so a wrong password still loads: the error path is shown below
+    assert load_project_sql(template, "Energy Efficiency").name == "Energy Efficiency"
+    wrong_port = f"{url.drivername}://{authority}:1/{url.database}"
+    with pytest.raises(ConfigError) as info:
+        load_project_sql(wrong_port, "Energy Efficiency")
+    assert "cannot read config tables" in str(info.value) and "not-the-password-7731" not in str(info.value)
+
+
+def test_a_password_with_an_unencoded_at_sign_is_refused_without_quoting_it():
+    with pytest.raises(ConfigError) as info:
+        load_project_sql("postgresql+psycopg2://etl:Sup@rSecret123@127.0.0.1:5432/config", "Energy Efficiency")
+    assert str(info.value) == (
+        "project 'Energy Efficiency' has 1 configuration error(s):\n  - (a URL that cannot be parsed): the connection "
+        "URL cannot be parsed: URL-encode special characters in its user and password (@ as %40, : as %3A, / as %2F)")
