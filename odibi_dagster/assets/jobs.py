@@ -8,6 +8,9 @@ runs steps in parallel, with each layer's ``max_workers`` enforced as a tag conc
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import dagster as dg
 
 from odibi_dagster.config.model import Project
@@ -18,7 +21,10 @@ def project_selection(project: Project) -> dg.AssetSelection:
 
 
 def layer_selection(project: Project, layers: list[str]) -> dg.AssetSelection:
-    return project_selection(project) & dg.AssetSelection.groups(*layers)
+    """The layers' assets by their ``layer`` tag, not their group: a translator or a Component's
+    ``post_processing`` may regroup assets, and the layer jobs and schedules must still select them."""
+    return project_selection(project) & functools.reduce(
+        operator.or_, (dg.AssetSelection.tag("layer", layer) for layer in layers))
 
 
 def project_job_name(project: Project) -> str:

@@ -11,18 +11,21 @@ loading the same project (same slug) are refused with both ``defs.yaml`` paths.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from odibi_dagster.component.scaffolder import OdibiProjectScaffolder
 from odibi_dagster.config.errors import ConfigError, ConfigIssue
 from odibi_dagster.config.settings import load_project, storage_root
 
-# per code location (its project root and defs module): project slug -> the defs.yaml folder loading it
-_LOADED: dict[tuple[str, str], dict[str, Path]] = {}
+# per load of a code location (its component tree, kept so that its id stays its own): project slug ->
+# the defs.yaml folder loading it. A reload builds a new tree; the last few are kept.
+_LOADED: OrderedDict[int, tuple[object, dict[str, Path]]] = OrderedDict()
+_LOADS_KEPT = 8
 
 
 @dg.scaffold_with(OdibiProjectScaffolder)
@@ -51,26 +54,33 @@ class OdibiProjectComponent(dg.Component, dg.Resolvable, dg.Model):
     storage_root: str | None = Field(
         default=None, examples=["/data/odibi"],
         description="Where the project's tables and logs are written, relative to the Dagster project's root "
-                    "(default: ODIBI_STORAGE_ROOT, else ./odibi_storage under the working directory).")
-
-    @model_validator(mode="after")
-    def _one_project(self) -> OdibiProjectComponent:
-        if self.project_dir and self.config_db:
-            raise ValueError("give either `project_dir` or `config_db` (with `project`), not both")
-        if not self.project_dir and not self.config_db:
-            raise ValueError("give `project_dir` (a project folder) or `config_db` with `project`")
-        if self.config_db and not self.project:
-            raise ValueError("`config_db` needs `project`: the project_name of the project's row")
-        return self
+                    "(default: ODIBI_STORAGE_ROOT, else odibi_storage in the Dagster project's root).")
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         from odibi_dagster.location import build_code_location  # the asset factory only when loading defs
 
+        self._check_attributes(context)
         project = load_project(project_dir=self.project_folder(context), config_db=self.config_db,
                                project=self.project, env=self.env or os.environ.get("ODIBI_ENV") or None)
         self._claim(context, project.slug)
-        root = (context.project_root / self.storage_root).resolve() if self.storage_root else storage_root()
+        if self.storage_root:
+            root = (context.project_root / self.storage_root).resolve()
+        else:  # ODIBI_STORAGE_ROOT, else beside the dg project, wherever `dg` or `dagster` was started
+            root = storage_root() if os.environ.get("ODIBI_STORAGE_ROOT") else context.project_root / "odibi_storage"
         return build_code_location(project, engine=self.engine, storage_root_dir=root, scoped=True)
+
+    def _check_attributes(self, context: dg.ComponentLoadContext) -> None:
+        """Which project: checked here rather than by pydantic, whose errors repeat the input (a URL
+        with its password)."""
+        def problem(message: str, field: str) -> ConfigError:
+            return ConfigError([ConfigIssue(str(context.path / "defs.yaml"), message, None, field)])
+
+        if self.project_dir and self.config_db:
+            raise problem("give either `project_dir` or `config_db` (with `project`), not both", "attributes")
+        if not self.project_dir and not self.config_db:
+            raise problem("give `project_dir` (a project folder) or `config_db` with `project`", "attributes")
+        if self.config_db and not self.project:
+            raise problem("`config_db` needs `project`: the project_name of the project's row", "attributes.project")
 
     def project_folder(self, context: dg.ComponentLoadContext) -> Path | None:
         """``project_dir`` resolved against the defs.yaml folder; an error when it is no folder."""
@@ -85,11 +95,13 @@ class OdibiProjectComponent(dg.Component, dg.Resolvable, dg.Model):
 
     @staticmethod
     def _claim(context: dg.ComponentLoadContext, slug: str) -> None:
-        loaded = _LOADED.setdefault((str(context.project_root), context.component_tree.defs_module_name), {})
-        first = loaded.get(slug)
-        if first is None or first == context.path or not (first / "defs.yaml").is_file():  # moved since
-            loaded[slug] = context.path
-        else:
+        tree = context.component_tree
+        loaded = _LOADED.setdefault(id(tree), (tree, {}))[1]
+        _LOADED.move_to_end(id(tree))
+        while len(_LOADED) > _LOADS_KEPT:
+            _LOADED.popitem(last=False)
+        first = loaded.setdefault(slug, context.path)
+        if first != context.path:
             raise ConfigError([ConfigIssue(
                 str(context.path / "defs.yaml"),
                 f"project '{slug}' is already loaded by {first / 'defs.yaml'}; a code location holds each "

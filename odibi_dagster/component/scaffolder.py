@@ -5,9 +5,10 @@ unless ``--json-params '{"project_dir": ...}'`` names an existing project, a sta
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import dagster as dg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 _DEFS_YAML = """\
 type: odibi_dagster.OdibiProjectComponent
@@ -25,8 +26,8 @@ attributes:
   # pandas or spark for runs that name none (default: ODIBI_ENGINE, else the manifest's default_engine):
   # engine: pandas
   # Where tables and logs are written, relative to the Dagster project's root
-  # (default: ODIBI_STORAGE_ROOT, else ./odibi_storage):
-  # storage_root: odibi_storage
+  # (default: ODIBI_STORAGE_ROOT, else odibi_storage in the Dagster project's root):
+  # storage_root: /data/odibi
 
 # Change the assets' attributes without touching the project, e.g. add a tag to all of them:
 # post_processing:
@@ -41,11 +42,14 @@ attributes:
 class OdibiScaffoldParams(BaseModel):
     """``dg scaffold defs ... --json-params``: an existing project, or the name of a new one."""
 
+    model_config = ConfigDict(extra="forbid")  # a misspelt `project_dr` would scaffold a starter project
+
     project_dir: str | None = Field(
         default=None, description="An existing project folder, relative to the new defs.yaml's folder.")
     project_name: str | None = Field(
         default=None, description="The starter project's name (default: the component's folder name).")
-    project_type: str = Field(default="custom", description="The starter project's type (layers and labels).")
+    project_type: Literal["manufacturing", "analytics", "ml_pipeline", "data_integration", "custom"] = Field(
+        default="custom", description="The starter project's type (its layers and entity labels).")
 
 
 class OdibiProjectScaffolder(dg.Scaffolder[OdibiScaffoldParams]):

@@ -42,10 +42,17 @@ AutomationRule = Literal["eager", "on_missing"] | OnCron
 
 
 def check_rules(value: Any) -> Any:
-    """A clear message for a rule that is none of the three (pydantic's union error lists types)."""
+    """``automation`` as parsed YAML or JSON: a clear message for what is not a mapping of layers to
+    rules, and for a rule that is none of the three (pydantic's union error would list types)."""
+    if value is None:  # `automation:` with nothing under it
+        return {}
     if not isinstance(value, dict):
-        return value
+        raise ValueError(  # noqa: TRY004 - pydantic reports ValueErrors, not TypeErrors
+            f"automation maps a layer (or default) to a rule, e.g. {{default: eager}}; got {value!r}")
     for layer, rule in value.items():
+        if not isinstance(rule, str | dict):
+            raise ValueError(  # noqa: TRY004
+                f"automation for '{layer}' is {rule!r}; choose eager, on_missing or on_cron: '<cron>'")
         if isinstance(rule, str) and rule not in ("eager", "on_missing"):
             hint = " (write it as {on_cron: '0 6 * * *'})" if rule == "on_cron" else ""
             raise ValueError(f"automation for '{layer}' is '{rule}'; choose eager, on_missing or "

@@ -328,6 +328,8 @@ class Manifest(_Row):
     @field_validator("automation", mode="before")
     @classmethod
     def _automation_rules(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip().startswith("{"):  # a rule without its layer
+            return check_rules(value.strip() or None)
         return check_rules(_json_text(value))
 
     @field_validator("default_engine", mode="before")

@@ -59,8 +59,9 @@ def test_each_rule_becomes_its_automation_condition_and_the_sensor_targets_the_p
     assert sensor.asset_selection.resolve(graph) == {BRONZE, SILVER, GOLD}
 
 
-def test_without_automation_no_asset_has_a_condition_and_there_is_no_sensor(project_writer, storage):
-    defs = build_definitions(load_project_folder(write_project(project_writer, {})), storage_root_dir=storage)
+@pytest.mark.parametrize("nothing", [{}, None])  # None: `automation:` with nothing under it
+def test_without_automation_no_asset_has_a_condition_and_there_is_no_sensor(project_writer, storage, nothing):
+    defs = build_definitions(load_project_folder(write_project(project_writer, nothing)), storage_root_dir=storage)
     graph = defs.resolve_asset_graph()
     assert all(graph.get(key).automation_condition is None for key in (BRONZE, SILVER, GOLD))
     assert [sensor.name for sensor in defs.sensors or []] == []
@@ -110,6 +111,9 @@ def test_eager_silver_waits_while_a_blocking_check_of_bronze_has_failed(project_
     ({"Silver": {"on_cron": "0 25 * * *"}}, "cron '0 25 * * *' is not a cron expression"),
     ({"Silver": {"on_cron": "0 6 * * *", "timezone": "Mars/Base"}}, "time zone 'Mars/Base' is not an IANA"),
     ({"Silvr": "eager"}, "layer 'Silvr' is not in layer_order (did you mean 'Silver'?)"),
+    ("eager", "automation maps a layer (or default) to a rule, e.g. {default: eager}; got 'eager'"),
+    ({"Silver": 5}, "automation for 'Silver' is 5; choose eager, on_missing or on_cron"),
+    ({"Silver": ["eager"]}, "automation for 'Silver' is ['eager']; choose eager"),
 ])
 def test_a_bad_automation_rule_is_a_config_error_naming_the_field(project_writer, automation, message):
     with pytest.raises(ConfigError) as error:

@@ -4,12 +4,14 @@ The real ``create-dagster`` / ``dg`` commands are driven in ``test_dg_cli.py``."
 
 from __future__ import annotations
 
+import re
 import shutil
 import textwrap
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
+import pydantic
 import pytest
 import yaml
 from dagster.components.testing import create_defs_folder_sandbox
@@ -62,7 +64,8 @@ def names(defs: dg.Definitions) -> dict[str, set[str]]:
 
 def test_the_scaffolder_writes_a_commented_defs_yaml_and_a_starter_project_that_loads_and_runs(tmp_path,
                                                                                                   monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the default storage root: ./odibi_storage
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ODIBI_STORAGE_ROOT", raising=False)
     with create_defs_folder_sandbox() as sandbox:
         path = sandbox.scaffold_component(component_cls=OdibiProjectComponent, defs_path="energy")
         text = (path / "defs.yaml").read_text()
@@ -82,7 +85,20 @@ def test_the_scaffolder_writes_a_commented_defs_yaml_and_a_starter_project_that_
                 result = defs.resolve_job_def("energy").execute_in_process(instance=instance)
             assert result.success
             assert len(result.get_asset_materialization_events()) == len(keys)
-    assert (tmp_path / "odibi_storage" / "qat" / "energy").is_dir()
+        # no storage_root: odibi_storage in the dg project's root, not the working directory
+        assert (sandbox.project_root / "odibi_storage" / "qat" / "energy").is_dir()
+    assert not (tmp_path / "odibi_storage").exists()
+
+
+def test_scaffold_params_are_checked_before_anything_is_written():
+    with create_defs_folder_sandbox() as sandbox:
+        for params, message in (({"project_dr": "x"}, "project_dr\n  Extra inputs are not permitted"),
+                                ({"project_type": "rocket"}, ("project_type\n  Input should be 'manufacturing', "
+                                                              "'analytics', 'ml_pipeline', 'data_integration' or "
+                                                              "'custom'"))):
+            with pytest.raises(pydantic.ValidationError, match=re.escape(message)):
+                sandbox.scaffold_component(component_cls=OdibiProjectComponent, defs_path="bad", scaffold_params=params)
+            assert not (sandbox.defs_folder_path / "bad" / "defs.yaml").exists()
 
 
 def test_scaffolding_for_an_existing_project_points_at_it(tmp_path):
@@ -117,17 +133,20 @@ def test_two_projects_load_side_by_side_with_their_own_resources_and_same_named_
         assert not (storage[slug] / "prod" / ("beta" if slug == "alpha" else "alpha")).exists()
 
 
-def test_post_processing_changes_asset_attributes(tmp_path):
+def test_post_processing_changes_asset_attributes_and_the_layer_jobs_still_select_the_layer(tmp_path):
     small_project(tmp_path / "alpha", "Alpha", 1)
     with create_defs_folder_sandbox() as sandbox:
         write_defs(sandbox.defs_folder_path / "alpha", {"project_dir": str(tmp_path / "alpha")}, extra={
-            "post_processing": {"assets": [{"target": "group:Silver", "attributes": {"tags": {"team": "data"}}}]}})
+            "post_processing": {"assets": [{"target": "group:Silver", "attributes": {
+                "tags": {"team": "data"}, "group_name": "curated"}}]}})
         with sandbox.build_all_defs() as defs:
             graph = defs.resolve_asset_graph()
             silver = graph.get(dg.AssetKey(["alpha", "silver", "numbers"]))
             bronze = graph.get(dg.AssetKey(["alpha", "bronze", "numbers"]))
             assert silver.tags["team"] == "data" and "team" not in bronze.tags
-            assert silver.tags["layer"] == "Silver"  # the project's own tags stay
+            assert silver.tags["layer"] == "Silver" and silver.group_name == "curated"  # the project's tags stay
+            job = defs.resolve_job_def("alpha__Silver")
+            assert job.asset_layer.executable_asset_keys == {silver.key}  # selected by layer, not by group
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
@@ -150,6 +169,8 @@ def test_config_tables_load_through_the_component(tmp_path, request, database):
     ({"project_dir": "x", "config_db": "sqlite:///c.db", "project": "X"}, "give either `project_dir` or `config_db`"),
     ({}, "give `project_dir` (a project folder) or `config_db` with `project`"),
     ({"config_db": "sqlite:///c.db"}, "`config_db` needs `project`"),
+    ({"config_db": "postgresql://etl:Pa55word@db/config"}, "field 'attributes.project': `config_db` needs `project`"),
+    ({"config_db": "postgresql://etl:Pa55word@db/config", "project_dir": "x"}, "not both"),
     ({"project_dir": "nowhere"}, "project_dir 'nowhere' is not a folder"),
     ({"project_dir": "x", "engine": "polars"}, "Input should be 'pandas' or 'spark'"),
     ({"project_dir": "x", "storage_rot": "/data"}, "storage_rot"),
@@ -162,6 +183,19 @@ def test_a_bad_defs_yaml_fails_the_load_naming_the_attribute(attributes, message
         text = "".join(str(item) for item in _chain(error.value))
         assert message in text
         assert "defs.yaml" in text
+        assert "Pa55word" not in text
+
+
+def test_a_reload_after_the_projects_swapped_folders_loads(tmp_path):
+    """Loading again in one process (a reload) is a new load: no project counts as already loaded."""
+    for slug in ("alpha", "beta"):
+        small_project(tmp_path / slug, slug.title(), 1)
+    with create_defs_folder_sandbox() as sandbox:
+        for first, second in (("alpha", "beta"), ("beta", "alpha")):
+            write_defs(sandbox.defs_folder_path / "one", {"project_dir": str(tmp_path / first)})
+            write_defs(sandbox.defs_folder_path / "two", {"project_dir": str(tmp_path / second)})
+            with sandbox.build_all_defs() as defs:
+                assert {"alpha", "beta"} <= names(defs)["jobs"]
 
 
 def test_two_components_loading_one_project_are_refused_naming_both(tmp_path):
