@@ -1,8 +1,9 @@
 """A write killed midway (SIGKILL, a real process) leaves the table as it was, or as the write
 would have left it, never half-written: parquet overwrite and append, Delta overwrite and merge,
-the parquet-to-Delta switch of a first merge, and an scd2 MERGE. The next write cleans up after the
-dead one."""
+the parquet-to-Delta switch of a first merge, an scd2 MERGE, and a Spark write (its Python
+process and JVM killed together). The next write cleans up after the dead one."""
 
+import os
 import shutil
 import signal
 import subprocess
@@ -54,8 +55,6 @@ def states(mode: str) -> dict[tuple[int, float], str]:
     return {before: "before", after: "after"}
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("case", sorted(CASES))
 def first_write(location: TableLocation, first_format: str) -> None:
     """ids 0..ROWS-1 with v = 1, in a fresh folder."""
     shutil.rmtree(location.path, ignore_errors=True)
@@ -103,3 +102,46 @@ def test_a_killed_write_leaves_the_table_whole(tmp_path, case):
         write_frame(location, small, format=first_format)
         assert len(read_frame(location)) == 10
     assert not list(location.path.glob(".data.parquet.*.tmp"))
+
+
+SPARK_WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from pyspark.sql import functions as F
+    from odibi_dagster.engines import spark_tables
+    from odibi_dagster.engines.spark_session import SparkSettings, get_session
+    from odibi_dagster.engines.storage import TableLocation, WriteSpec
+    root, rows = sys.argv[1], int(sys.argv[2])
+    spark = get_session(SparkSettings(master="local[1]"))
+    frame = spark.range(rows // 2, rows // 2 + rows).withColumn("v", F.lit(2.0))
+    frame.count()
+    print("ready", flush=True)
+    spark_tables.write_table(spark, TableLocation(Path(root), "qat", "p", "Silver", "silver.t"), frame,
+                             WriteSpec(mode="overwrite", format="delta"), native_delta=False)
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_a_killed_spark_write_leaves_the_table_whole(tmp_path):
+    location = TableLocation(tmp_path, "qat", "p", "Silver", "silver.t")
+    first_write(location, "delta")
+    valid = states("overwrite")
+    interrupted = 0
+    for delay in (0.0, 0.5):
+        child = subprocess.Popen([sys.executable, "-c", SPARK_WRITER, str(tmp_path), str(ROWS)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(delay)
+        os.killpg(child.pid, signal.SIGKILL)  # the Python driver and its JVM
+        finished = "done" in child.stdout.read()
+        child.wait()
+        interrupted += not finished
+        table = read_frame(location)
+        state = (len(table), float(table["v"].sum()))
+        assert state in valid and table["id"].is_unique, (delay, state)
+        if valid[state] == "after":
+            first_write(location, "delta")
+    assert interrupted, "no kill landed before the Spark write finished; the test proved nothing"
+    write_frame(location, pd.DataFrame({"id": np.arange(10), "v": np.full(10, 3.0)}), format="delta")
+    assert len(read_frame(location)) == 10
