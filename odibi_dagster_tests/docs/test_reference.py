@@ -67,3 +67,16 @@ def test_schema_without_a_kind_says_what_to_give():
     done = subprocess.run([sys.executable, "-m", "odibi_dagster", "schema"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 2 and "name a file kind (manifest, sources, transformations)" in done.stderr
+
+
+def test_the_reference_states_the_contracts_defaults():
+    """Defaults written out from the contract (the original runner's retries, the medallion layers,
+    the environments), not read from the models under test."""
+    rows = {line.split(" | ")[0].strip("| `"): line.split(" | ")[1:3]
+            for line in markdown_reference().splitlines() if line.startswith("| `")}
+    assert rows["layer_order"] == ["list of text", '`["Bronze", "Silver_1", "Gold_1"]`']
+    assert rows["default_env"] == ["text", '`"qat"`']
+    assert rows["max_retries"] == ["integer", "`3`"] and rows["delay"] == ["number", "`2.0`"]
+    assert rows["backoff"] == ["`exponential` or `linear` or `none`", '`"exponential"`']
+    assert rows["executor"] == ["`in_process` or `multiprocess`", '`"in_process"`']
+    assert rows["mode"] == ["`overwrite` or `append` or `merge` or `scd2`", '`"overwrite"`']
