@@ -34,6 +34,8 @@ def assert_same_table(left: pd.DataFrame, right: pd.DataFrame, keys: list[str], 
     for column in left.columns:
         a, b = left[column], right[column]
         if pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b):
+            kinds = {kind.replace("u", "i") for kind in (a.dtype.kind, b.dtype.kind)}
+            assert len(kinds) == 1, f"{name}.{column}: {a.dtype} against {b.dtype}"  # an int written as a float
             assert np.allclose(a.astype(float), b.astype(float), rtol=TOLERANCE, equal_nan=True), \
                 f"{name}.{column} differs beyond {TOLERANCE}"
         else:

@@ -92,10 +92,9 @@ def slow(constants):
 """
 
 
-@pytest.mark.parametrize("max_workers", [1, 3])
-def test_max_workers_is_enforced_by_the_multiprocess_executor(project_writer, home, tmp_path, max_workers):
-    """One worker: the layer's steps never overlap; three: they run in parallel (the positive control
-    that the executor is multiprocess at all)."""
+def overlapping_steps(project_writer, home: dict[str, str], tmp_path: Path, max_workers: int) -> list[bool]:
+    """Run three 3-second steps of one layer with ``max_workers`` through the CLI on ``home``'s
+    instance; whether each step (by start time) overlapped the next."""
     rows = [{"transformation_id": f"t{n}", "layer": "Silver", "function": "slow", "constants": {"n": n},
              "outputs": [{"table": f"silver.t{n}"}]} for n in range(3)]
     root = project_writer.write(functions=MP_FUNCS, transformations=rows, manifest={
@@ -107,5 +106,12 @@ def test_max_workers_is_enforced_by_the_multiprocess_executor(project_writer, ho
     spans = sorted(
         tuple(read_frame(TableLocation(storage, "qat", "test_project", "Silver", f"silver.t{n}")).iloc[0])
         for n in range(3))
-    overlapping = [earlier[1] > later[0] for earlier, later in itertools.pairwise(spans)]
-    assert any(overlapping) == (max_workers > 1), spans
+    return [earlier[1] > later[0] for earlier, later in itertools.pairwise(spans)]
+
+
+@pytest.mark.parametrize("max_workers", [1, 3])
+def test_max_workers_is_enforced_by_the_multiprocess_executor(project_writer, home, tmp_path, max_workers):
+    """One worker: the layer's steps never overlap; three: they run in parallel (the positive control
+    that the executor is multiprocess at all)."""
+    overlapping = overlapping_steps(project_writer, home, tmp_path, max_workers)
+    assert any(overlapping) == (max_workers > 1), overlapping

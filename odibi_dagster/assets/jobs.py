@@ -65,7 +65,8 @@ def build_schedules(project: Project, *, scoped: bool = False) -> list[dg.Schedu
         job = dg.define_asset_job(f"{project.slug}__{schedule.name}_job", selection=selection,
                                   executor_def=build_executor(project))
         schedules.append(dg.ScheduleDefinition(
-            name=schedule_name(project, schedule.name, scoped), cron_schedule=schedule.cron, job=job, execution_timezone=schedule.timezone,
+            name=schedule_name(project, schedule.name, scoped), cron_schedule=schedule.cron, job=job,
+            execution_timezone=schedule.timezone,
             description=schedule.description or None,
             default_status=dg.DefaultScheduleStatus.RUNNING if schedule.default_status == "running"
             else dg.DefaultScheduleStatus.STOPPED,

@@ -63,10 +63,9 @@ class OdibiProjectComponent(dg.Component, dg.Resolvable, dg.Model):
         project = load_project(project_dir=self.project_folder(context), config_db=self.config_db,
                                project=self.project, env=self.env or os.environ.get("ODIBI_ENV") or None)
         self._claim(context, project.slug)
-        if self.storage_root:
-            root = (context.project_root / self.storage_root).resolve()
-        else:  # ODIBI_STORAGE_ROOT, else beside the dg project, wherever `dg` or `dagster` was started
-            root = storage_root() if os.environ.get("ODIBI_STORAGE_ROOT") else context.project_root / "odibi_storage"
+        # beside the dg project by default, wherever `dg` or `dagster` was started
+        root = (context.project_root / self.storage_root).resolve() if self.storage_root else \
+            storage_root(default=context.project_root / "odibi_storage")
         return build_code_location(project, engine=self.engine, storage_root_dir=root, scoped=True)
 
     def _check_attributes(self, context: dg.ComponentLoadContext) -> None:

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from odibi_dagster.config.partitions import check_time_zone
 
 AUTOMATION_DEFAULT = "default"
-CONDITIONS = ("eager", "on_missing", "on_cron")
 
 
 def check_cron(value: str) -> str:

@@ -75,6 +75,8 @@ def resolve_engine(project: Project | None = None, *, row: str | None = None, ru
     return manifest_engine or ("pandas" if caller == "code_location" else "spark")
 
 
-def storage_root() -> Path:
-    """``ODIBI_STORAGE_ROOT``, else ``./odibi_storage`` under the working directory (never the package)."""
-    return Path(os.environ.get("ODIBI_STORAGE_ROOT") or Path.cwd() / "odibi_storage").expanduser().resolve()
+def storage_root(default: Path | None = None) -> Path:
+    """``ODIBI_STORAGE_ROOT``, else ``default``, else ``./odibi_storage`` under the working directory
+    (never the package)."""
+    chosen = os.environ.get("ODIBI_STORAGE_ROOT") or default or Path.cwd() / "odibi_storage"
+    return Path(chosen).expanduser().resolve()

@@ -106,7 +106,10 @@ def odibi_function(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn_name = name or fn.__name__
-        REGISTRY.register(fn_name, engine, fn, module or fn.__module__, description or fn.__doc__, **metadata)
+        owner = module or fn.__module__
+        if fn.__module__.endswith(f".{owner}"):  # `module="functions"` in a project's functions.py, which
+            owner = fn.__module__  # is imported as odibi_project_<hash>.functions: resolution asks for that
+        REGISTRY.register(fn_name, engine, fn, owner, description or fn.__doc__, **metadata)
         fn._odibi_registered = True  # type: ignore[attr-defined]
         fn._odibi_engine = engine.lower()  # type: ignore[attr-defined]
         fn._odibi_name = fn_name  # type: ignore[attr-defined]

@@ -36,6 +36,10 @@ def test_parity_pandas_and_spark(demo_dir, tmp_path, instance, spark):
     pandas_root, spark_root = tmp_path / "on_pandas", tmp_path / "on_spark"
     assert run(build_definitions(project, storage_root_dir=pandas_root, engine="pandas"), instance).success
     assert run(build_definitions(project, storage_root_dir=spark_root, engine="spark"), instance).success
+    # the second run really ran on Spark: its tables are Delta and its metadata names the engine
+    meta = materialization(instance, "energy_efficiency/gold/plant_summary").metadata
+    assert (meta["engine"].value, meta["format"].value) == ("spark", "delta")
+    assert (spark_root / "qat" / "energy_efficiency" / "Gold_2" / "gold.plant_summary" / "_delta_log").is_dir()
     assert_same_gold(pandas_root, spark_root)
 
 

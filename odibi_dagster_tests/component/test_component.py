@@ -19,6 +19,7 @@ from dagster.components.testing import create_defs_folder_sandbox
 from odibi_dagster import OdibiProjectComponent
 from odibi_dagster.config import load_project_folder
 from odibi_dagster.config.sql import export_project
+from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
 
 COMPONENT = "odibi_dagster.OdibiProjectComponent"
@@ -133,6 +134,34 @@ def test_two_projects_load_side_by_side_with_their_own_resources_and_same_named_
         assert not (storage[slug] / "prod" / ("beta" if slug == "alpha" else "alpha")).exists()
 
 
+def test_unset_attributes_fall_back_to_the_environment_and_the_scoped_key_switches_the_engine(
+        tmp_path, monkeypatch, spark):
+    folder = small_project(tmp_path / "alpha", "Alpha", 2)
+    pandas_only = (folder / "functions.py").read_text().replace('@odibi_function(module="functions")',
+                                                                 '@odibi_function(module="functions", engine="pandas")')
+    (folder / "functions.py").write_text(pandas_only)
+    with (folder / "functions.py").open("a") as functions:  # the same function for Spark
+        functions.write(textwrap.dedent("""
+            @odibi_function(module="functions", engine="spark", name="scale")
+            def scale_on_spark(inputs):
+                from pyspark.sql import functions as F
+                return inputs["bronze.numbers"].withColumn("value", F.col("value") * 2)
+            """))
+    monkeypatch.setenv("ODIBI_ENV", "prod")
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", str(tmp_path / "store"))
+    with create_defs_folder_sandbox() as sandbox:
+        write_defs(sandbox.defs_folder_path / "alpha", {"project_dir": str(folder)})
+        with sandbox.build_all_defs() as defs, dg.instance_for_test() as instance:
+            result = defs.resolve_job_def("alpha").execute_in_process(
+                instance=instance, run_config={"resources": {"odibi_engine__alpha": {"config": {"engine": "spark"}}}})
+            assert result.success
+            meta = instance.get_latest_materialization_event(
+                dg.AssetKey(["alpha", "silver", "numbers"])).asset_materialization.metadata
+    assert (meta["engine"].value, meta["format"].value) == ("spark", "delta")
+    silver = TableLocation(tmp_path / "store", "prod", "alpha", "Silver", "silver.numbers")  # ODIBI_ENV, ..._ROOT
+    assert silver.stored_format() == "delta" and sorted(read_frame(silver)["value"]) == [2, 4]
+
+
 def test_post_processing_changes_asset_attributes_and_the_layer_jobs_still_select_the_layer(tmp_path):
     small_project(tmp_path / "alpha", "Alpha", 1)
     with create_defs_folder_sandbox() as sandbox:
@@ -206,8 +235,9 @@ def test_two_components_loading_one_project_are_refused_naming_both(tmp_path):
         with pytest.raises(Exception) as error, sandbox.build_all_defs():
             pass
         text = "".join(str(item) for item in _chain(error.value))
-        assert "project 'alpha' is already loaded by" in text
-        assert "first/defs.yaml" in text or "second/defs.yaml" in text
+        first, second = (str(sandbox.defs_folder_path / name / "defs.yaml") for name in ("first", "second"))
+        said = "{}, field 'attributes': project 'alpha' is already loaded by {}"
+        assert said.format(second, first) in text or said.format(first, second) in text  # both, in load order
 
 
 def test_a_config_error_in_the_project_names_its_file_row_and_field(tmp_path):

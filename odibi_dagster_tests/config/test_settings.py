@@ -1,7 +1,6 @@
 """Which engine runs: one function, the documented defaults for the code location and run_project;
 the Spark connection from the environment."""
 
-import os
 
 import dagster as dg
 import pytest
@@ -49,7 +48,8 @@ def test_spark_connection_comes_from_the_environment_at_run_time_and_never_shows
     from odibi_dagster.assets import build_definitions
     from odibi_dagster.config import load_project_folder
 
-    monkeypatch.setenv("ODIBI_SPARK_REMOTE", "sc://spark.example:443/;token=dapi-secret-1234")
+    monkeypatch.setenv("ODIBI_SPARK_REMOTE", "sc://spark.example:443/;token=dapi-first-0000")
+    monkeypatch.setenv("ODIBI_SPARK_MASTER", "spark://master.example:7077")
     root = project_writer.write(sources=[{"source_id": "s", "source_name": "bronze.s", "file_format": "csv",
                                           "source_path_or_query": "s.csv"}], data={"s.csv": "a\n1\n"})
     defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
@@ -57,12 +57,15 @@ def test_spark_connection_comes_from_the_environment_at_run_time_and_never_shows
     @dg.asset(required_resource_keys={"odibi_engine"})
     def probe(context: dg.AssetExecutionContext) -> None:
         engine = context.resources.odibi_engine
-        context.add_output_metadata({"remote_set": engine.spark_remote == os.environ["ODIBI_SPARK_REMOTE"],
+        context.add_output_metadata({"remote_seen": engine.spark_remote == "sc://spark.example:443/;token=dapi-"
+                                                                            "secret-1234",
                                      "master": str(engine.spark_master)})
 
     with_probe = dg.Definitions.merge(defs, dg.Definitions(assets=[probe]))
+    # changed after the definitions were built: a run reads the value when it starts
+    monkeypatch.setenv("ODIBI_SPARK_REMOTE", "sc://spark.example:443/;token=dapi-secret-1234")
     result = dg.materialize([probe], resources=with_probe.resources)
     metadata = result.asset_materializations_for_node("probe")[0].metadata
-    assert metadata["remote_set"].value is True and metadata["master"].value == "None"
+    assert metadata["remote_seen"].value is True and metadata["master"].value == "spark://master.example:7077"
     snapshot = serialize_value(RepositorySnap.from_def(with_probe.get_repository_def()))
-    assert "ODIBI_SPARK_REMOTE" in snapshot and "dapi-secret-1234" not in snapshot
+    assert "ODIBI_SPARK_REMOTE" in snapshot and "dapi-" not in snapshot

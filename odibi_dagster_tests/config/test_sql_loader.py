@@ -248,3 +248,20 @@ def test_a_password_with_an_unencoded_at_sign_is_refused_without_quoting_it():
     assert str(info.value) == (
         "project 'Energy Efficiency' has 1 configuration error(s):\n  - (a URL that cannot be parsed): the connection "
         "URL cannot be parsed: URL-encode special characters in its user and password (@ as %40, : as %3A, / as %2F)")
+
+
+@pytest.mark.mariadb
+def test_config_db_credentials_from_the_environment_are_sent_and_never_shown(demo_dir, mariadb_url, monkeypatch):
+    """MariaDB checks passwords (the local PostgreSQL trusts): a wrong one read from ${NAME} is
+    refused by the server, and the right one loads."""
+    export_project(demo_dir, mariadb_url)
+    url = sa.make_url(mariadb_url)
+    template = f"{url.drivername}://${{ODIBI_TEST_CONFIG_USER}}:${{ODIBI_TEST_CONFIG_PW}}@{url.host}:" \
+               f"{url.port or 3306}/{url.database}"
+    monkeypatch.setenv("ODIBI_TEST_CONFIG_USER", url.username)
+    monkeypatch.setenv("ODIBI_TEST_CONFIG_PW", "wrong-pw-5521")
+    with pytest.raises(ConfigError) as info:
+        load_project_sql(template, "Energy Efficiency")
+    assert "Access denied" in str(info.value) and "wrong-pw-5521" not in str(info.value)
+    monkeypatch.setenv("ODIBI_TEST_CONFIG_PW", url.password or "")
+    assert len(load_project_sql(template, "Energy Efficiency").transformations) == 5

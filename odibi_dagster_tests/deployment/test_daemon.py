@@ -4,7 +4,6 @@ layer (and never the unautomated gold), and the hook sensors deliver each run's 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
@@ -16,26 +15,11 @@ import dagster as dg
 import pytest
 
 from odibi_dagster_tests.conftest import BIN, REPO
+from odibi_dagster_tests.hooks.test_sensors import events
+from odibi_dagster_tests.hooks.test_sensors import write_project as write_sensor_project
 
-HOOKS = """
-import json, os
-from odibi_dagster.hooks import EVENTS
-
-def register(hooks):
-    def write(event):
-        def callback(payload):
-            with open(os.environ["ODIBI_TEST_HOOK_LOG"], "a") as handle:
-                handle.write(json.dumps({"event": event, **payload}, default=str) + "\\n")
-        return callback
-    for event in EVENTS:
-        hooks.register(event, write(event))
-"""
-FUNCS = """
-def clean(inputs):
-    return inputs["bronze.readings"].assign(ok=True)
-"""
 SILVER = dg.AssetKey(["test_project", "silver", "readings"])
-GOLD = dg.AssetKey(["test_project", "gold", "readings"])
+GOLD = dg.AssetKey(["test_project", "gold", "summary"])
 
 
 def coming_minute() -> str:
@@ -45,24 +29,11 @@ def coming_minute() -> str:
 
 
 def write_project(project_writer) -> Path:
-    module = f"hooks_{project_writer.module}"
-    root = project_writer.write(
-        manifest={"hooks_module": module, "automation": {"Silver": "eager"},
-                  "schedules": [{"name": "soon", "cron": coming_minute(), "layers": ["Bronze"],
-                                 "default_status": "running"}]},
-        sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
-                  "source_path_or_query": "r.csv"}],
-        data={"r.csv": "a\n1\n2\n"}, functions=FUNCS, transformations=[
-            {"transformation_id": "t-clean", "layer": "Silver", "function": "clean", "inputs": ["bronze.readings"],
-             "outputs": [{"table": "silver.readings"}]},
-            {"transformation_id": "t-gold", "layer": "Gold", "function": "clean", "inputs": ["silver.readings"],
-             "outputs": [{"table": "gold.readings"}]}])
-    (root / f"{module}.py").write_text(HOOKS)
-    return root
-
-
-def hook_events(log: Path) -> list[dict]:
-    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    """test_sensors' project (bronze, silver, gold, hooks), with a schedule of bronze at the coming
+    minute and eager automation of silver."""
+    return write_sensor_project(project_writer, manifest={
+        "automation": {"Silver": "eager"},
+        "schedules": [{"name": "soon", "cron": coming_minute(), "layers": ["Bronze"], "default_status": "running"}]})
 
 
 class Daemon:
@@ -97,7 +68,7 @@ class Daemon:
                      and run.status == dg.DagsterRunStatus.SUCCESS]
         automated = [run for run in runs if run.asset_selection and SILVER in run.asset_selection
                      and run.status == dg.DagsterRunStatus.SUCCESS]
-        ended = sum(event["event"] == "orchestrator_run_end" for event in hook_events(self.log))
+        ended = sum(event["event"] == "orchestrator_run_end" for event in events(self.log))
         if scheduled and automated and ended == 2:
             return scheduled[-1], automated[-1]
         return None
@@ -133,10 +104,10 @@ def test_the_daemon_fires_the_schedule_then_automation_and_delivers_hooks_once(p
         assert GOLD not in automated.asset_selection
         assert all(GOLD not in (run.asset_selection or set()) for run in daemon.runs())
         assert len(daemon.runs()) == 2  # the schedule fired once, the automation requested silver once
-        events = hook_events(daemon.log)
-        assert Counter(e["event"] for e in events) == {
+        delivered = events(daemon.log)
+        assert Counter(e["event"] for e in delivered) == {
             "orchestrator_run_start": 2, "bronze_start": 1, "bronze_end": 1, "layer_start": 1, "transform_start": 1,
             "transform_success": 1, "layer_end": 1, "orchestrator_run_end": 2}, daemon.name
-        ends = [e for e in events if e["event"] == "orchestrator_run_end"]
+        ends = [e for e in delivered if e["event"] == "orchestrator_run_end"]
         assert sorted((e["status"], e["layers_executed"]) for e in ends) == [
             ("success", ["Bronze"]), ("success", ["Silver"])], daemon.name

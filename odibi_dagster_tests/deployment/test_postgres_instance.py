@@ -5,20 +5,18 @@ the daemon on this instance: ``test_daemon.py``."""
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from odibi_dagster.engines.arrow_tables import read_frame
-from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.cli.main import main
 from odibi_dagster.hooks import EVENTS, HookManager
 from odibi_dagster.logging import read_transformation_log
 from odibi_dagster.orchestration import run_project
 from odibi_dagster_tests.conftest import dagster
-from odibi_dagster_tests.test_end_to_end import MP_FUNCS
+from odibi_dagster_tests.test_end_to_end import overlapping_steps
 
 FUNCS = """
 def clean(inputs):
@@ -45,7 +43,8 @@ def on_postgres(postgres_home, monkeypatch) -> dict[str, str]:
     return postgres_home
 
 
-def test_a_cli_run_lands_in_postgres_and_the_log_reader_reads_it_back(project_writer, on_postgres, tmp_path):
+def test_a_cli_run_lands_in_postgres_and_the_log_reader_reads_it_back(project_writer, on_postgres, tmp_path,
+                                                                       capsys):
     root = write_project(project_writer)
     done = dagster("asset", "materialize", "-m", "odibi_dagster.definitions", "--select", "*",
                    env={**on_postgres, "ODIBI_PROJECT_DIR": str(root)}, cwd=tmp_path)
@@ -60,6 +59,11 @@ def test_a_cli_run_lands_in_postgres_and_the_log_reader_reads_it_back(project_wr
         ("s1", "SUCCESS", 3), ("t-clean", "SUCCESS", 3)]
     assert set(logged["run_id"]) == {record.dagster_run.run_id}
     assert not (Path(on_postgres["DAGSTER_HOME"]) / "history").exists()  # nothing went to SQLite files
+    capsys.readouterr()
+    assert main(["log", "--project", "Test Project"]) == 0  # the log command reads the same instance
+    lines = [line.split() for line in capsys.readouterr().out.splitlines()[1:] if line.strip()]
+    assert [[word for word in line if word in ("s1", "t-clean", "SUCCESS")] for line in lines] == [
+        ["s1", "SUCCESS"], ["t-clean", "SUCCESS"]]
 
 
 def test_run_project_runs_on_the_postgres_instance_with_its_hooks(project_writer, on_postgres):
@@ -81,17 +85,4 @@ def test_run_project_runs_on_the_postgres_instance_with_its_hooks(project_writer
 
 def test_a_layers_max_workers_holds_on_the_postgres_instance(project_writer, postgres_home, tmp_path):
     """One worker: the steps never overlap (that three overlap is shown on SQLite, test_end_to_end.py)."""
-    max_workers = 1
-    rows = [{"transformation_id": f"t{n}", "layer": "Silver", "function": "slow", "constants": {"n": n},
-             "outputs": [{"table": f"silver.t{n}"}]} for n in range(3)]
-    root = project_writer.write(functions=MP_FUNCS, transformations=rows, manifest={
-        "executor": "multiprocess", "layers": {"Silver": {"max_workers": max_workers}}})
-    done = dagster("job", "execute", "-m", "odibi_dagster.definitions", "-j", "test_project",
-                   env={**postgres_home, "ODIBI_PROJECT_DIR": str(root)}, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr[-3000:]
-    storage = Path(postgres_home["ODIBI_STORAGE_ROOT"])
-    spans = sorted(
-        tuple(read_frame(TableLocation(storage, "qat", "test_project", "Silver", f"silver.t{n}")).iloc[0])
-        for n in range(3))
-    overlapping = [earlier[1] > later[0] for earlier, later in itertools.pairwise(spans)]
-    assert not any(overlapping), spans
+    assert overlapping_steps(project_writer, postgres_home, tmp_path, max_workers=1) == [False, False]

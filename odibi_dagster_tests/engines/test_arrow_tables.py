@@ -242,13 +242,22 @@ def test_the_next_write_removes_what_killed_writes_left(location):
     orphan = location.path / "part-00000-5f1c0000-0000-0000-0000-000000000000-c000.snappy.parquet"
     orphan.write_bytes(next(location.path.glob("part-*.parquet")).read_bytes())  # staged, never committed
     committed = {p.name for p in location.path.glob("part-*.parquet")} - {orphan.name}
+    change_data = location.path / "_change_data" / "cdc-00000-5f1c.c000.snappy.parquet"  # written by Spark CDF
+    change_data.parent.mkdir()
+    change_data.write_bytes(orphan.read_bytes())
+    # 59 minutes old: another writer (a plain deltalake job) may be about to commit it; the README
+    # promises an hour, written out here rather than read from the code
+    almost_an_hour_ago = time.time() - 59 * 60
+    for part in [*location.path.glob("part-*.parquet"), change_data]:
+        os.utime(part, (almost_an_hour_ago, almost_an_hour_ago))
     write_frame(location, frame([3]), mode="append")
-    assert orphan.exists()  # young: another writer (a plain deltalake job) may be about to commit it
-    an_hour_ago = time.time() - arrow_tables.STALE_AFTER_SECONDS - 60
-    for part in location.path.glob("part-*.parquet"):
+    assert orphan.exists()
+    an_hour_ago = time.time() - 61 * 60
+    for part in [*location.path.glob("part-*.parquet"), change_data]:
         os.utime(part, (an_hour_ago, an_hour_ago))
     write_frame(location, frame([4]), mode="append")
     assert not orphan.exists() and committed <= {p.name for p in location.path.glob("part-*.parquet")}
+    assert change_data.exists()  # change-data files are kept
     assert sorted(read_frame(location)["id"]) == [1, 2, 3, 4]
     assert DeltaTable(str(location.path), version=0).to_pandas()["id"].tolist() == [1]
 

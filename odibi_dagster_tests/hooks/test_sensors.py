@@ -39,10 +39,12 @@ def register(hooks):
 """
 
 
-def write_project(project_writer, hooks_code=HOOKS):
+def write_project(project_writer, hooks_code=HOOKS, manifest=None):
+    """Bronze readings, silver (t-clean) and gold (t-summary), a hooks module writing every event to
+    ODIBI_TEST_HOOK_LOG, a file log sink; ``manifest``: more manifest settings."""
     module = f"hooks_{project_writer.module}"
     root = project_writer.write(
-        manifest={"hooks_module": module, "log_sink": {"type": "file", "path": "sensor_log.csv"}},
+        manifest={"hooks_module": module, "log_sink": {"type": "file", "path": "sensor_log.csv"}, **(manifest or {})},
         sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
                   "source_path_or_query": "r.csv"}],
         data={"r.csv": "a\n1\n2\n"}, functions=FUNCS, transformations=[

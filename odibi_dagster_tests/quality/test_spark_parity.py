@@ -9,8 +9,6 @@ from odibi_dagster.quality import pandas_checks, spark_checks
 from odibi_dagster.quality.measure import QualityError
 from odibi_dagster_tests.quality.cases import NOW, all_checks, defective_orders
 
-pytest.importorskip("pyspark")
-
 
 def both(spark, frame, checks, gate=None):
     """The outcome on pandas and on Spark of the same rows (Spark reads them from Arrow)."""
