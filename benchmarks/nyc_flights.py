@@ -162,7 +162,7 @@ def measure(rounds: int, with_odibi: bool) -> dict[str, float]:
         work = Path(tmp)
         commands = sides(work, data, lay_out(work, data), with_odibi)
         names = list(commands)
-        for name in names:  # warm-up: page cache, .pyc files
+        for name in names if rounds > 1 else ():  # warm-up (page cache, .pyc files); not in a smoke run
             log(f"warm-up {name}: {run_side(name, *commands[name], work):.2f} s")
         times: dict[str, list[float]] = {name: [] for name in names}
         for index in range(rounds):

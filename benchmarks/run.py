@@ -32,9 +32,11 @@ def log(message: str) -> None:
 
 def side_by_side(a: Callable[[], object], b: Callable[[], object], repeats: int) -> tuple[float, float]:
     """Median seconds of ``a`` and ``b``, run alternately after one untimed warm-up run of each
-    (imports and first-use costs are paid once per process, not per run)."""
-    a()
-    b()
+    (imports and first-use costs are paid once per process, not per run). A smoke run
+    (``repeats`` 1, ``--quick``) skips the warm-up: it checks that every key is measured, not the figures."""
+    if repeats > 1:
+        a()
+        b()
     times_a, times_b = [], []
     for _ in range(repeats):
         for fn, times in ((a, times_a), (b, times_b)):
