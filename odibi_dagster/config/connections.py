@@ -121,6 +121,13 @@ def redact(text: str, *secrets: str | None) -> str:
 
     forms: set[str] = set()
     for secret in secrets:
+        parts = _url_secret_parts(secret) if secret and "://" in secret else None
+        if parts is not None:
+            # a whole URL (read from ${NAME}): itself, and its password and secret query values;
+            # not its scheme, host or database, which say where a connection failed
+            forms |= {secret, *(form for part in parts if len(part) >= 3
+                                for form in (part, quote(part, safe=""), quote_plus(part)))}
+            continue
         if secret and len(secret) >= 3:  # shorter values would blank out ordinary words
             # as given, URL-encoded, and escaped as repr() and JSON show it
             forms |= {secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1], json.dumps(secret)[1:-1],
@@ -130,6 +137,22 @@ def redact(text: str, *secrets: str | None) -> str:
     for form in sorted(forms, key=len, reverse=True):
         text = text.replace(form, "***")
     return text
+
+
+def _url_secret_parts(url: str) -> list[str] | None:
+    """A URL's password and the values of its secret-looking query parameters (None: not a URL
+    that parses, whose pieces are then all treated as secret)."""
+    from urllib.parse import parse_qsl, unquote, urlsplit
+
+    if _ambiguous(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return None
+    values = [value for key, value in parse_qsl(parts.query) if _SECRET_PARAMETER.search(key)]
+    return [*([unquote(password)] if password else []), *values]
 
 
 def redact_secrets(text: str) -> str:

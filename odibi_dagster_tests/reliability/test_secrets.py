@@ -78,6 +78,9 @@ def test_no_secret_reaches_any_output_or_file(tmp_path):
     assert "log sink" in outputs["materialize"], outputs["materialize"][-3000:]  # the sink's warning
     assert "row 'pg-at', field 'connection_config.url': the connection URL cannot be parsed" in \
         outputs["validate unparseable"]
+    # the secrets were in play and masked, while where the connection went stays readable
+    assert "on postgresql+psycopg2://etl:***@127.0.0.1:1/test?connect_timeout=2: OperationalError" in \
+        outputs["failed"].replace("\n", " ")
 
     files = [path for folder in (tmp_path / "home", tmp_path / "storage") for path in folder.rglob("*")
              if path.is_file()]
