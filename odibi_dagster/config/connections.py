@@ -139,6 +139,9 @@ def redact(text: str, *secrets: str | None) -> str:
     return text
 
 
+_PAIR = re.compile(r"([A-Za-z_][\w.-]*)=([^;&/?#]+)")
+
+
 def _url_secret_parts(url: str) -> list[str] | None:
     """A URL's password and the values of its secret-looking query parameters (None: not a URL
     that parses, whose pieces are then all treated as secret)."""
@@ -151,7 +154,9 @@ def _url_secret_parts(url: str) -> list[str] | None:
         password = parts.password
     except ValueError:
         return None
-    values = [value for key, value in parse_qsl(parts.query) if _SECRET_PARAMETER.search(key)]
+    # key=value pairs anywhere: the query, and path parameters (Spark Connect's `sc://host/;token=...`)
+    pairs = [*parse_qsl(parts.query), *_PAIR.findall(parts.path)]
+    values = [unquote(value) for key, value in pairs if _SECRET_PARAMETER.search(key)]
     return [*([unquote(password)] if password else []), *values]
 
 

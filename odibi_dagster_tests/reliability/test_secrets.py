@@ -151,3 +151,22 @@ def test_a_secret_is_redacted_in_its_escaped_forms_and_short_values_stay_readabl
     assert substitute_env("sqlite:///${ODIBI_TEST_SHORT}.db", "test") == "sqlite:///plant.db"
     assert redact_secrets("table gold.plant_summary") == "table gold.plant_summary"  # too short for every message
     assert len("plant") < MIN_GLOBAL_SECRET
+
+
+def test_a_url_secret_masks_its_credentials_and_keeps_where_it_points():
+    """A whole URL read from ${NAME}: its password, secret query values and path parameters (Spark
+    Connect's token) are masked wherever they appear; its scheme, host and database stay readable."""
+    from odibi_dagster.config.connections import redact
+
+    cases = {
+        "postgresql+psycopg2://etl:Pw-1234567@db.internal:5432/ops?sslpassword=Ssl-99999&connect_timeout=2":
+            ["Pw-1234567", "Ssl-99999"],
+        "sc://spark.internal:443/;token=dapi-abcdef123;user_id=etl": ["dapi-abcdef123"],
+        "databricks://token:dapi-zyx98765@adb.internal/default": ["dapi-zyx98765"],
+    }
+    for url, credentials in cases.items():
+        message = redact(f"cannot connect to {url}: the server said {' and '.join(credentials)} were refused", url)
+        assert all(credential not in message for credential in credentials), message
+        assert message.startswith("cannot connect to ***: the server said ***"), message
+        host = url.split("@")[-1].split("/")[0].split(":")[0] if "@" in url else "spark.internal"
+        assert host in redact(f"connection to server at {host} failed", url)
