@@ -45,11 +45,11 @@ def build_definitions(project: Project, *, engine: str | None = None, storage_ro
     keys = ResourceKeys.scoped(project.slug) if scoped else ResourceKeys()
     translator = copy.copy(translator) if translator else OdibiTranslator()
     translator.resource_keys = keys
-    automation = build_automation_sensor(project, project_selection(project))
+    automation = build_automation_sensor(project, project_selection(project, translator))
     return dg.Definitions(
         assets=build_assets(project, engine, translator),
-        jobs=build_jobs(project),
-        schedules=build_schedules(project, scoped=scoped),
+        jobs=build_jobs(project, translator),
+        schedules=build_schedules(project, translator, scoped=scoped),
         sensors=[automation] if automation else None,
         resources=build_resources(engine, root, keys),
         executor=None if scoped else build_executor(project),

@@ -8,23 +8,23 @@ runs steps in parallel, with each layer's ``max_workers`` enforced as a tag conc
 
 from __future__ import annotations
 
-import functools
-import operator
-
 import dagster as dg
 
+from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.config.model import Project
 
 
-def project_selection(project: Project) -> dg.AssetSelection:
-    return dg.AssetSelection.key_prefixes([project.slug])
+def project_selection(project: Project, translator: OdibiTranslator) -> dg.AssetSelection:
+    """Every asset of the project (its tables and quarantine tables)."""
+    return layer_selection(project, project.manifest.layer_order, translator)
 
 
-def layer_selection(project: Project, layers: list[str]) -> dg.AssetSelection:
-    """The layers' assets by their ``layer`` tag, not their group: a translator or a Component's
-    ``post_processing`` may regroup assets, and the layer jobs and schedules must still select them."""
-    return project_selection(project) & functools.reduce(
-        operator.or_, (dg.AssetSelection.tag("layer", layer) for layer in layers))
+def layer_selection(project: Project, layers: list[str], translator: OdibiTranslator) -> dg.AssetSelection:
+    """The layers' assets, by the keys the translator gives their tables: not by key prefix or group,
+    which a translator or a Component's ``post_processing`` may change (the jobs and schedules
+    would silently select nothing)."""
+    return dg.AssetSelection.assets(*(translator.get_asset_key(project, table)
+                                      for table, layer in project.table_layers.items() if layer in layers))
 
 
 def project_job_name(project: Project) -> str:
@@ -35,14 +35,15 @@ def layer_job_name(project: Project, layer: str) -> str:
     return f"{project.slug}__{layer}"
 
 
-def build_jobs(project: Project) -> list[dg.UnresolvedAssetJobDefinition]:
+def build_jobs(project: Project, translator: OdibiTranslator) -> list[dg.UnresolvedAssetJobDefinition]:
     """The project's job and one job per layer, each with the project's executor."""
     executor = build_executor(project)
-    jobs = [dg.define_asset_job(project_job_name(project), selection=project_selection(project),
+    jobs = [dg.define_asset_job(project_job_name(project), selection=project_selection(project, translator),
                                 description=f"Every asset of project '{project.name}' ({project.env})",
                                 executor_def=executor)]
     for layer in project.layers_in_use():
-        jobs.append(dg.define_asset_job(layer_job_name(project, layer), selection=layer_selection(project, [layer]),
+        jobs.append(dg.define_asset_job(layer_job_name(project, layer),
+                                        selection=layer_selection(project, [layer], translator),
                                         description=f"Layer {layer} of project '{project.name}'",
                                         executor_def=executor))
     return jobs
@@ -53,15 +54,16 @@ def schedule_name(project: Project, name: str, scoped: bool) -> str:
     return f"{project.slug}__{name}" if scoped else name
 
 
-def build_schedules(project: Project, *, scoped: bool = False) -> list[dg.ScheduleDefinition]:
+def build_schedules(project: Project, translator: OdibiTranslator, *,
+                    scoped: bool = False) -> list[dg.ScheduleDefinition]:
     schedules = []
     for schedule in project.manifest.schedules:
         if schedule.layers:
-            selection = layer_selection(project, schedule.layers)
+            selection = layer_selection(project, schedule.layers, translator)
         elif schedule.selection:
             selection = dg.AssetSelection.from_string(schedule.selection)
         else:
-            selection = project_selection(project)
+            selection = project_selection(project, translator)
         job = dg.define_asset_job(f"{project.slug}__{schedule.name}_job", selection=selection,
                                   executor_def=build_executor(project))
         schedules.append(dg.ScheduleDefinition(

@@ -67,8 +67,7 @@ class OdibiTranslator:
         return owners(project.manifest.owner)
 
     def get_tags(self, project: Project, row: Source | Transformation) -> dict[str, str]:
-        """The manifest's tags, the row's ids and labels, and ``layer`` (keep it: the layer jobs
-        and schedules select by it)."""
+        """The manifest's tags, the row's ids and labels, and ``layer``."""
         manifest_tags = project.manifest.tags
         items = manifest_tags.items() if isinstance(manifest_tags, dict) else ((tag, "") for tag in manifest_tags)
         tags = {tag_value(key): tag_value(value) for key, value in items}

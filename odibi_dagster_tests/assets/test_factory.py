@@ -158,15 +158,23 @@ def test_a_translator_subclass_changes_keys_groups_and_tags_and_the_assets_still
             return f"energy_{layer.lower()}"
 
         def get_tags(self, project, row):
-            return {**super().get_tags(project, row), "domain": "energy"}
+            return {"domain": "energy"}  # the project's own tags (layer, ids) dropped
+
+        def get_owners(self, project):
+            return ["team:energy-analytics"]
 
     project = load_project_folder(demo_dir)
     defs = build_definitions(project, storage_root_dir=storage, translator=WarehouseTranslator())
     specs = {spec.key: spec for spec in defs.resolve_all_asset_specs()}
     summary = specs[dg.AssetKey(["warehouse", "gold", "plant_summary"])]
-    assert (summary.group_name, summary.tags["domain"]) == ("energy_gold_2", "energy")
+    tags = {key: value for key, value in summary.tags.items() if not key.startswith("dagster/kind/")}
+    assert (summary.group_name, tags, summary.owners) == ("energy_gold_2", {"domain": "energy"},
+                                                          ["team:energy-analytics"])
     assert {dep.asset_key for dep in summary.deps} == {dg.AssetKey(["warehouse", "gold", "plant_daily_efficiency"])}
+    # the project's jobs follow the translator's keys (not the slug prefix, groups or tags it changed)
+    gold_2 = defs.resolve_job_def("energy_efficiency__Gold_2").asset_layer.executable_asset_keys
+    assert gold_2 == {dg.AssetKey(["warehouse", "gold", "plant_summary"])}
     with dg.instance_for_test() as instance:
-        assert defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance).success
+        assert defs.resolve_job_def("energy_efficiency").execute_in_process(instance=instance).success
     stored = read_frame(TableLocation(storage, "qat", "energy_efficiency", "Gold_2", "gold.plant_summary"))
     assert len(stored) == 4  # storage is the project's, whatever the keys
