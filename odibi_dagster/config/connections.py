@@ -89,8 +89,11 @@ UNPARSEABLE_URL = ("the connection URL cannot be parsed: URL-encode special char
 
 
 def _ambiguous(url: str) -> bool:
-    """A user or password with an unencoded ``@``: two ``@`` before the host."""
-    return url.partition("://")[2].partition("/")[0].count("@") > 1
+    """A user or password with an unencoded ``@``: two ``@`` before the query. SQLAlchemy's
+    password runs to the first ``@`` (``/`` included), so ``etl:a/b@c@host`` would make ``c@host``
+    the host, and the password's tail would be shown as one. A SQLite path has no password."""
+    scheme, _, rest = url.partition("://")
+    return not scheme.startswith("sqlite") and rest.partition("?")[0].count("@") > 1
 
 
 def _unparseable(exc: Exception, url: str = "") -> str:
@@ -111,7 +114,8 @@ def check_sql_url(url: str, root: Path | None, where: str) -> str | None:
     except ValueError as exc:
         return str(exc).removeprefix(f"{where}: ")
     return None
-_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig", re.IGNORECASE)
+# query parameters whose values are masked (odbc_connect holds a whole ODBC string with PWD=)
+_SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig|auth|odbc", re.IGNORECASE)
 
 
 def redact(text: str, *secrets: str | None) -> str:
@@ -143,21 +147,33 @@ _PAIR = re.compile(r"([A-Za-z_][\w.-]*)=([^;&/?#]+)")
 
 
 def _url_secret_parts(url: str) -> list[str] | None:
-    """A URL's password and the values of its secret-looking query parameters (None: not a URL
-    that parses, whose pieces are then all treated as secret)."""
-    from urllib.parse import parse_qsl, unquote, urlsplit
+    """A URL's password and the values of its secret-looking parameters, as SQLAlchemy parses it
+    (the driver gets what SQLAlchemy parses); None when it does not parse, and then all its
+    pieces are treated as secret."""
+    from urllib.parse import unquote
+
+    import sqlalchemy as sa
 
     if _ambiguous(url):
         return None
     try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
+        parsed = sa.make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads
         return None
-    # key=value pairs anywhere: the query, and path parameters (Spark Connect's `sc://host/;token=...`)
-    pairs = [*parse_qsl(parts.query), *_PAIR.findall(parts.path)]
-    values = [unquote(value) for key, value in pairs if _SECRET_PARAMETER.search(key)]
-    return [*([unquote(password)] if password else []), *values]
+    # key=value pairs anywhere, decoded: the query, path parameters (Spark Connect's
+    # `sc://host/;token=...`) and those inside a value (an ODBC string's PWD=...)
+    pairs = _PAIR.findall(unquote(url.partition("://")[2]))
+    values = [value for key, value in pairs if _SECRET_PARAMETER.search(key)]
+    values += [value for key, value in parsed.query.items() if _SECRET_PARAMETER.search(key)
+               for value in ([value] if isinstance(value, str) else value)]
+    return [*([parsed.password] if parsed.password else []), *values]
+
+
+def remember_secret(value: str) -> None:
+    """A secret read other than through ``${NAME}`` (``ODIBI_SPARK_REMOTE``): masked like those
+    in every message of the process (``redact_secrets``)."""
+    if len(value) >= MIN_GLOBAL_SECRET:
+        _READ_SECRETS.add(value)
 
 
 def redact_secrets(text: str) -> str:
@@ -184,16 +200,27 @@ def safe_url(url: sa.URL) -> str:
 
 
 def shown_url(url: str) -> str:
-    """A URL from config as messages show it (``safe_url``), or a placeholder when it cannot be parsed."""
+    """A URL from config as messages show it (``safe_url``), its ``${NAME}`` placeholders kept as
+    written (they name a variable, not its value); a placeholder when it cannot be parsed."""
     import sqlalchemy as sa
 
     unparseable = "(a URL that cannot be parsed)"
-    if _ambiguous(url):
+    names = env_variables(url)
+    if names and not _VARIABLE.sub("", url).strip():
+        return url  # the whole URL is read from the environment: `${DB_URL}`
+    marks = {f"odibivariable{index}x": f"${{{name}}}" for index, name in enumerate(dict.fromkeys(names))}
+    text = url
+    for mark, placeholder in marks.items():
+        text = text.replace(placeholder, mark)
+    if _ambiguous(text):
         return unparseable
     try:
-        return safe_url(sa.make_url(url))
+        shown = safe_url(sa.make_url(text))
     except Exception:  # noqa: BLE001 - the parser's message would quote pieces of the URL
         return unparseable
+    for mark, placeholder in marks.items():
+        shown = shown.replace(mark, placeholder)
+    return shown
 
 
 @contextmanager

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+from odibi_dagster.config.connections import redact, remember_secret
+
 # Settings measured to matter on small machines: no UI, few shuffle partitions.
 LOCAL_DEFAULTS = {
     "spark.ui.enabled": "false",
@@ -50,7 +52,9 @@ def get_session(settings: SparkSettings) -> Any:
         if settings in _sessions:
             return _sessions[settings]
         if settings.remote:
-            _check_reachable(settings.remote)
+            remember_secret(settings.remote)  # it may hold a token: masked in every later message
+            with _masking(settings.remote):
+                _check_reachable(settings.remote)
         held = {bool(known.remote) for known in _sessions}
         if held and held != {bool(settings.remote)}:
             # pyspark.sql.functions switches to Spark Connect for the whole process once a Connect
@@ -59,8 +63,11 @@ def get_session(settings: SparkSettings) -> Any:
             raise SparkUnavailable(f"this process already holds a {kind} session; a process can use local Spark or "
                                    f"Spark Connect, not both (run the other kind in its own run or process)")
         session = _active_session() if not settings.remote and not settings.master else None
-        if session is None:
-            session = _connect(settings) if settings.remote else _start_local(settings)
+        if session is None and settings.remote:
+            with _masking(settings.remote):
+                session = _connect(settings)
+        elif session is None:
+            session = _start_local(settings)
         _sessions[settings] = session
         return session
 
@@ -106,6 +113,16 @@ def _start_local(settings: SparkSettings) -> Any:
     except Exception as exc:
         raise SparkUnavailable(f"Spark could not start ({settings.master or 'local[*]'}): "
                                f"{type(exc).__name__}: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _masking(remote: str) -> Any:
+    """Errors about the Spark Connect URL (pyspark's own quote it) without its token."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - any error here may quote the URL
+        said = str(exc) if isinstance(exc, SparkUnavailable) else f"{type(exc).__name__}: {exc}"
+        raise SparkUnavailable(redact(said, remote)) from None
 
 
 def _check_reachable(remote: str) -> None:

@@ -170,3 +170,32 @@ def test_a_url_secret_masks_its_credentials_and_keeps_where_it_points():
         assert message.startswith("cannot connect to ***: the server said ***"), message
         host = url.split("@")[-1].split("/")[0].split(":")[0] if "@" in url else "spark.internal"
         assert host in redact(f"connection to server at {host} failed", url)
+
+
+def test_urls_that_parsers_read_differently_never_show_a_piece_of_their_password(monkeypatch):
+    """Found by a hostile run: a password with '/' then an unencoded '@' (SQLAlchemy would make its
+    tail the host), one with '#' or '?', an ODBC string's PWD, an `auth` parameter, and a Spark
+    Connect URL that pyspark quotes in its own error."""
+    from odibi_dagster.config import connections
+    from odibi_dagster.config.connections import redact, shown_url
+    from odibi_dagster.engines.spark_session import SparkSettings, SparkUnavailable, get_session
+
+    # the Spark URL is remembered as a secret of the process: of this test's process state only
+    monkeypatch.setattr(connections, "_READ_SECRETS", set())
+    tail = "postgresql+psycopg2://postgres:Xy/Sec@Tail9Leak@127.0.0.1:5432/test"
+    assert shown_url(tail) == "(a URL that cannot be parsed)"
+    assert "Tail9Leak" not in redact('could not translate host name "Tail9Leak@127.0.0.1"', tail)
+    hashed = "postgresql+psycopg2://postgres:Hq#7Secr/Et?Pw42@127.0.0.1:5432/test"
+    assert redact("the function said Hq#7Secr/Et?Pw42", hashed) == "the function said ***"
+    odbc = "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC%7D%3BPWD%3DCfgOdbc888"
+    assert "CfgOdbc888" not in shown_url(odbc) and "CfgOdbc888" not in redact("PWD=CfgOdbc888 refused", odbc)
+    assert shown_url("postgresql://etl@db/ops?auth=CfgAuth999&connect_timeout=2") == \
+        "postgresql://etl@db/ops?auth=%2A%2A%2A&connect_timeout=2"
+    assert shown_url("${ODIBI_CONFIG_URL}") == "${ODIBI_CONFIG_URL}"  # the variable's name, never its value
+    assert shown_url("postgresql://${DB_USER}:${DB_PW}@db/ops") == "postgresql://${DB_USER}:***@db/ops"
+    try:
+        get_session(SparkSettings(remote="sc://127.0.0.1:5432;token=SparkTokA9XYZ"))  # the '/' forgotten
+    except SparkUnavailable as exc:
+        assert "SparkTokA9XYZ" not in str(exc)
+    else:
+        raise AssertionError("a Spark Connect URL without a port number was accepted")
