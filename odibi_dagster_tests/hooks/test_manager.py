@@ -43,7 +43,7 @@ def test_unknown_event_lists_the_known_ones():
         HookManager().register("layer_finished", print)
     message = str(info.value)
     assert "unknown hook event 'layer_finished'" in message
-    # the seed's six events, the four per transformation of DESIGN's hook section, and check_failure
+    # the seed's six events, one per transformation start, success, failure and retry, and check_failure
     contract = ["orchestrator_run_start", "orchestrator_run_end", "bronze_start", "bronze_end", "layer_start",
                 "layer_end", "transform_start", "transform_success", "transform_failure", "transform_retry",
                 "check_failure"]
