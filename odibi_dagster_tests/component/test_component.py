@@ -5,7 +5,6 @@ The real ``create-dagster`` / ``dg`` commands are driven in ``test_dg_cli.py``."
 from __future__ import annotations
 
 import re
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -252,7 +251,6 @@ def test_a_config_error_in_the_project_names_its_file_row_and_field(tmp_path):
         text = "".join(str(item) for item in _chain(error.value))
         assert f"{folder / 'transformations.yaml'}:1, row 'scale', field 'layer': layer 'Silvr' is not in " \
                f"layer_order" in text
-    shutil.rmtree(folder)
 
 
 def _chain(error: BaseException):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,7 +96,5 @@ def test_dg_check_reports_a_bad_attribute_with_a_caret_and_a_bad_row_with_file_r
         assert checked.returncode != 0
         assert f"transformations.yaml:1, row '{rows[0]['transformation_id']}', field 'layer': layer 'Silvr' is not " \
                f"in layer_order" in checked.stdout + checked.stderr
-    finally:
-        import shutil
-
+    finally:  # the module's other test lists this project's definitions: leave no broken component
         shutil.rmtree(component)
