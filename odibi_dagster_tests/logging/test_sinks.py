@@ -26,11 +26,14 @@ from odibi_dagster.logging import (
 from odibi_dagster.orchestration import run_project
 from odibi_dagster_tests.conftest import dagster, failing_project
 
-KEY = ["run_id", "transformation_id", "status", "rows_out", "attempt"]
+KEY = ["run_id", "transformation_id", "project", "env", "layer", "engine", "status", "rows_in", "rows_out", "attempt",
+       "error_message", "rows_dropped", "rows_quarantined", "checks_failed", "partition_key"]
 
 
 def keyed(frame: pd.DataFrame) -> list[tuple]:
-    frame = frame[KEY].astype(object).where(frame[KEY].notna(), None)
+    """Every column of the record but the times, as text ('' and null alike: a CSV cannot tell them apart)."""
+    frame = frame[KEY].astype(object).replace("", None)
+    frame = frame.where(frame.notna(), None)
     return sorted(tuple(None if v is None else str(int(v)) if isinstance(v, float) else str(v) for v in row)
                   for row in frame.itertuples(index=False))
 
