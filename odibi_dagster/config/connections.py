@@ -5,6 +5,7 @@ Secrets are read from the environment only when a source is read, and never end 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -146,7 +147,8 @@ def redact(text: str, *secrets: str | None) -> str:
 _PAIR = re.compile(r"([A-Za-z_][\w.-]*)=([^;&/?#]+)")
 
 
-def _url_secret_parts(url: str) -> list[str] | None:
+@functools.lru_cache(maxsize=256)  # redact_secrets parses every read URL for each message it cleans
+def _url_secret_parts(url: str) -> tuple[str, ...] | None:
     """A URL's password and the values of its secret-looking parameters, as SQLAlchemy parses it
     (the driver gets what SQLAlchemy parses); None when it does not parse, and then all its
     pieces are treated as secret."""
@@ -166,7 +168,7 @@ def _url_secret_parts(url: str) -> list[str] | None:
     values = [value for key, value in pairs if _SECRET_PARAMETER.search(key)]
     values += [value for key, value in parsed.query.items() if _SECRET_PARAMETER.search(key)
                for value in ([value] if isinstance(value, str) else value)]
-    return [*([parsed.password] if parsed.password else []), *values]
+    return (*([parsed.password] if parsed.password else []), *values)
 
 
 def remember_secret(value: str) -> None:

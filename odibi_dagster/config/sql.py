@@ -114,8 +114,10 @@ def load_project_sql(
 ) -> Project:
     """Load ``project`` (matched case-insensitively, as the original did) from the config tables;
     ``${NAME}`` in ``url`` reads the environment variable NAME."""
+    shown = shown_url(url)
+
     def config_error(message: str) -> ConfigError:
-        return ConfigError([ConfigIssue(shown_url(url), message)], project)
+        return ConfigError([ConfigIssue(shown, message)], project)
 
     try:
         resolved = substitute_env(url, "the config database URL")
@@ -126,20 +128,20 @@ def load_project_sql(
         raise config_error(problem)
     with sql_engine(resolved, where="cannot read config tables", error=config_error, secrets=env_secrets(url),
                     shown_as=url) as engine, engine.connect() as conn:
-        manifest_raw, manifest_where, root = _read_manifest(conn, engine, shown_url(url), project, manifest_path)
+        manifest_raw, manifest_where, root = _read_manifest(conn, shown, project, manifest_path)
         name = manifest_raw.get("project_name", project) if isinstance(manifest_raw, dict) else project
         sources = _read_rows(conn, SOURCES, name)
         transformations = _read_rows(conn, TRANSFORMATIONS, name)
     root = Path(project_root).resolve() if project_root else root
     return assemble_project(
         manifest_raw, sources, transformations,
-        manifest_where=manifest_where, sources_where=_where(shown_url(url), SOURCES),
-        transformations_where=_where(shown_url(url), TRANSFORMATIONS), env=env, root=root,
-        origin=shown_url(url), check_imports=check_imports,
+        manifest_where=manifest_where, sources_where=_where(shown, SOURCES),
+        transformations_where=_where(shown, TRANSFORMATIONS), env=env, root=root,
+        origin=shown, check_imports=check_imports,
     )
 
 
-def _read_manifest(conn, engine, shown: str, project: str, manifest_path) -> tuple[Any, str, Path | None]:
+def _read_manifest(conn, shown: str, project: str, manifest_path) -> tuple[Any, str, Path | None]:
     if manifest_path is not None:
         path = Path(manifest_path).resolve()
         return read_config_file(path), str(path), path.parent

@@ -28,26 +28,24 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         window = window_of(context.asset_partitions_def, context.asset_partition_key_range) \
             if context.has_asset_partitions else None
         load = context.output_metadata.get(LOAD)  # the step's Output metadata, as MetadataValues
+        table = TableMetadata.extract(context.definition_metadata or {})
+        log = StepLog.of_step(context.run_id, context.step_key)
         try:
             metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning,
                                    window=window, full_load=getattr(load, "value", load) == FULL_LOAD,
-                                   started_at=_run_start(context))
+                                   started_at=_run_start(context) if table.mode == "scd2" else None)
         except Exception as exc:
             # the table keeps its previous version; the attempt's log record says why it failed
-            log = StepLog.of_step(context.run_id, context.step_key)
             if log is not None:
-                table = TableMetadata.extract(context.definition_metadata or {}).table
-                log.fail(f"writing table '{table}' failed: {type(exc).__name__}: {exc}",
+                log.fail(f"writing table '{table.table}' failed: {type(exc).__name__}: {exc}",
                          [context.asset_key], context.log_event)
             from odibi_dagster.engines.arrow_tables import TableWriteError  # pyarrow only when a step runs
 
             if isinstance(exc, TableWriteError):  # a refusal (schema, lossy cast, null keys) would only repeat
                 raise dg.Failure(description=f"TableWriteError: {exc}", allow_retries=False) from exc
             raise
-        log = StepLog.of_step(context.run_id, context.step_key)
         if log is not None:  # the step's record carries what only the write knows (rows on Spark, versions)
-            metadata.update(log.table_written(TableMetadata.extract(context.definition_metadata or {}).table,
-                                              metadata))
+            metadata.update(log.table_written(table.table, metadata))
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:
@@ -65,8 +63,6 @@ class OdibiIOManager(dg.ConfigurableIOManager):
 
 def _run_start(context: dg.OutputContext) -> datetime | None:
     """When the run started (an scd2 table's default valid_from); None where the instance cannot say."""
-    if TableMetadata.extract(context.definition_metadata or {}).mode != "scd2":
-        return None
     record = context.step_context.instance.get_run_record_by_id(context.run_id)
     started = record.start_time if record is not None else None
     return datetime.fromtimestamp(started, timezone.utc) if started else None

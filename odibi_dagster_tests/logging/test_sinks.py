@@ -47,6 +47,11 @@ def home(demo_cwd, tmp_path, monkeypatch):
 
 
 def sinks_hold_the_readers_records(tmp_path, sql_url):
+    """Two runs of the demo into a file, a Delta and a SQL sink (its table made anew), each holding
+    what the reader returns."""
+    engine = sa.create_engine(sql_url)
+    sa.Table("TransformationRunLog", sa.MetaData()).drop(engine, checkfirst=True)
+    engine.dispose()
     file_sink = FileLogSink(tmp_path / "log" / "runs.csv")
     delta_sink = DeltaLogSink(tmp_path / "log" / "runs_delta")
     sql_sink = SQLLogSink(sql_url, "TransformationRunLog")
@@ -71,9 +76,6 @@ def test_file_delta_and_sqlite_sinks_match_the_reader(home, tmp_path):
 
 @pytest.mark.postgres
 def test_sql_sink_on_postgres_matches_the_reader(home, tmp_path, postgres_url):
-    engine = sa.create_engine(postgres_url)
-    sa.Table("TransformationRunLog", sa.MetaData()).drop(engine, checkfirst=True)
-    engine.dispose()
     sinks_hold_the_readers_records(tmp_path, postgres_url)
 
 
@@ -340,7 +342,4 @@ def test_a_sql_sink_refuses_a_table_that_is_not_a_log(tmp_path):
 
 @pytest.mark.mariadb
 def test_sql_sink_on_mariadb_matches_the_reader(home, tmp_path, mariadb_url):
-    engine = sa.create_engine(mariadb_url)
-    sa.Table("TransformationRunLog", sa.MetaData()).drop(engine, checkfirst=True)
-    engine.dispose()
     sinks_hold_the_readers_records(tmp_path, mariadb_url)
