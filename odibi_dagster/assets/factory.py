@@ -7,7 +7,9 @@ IO manager. A transformation with several outputs is one subsettable ``multi_ass
 (``logging.step_log``) and writes it to the project's sinks itself.
 """
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import Callable, Iterator
+from types import CodeType
 from typing import Any
 
 import dagster as dg
@@ -90,6 +92,20 @@ def _without_secrets(step: Iterator[Any]) -> Iterator[Any]:
         raise clean from None
 
 
+_SIGNATURES: dict[CodeType, inspect.Signature] = {}
+
+
+def _shared_signature(step: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a step function the signature that every closure of its code shares. Dagster reads a
+    step function's signature and type hints several times while building its asset, and honours
+    an explicit ``__signature__``: computed once per code object, not once per asset per read."""
+    signature = _SIGNATURES.get(step.__code__)
+    if signature is None:
+        signature = _SIGNATURES[step.__code__] = inspect.signature(step)
+    step.__signature__ = signature  # type: ignore[attr-defined]  (read by inspect.signature)
+    return step
+
+
 def build_source_asset(project: Project, source: Source, default_engine: str,
                        translator: OdibiTranslator) -> dg.AssetsDefinition:
     output = source.output
@@ -110,6 +126,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         op_tags={"odibi/layer": project.manifest.bronze_layer, **_partition_tags(partitioned)},
         backfill_policy=backfill_policy(project),
     )
+    @_shared_signature
     def _source(context: dg.AssetExecutionContext) -> Iterator[Any]:
         yield from _without_secrets(_read_source(context))
 
@@ -219,6 +236,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
                  "dagster/priority": str(_priority(project, row)), **_partition_tags(partitioned)},
         backfill_policy=backfill_policy(project),
     )
+    @_shared_signature
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
         yield from _without_secrets(_run(context, loaded))
 
