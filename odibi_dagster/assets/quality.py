@@ -118,7 +118,7 @@ def _forget_earlier_attempt(context: dg.AssetExecutionContext, resource: OdibiEn
     """Remove this run's rows from the quarantine table, so a retry appends its rows once."""
     from odibi_dagster.engines.arrow_tables import delete_rows  # pyarrow only when a step runs
 
-    location = TableMetadata.extract(spec.metadata).location(resource.root)
+    location = TableMetadata.of_asset(spec.metadata).location(resource.root)
     try:
         removed = delete_rows(location, "_run_id", context.run.run_id)
     except Exception as exc:  # noqa: BLE001 - the new rows are still kept; say what may be doubled

@@ -28,7 +28,7 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         window = window_of(context.asset_partitions_def, context.asset_partition_key_range) \
             if context.has_asset_partitions else None
         load = context.output_metadata.get(LOAD)  # the step's Output metadata, as MetadataValues
-        table = TableMetadata.extract(context.definition_metadata or {})
+        table = TableMetadata.of_asset(context.definition_metadata or {})
         log = StepLog.of_step(context.run_id, context.step_key)
         try:
             metadata = store_table(self.odibi_engine, context.definition_metadata or {}, obj, context.log.warning,
@@ -49,7 +49,7 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata(metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:
-        upstream = TableMetadata.extract(context.upstream_output.definition_metadata or {})
+        upstream = TableMetadata.of_asset(context.upstream_output.definition_metadata or {})
         location = upstream.location(self.odibi_engine.root)
         backend = self.odibi_engine.backend(self.odibi_engine.engine_for(context.op_def.tags.get(ENGINE_TAG)))
         if upstream.partition_column and context.op_def.tags.get(PARTITIONED_TAG) and context.has_asset_partitions:
@@ -75,7 +75,7 @@ def store_table(resource: OdibiEngine, definition_metadata: Mapping[str, Any], o
 
     ``window``: a partitioned table's partitions, whose rows are replaced; ``full_load``: an
     incremental source's first (or full-refresh) load, which replaces the table."""
-    table = TableMetadata.extract(definition_metadata)
+    table = TableMetadata.of_asset(definition_metadata)
     location = table.location(resource.root)
     backend = resource.backend_for_frame(obj)
     spec = table.write_spec(window, started_at)

@@ -12,12 +12,12 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import dagster as dg
 
@@ -119,12 +119,26 @@ class StorageOwnerError(RuntimeError):
     """Another project already stores its tables in this project's folder."""
 
 
+_CLAIMED: dict[Path, tuple[tuple[int, int] | None, str]] = {}
+
+
+def _owner_identity(owner: Path) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(owner)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
 def claim_project_folder(root: Path, env: str, project_slug: str, project_name: str) -> None:
     """``<root>/<env>/<project_slug>`` remembers the project that wrote there first: two projects whose
     names give one slug (``Sales EU``, ``sales-eu``) would otherwise overwrite each other's tables."""
     folder = project_folder(root, env, project_slug)
     owner = folder / OWNER_FILE
-    if not owner.is_file():
+    identity = _owner_identity(owner)
+    if identity is not None and _CLAIMED.get(owner) == (identity, project_name):
+        return  # this process read this very owner file for this project before (every step claims)
+    if identity is None:
         folder.mkdir(parents=True, exist_ok=True)
         staged = folder / f"{OWNER_FILE}.{os.getpid()}.{uuid.uuid4().hex}"
         staged.write_text(json.dumps({"project_name": project_name}), encoding="utf-8")
@@ -135,7 +149,9 @@ def claim_project_folder(root: Path, env: str, project_slug: str, project_name: 
         finally:
             staged.unlink()
     claimed = json.loads(owner.read_text(encoding="utf-8")).get("project_name", "")
-    if claimed.casefold() != project_name.casefold():
+    if claimed.casefold() == project_name.casefold():
+        _CLAIMED[owner] = (_owner_identity(owner), project_name)
+    else:
         raise StorageOwnerError(
             f"storage folder {folder} belongs to project '{claimed}'; project '{project_name}' has the same slug "
             f"'{project_slug}' and would overwrite its tables: rename one of the projects (or give it another "
@@ -184,6 +200,21 @@ class TableMetadata(NamespacedMetadataSet):
         return "odibi"
 
     @classmethod
+    def of_asset(cls, definition_metadata: Mapping[str, Any]) -> TableMetadata:
+        """``extract`` of an asset's definition metadata, done once per metadata object: the IO
+        manager reads it for every input and output of every step, and a validating ``extract``
+        costs more than the rest of a small table's load. The cache holds the mapping itself, so an
+        id is never reused while its entry lives; Dagster does not change definition metadata."""
+        cached = _EXTRACTED.get(id(definition_metadata))
+        if cached is not None and cached[0] is definition_metadata:
+            return cached[1]
+        table = cls.extract(definition_metadata)
+        if len(_EXTRACTED) >= _EXTRACTED_MAX:
+            _EXTRACTED.clear()
+        _EXTRACTED[id(definition_metadata)] = (definition_metadata, table)
+        return table
+
+    @classmethod
     def of(cls, *, project: str, env: str, layer: str, table: str, mode: str, format: str | None,
            merge_keys: Sequence[str], partition_by: Sequence[str], schema_evolution: bool,
            null_keys: str, cache_layer: str | None, partition_column: str | None = None,
@@ -222,6 +253,9 @@ class TableMetadata(NamespacedMetadataSet):
             started_at=started_at,
         )
 
+
+_EXTRACTED: dict[int, tuple[Mapping[str, Any], TableMetadata]] = {}
+_EXTRACTED_MAX = 10_000
 
 # The op tag naming a transformation's engine override; the IO manager loads its inputs for it.
 ENGINE_TAG = "odibi/engine"

@@ -66,13 +66,11 @@ def build_record(*, transformation_id: str, project: str, env: str, layer: str, 
 
 
 def record_metadata(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The record as namespaced materialization metadata (times as ISO text, nulls as null values)."""
-    out: dict[str, Any] = {}
-    for key, value in record.items():
-        if isinstance(value, datetime):
-            value = value.isoformat()
-        out[f"{LOG_PREFIX}{key}"] = dg.MetadataValue.null() if value is None else value
-    return out
+    """The record as namespaced materialization metadata (times as ISO text). Empty fields are left
+    out (``record_from_metadata`` reads them as None): every event of a step carries the record, and
+    its size is what storing and showing an event costs."""
+    return {f"{LOG_PREFIX}{key}": value.isoformat() if isinstance(value, datetime) else value
+            for key, value in record.items() if value is not None}
 
 
 def record_from_metadata(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
