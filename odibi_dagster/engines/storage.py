@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -74,15 +75,16 @@ class TableLocation:
             if not pattern.match(name):
                 raise ValueError(f"'{name}' is not a safe storage name")
 
-    @property
+    # the names were checked once, in __post_init__; a step asks for these paths many times
+    @cached_property
     def path(self) -> Path:
-        return project_folder(self.root, self.env, self.project_slug) / self.layer / self.table
+        return self.root / self.env / self.project_slug / self.layer / self.table
 
-    @property
+    @cached_property
     def parquet_file(self) -> Path:
         return self.path / PARQUET_FILE
 
-    @property
+    @cached_property
     def delta_log(self) -> Path:
         return self.path / "_delta_log"
 

@@ -78,9 +78,10 @@ def run_project(
         log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
     tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else "",
             **partition_tags(loaded, partition_key, partition_range)}
-    with _instance() as instance:
+    job = defs.resolve_implicit_global_asset_job_def()
+    with _instance(job) as instance:
         live = run_live(
-            defs.resolve_implicit_global_asset_job_def(), instance, ProjectSteps.from_project(loaded, engine),
+            job, instance, ProjectSteps.from_project(loaded, engine),
             selection=selection, run_config={"resources": {"odibi_engine": {"config": {"engine": engine}}}},
             tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink,
             progress=None if quiet else LayerProgress())
@@ -100,12 +101,15 @@ def run_project(
 
 
 @contextmanager
-def _instance() -> Iterator[dg.DagsterInstance]:
-    """The ``DAGSTER_HOME`` instance, else a temporary one on disk: the run writes its events on a
-    worker thread while this thread reads them, which an in-memory SQLite instance refuses now and
-    then ("database table is locked")."""
+def _instance(job: dg.JobDefinition) -> Iterator[dg.DagsterInstance]:
+    """The ``DAGSTER_HOME`` instance; else an in-memory one, or, where the job runs each step in a
+    process of its own (which must reach the instance), a temporary one on disk."""
     if os.environ.get("DAGSTER_HOME"):
         with dg.DagsterInstance.get() as instance:
+            yield instance
+        return
+    if job.executor_def.name == dg.in_process_executor.name:
+        with dg.DagsterInstance.ephemeral() as instance:
             yield instance
         return
     with tempfile.TemporaryDirectory(prefix="odibi_run_") as folder, dg.DagsterInstance.local_temp(folder) as instance:
