@@ -432,6 +432,11 @@ def main() -> None:
         results.update(bench_demo(project_dir, work, rows, repeats))
         results.update(bench_spark(project_dir, work, repeats))
         results.update(bench_quality(demo, work, repeats))
+        # a fresh Spark driver for the partitions' and SCD2's Spark keys: one 4 GB driver that had run
+        # the demo and the checks before ran out of heap there (2026-12-06)
+        from odibi_dagster.engines.spark_session import stop_sessions
+
+        stop_sessions()
         results.update(partitions.measure(work, args.quick, repeats))
         results.update(scd2.measure_all(work, args.quick, repeats))
         results["per_asset_overhead_ms"] = bench_per_asset(work, trivial, repeats)
