@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,7 +78,7 @@ def run_project(
     tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else "",
             **partition_tags(loaded, partition_key, partition_range)}
     job = defs.resolve_implicit_global_asset_job_def()
-    with _instance(job) as instance:
+    with _instance() as instance:
         live = run_live(
             job, instance, ProjectSteps.from_project(loaded, engine),
             selection=selection, run_config={"resources": {"odibi_engine": {"config": {"engine": engine}}}},
@@ -101,18 +100,14 @@ def run_project(
 
 
 @contextmanager
-def _instance(job: dg.JobDefinition) -> Iterator[dg.DagsterInstance]:
-    """The ``DAGSTER_HOME`` instance; else an in-memory one, or, where the job runs each step in a
-    process of its own (which must reach the instance), a temporary one on disk."""
+def _instance() -> Iterator[dg.DagsterInstance]:
+    """The ``DAGSTER_HOME`` instance, else an in-memory one. (``execute_in_process`` runs every step
+    in this process, whatever the job's executor, so no step process needs to reach the instance.)"""
     if os.environ.get("DAGSTER_HOME"):
         with dg.DagsterInstance.get() as instance:
             yield instance
         return
-    if job.executor_def.name == dg.in_process_executor.name:
-        with dg.DagsterInstance.ephemeral() as instance:
-            yield instance
-        return
-    with tempfile.TemporaryDirectory(prefix="odibi_run_") as folder, dg.DagsterInstance.local_temp(folder) as instance:
+    with dg.DagsterInstance.ephemeral() as instance:
         yield instance
 
 

@@ -1,21 +1,25 @@
 """Run a project's assets through Dagster and deliver hook events live, in this process.
 
-Each entry of the run's event log is translated and handed to the hooks, the
-``run_project(log_sink=...)`` sink and the progress printer as the run goes on. (The manifest's
+The run executes on a worker thread; this thread translates each entry of the run's event log and
+calls the hooks, the ``run_project(log_sink=...)`` sink and the progress printer as the run goes
+on, so a slow or raising hook never holds up or breaks the run's own thread. (The manifest's
 sinks get their records from the steps themselves.) How the entries arrive depends on the instance:
 
 - in memory (no ``DAGSTER_HOME``): the storage calls a watcher as it stores each entry, on the
-  run's own thread (``EventLogStorage.watch``); nothing reads the log concurrently;
-- on disk or in a server (``DAGSTER_HOME``): the run executes on a worker thread while this thread
-  tails its event log (public ``get_records_for_run`` with a cursor).
+  run's thread (``EventLogStorage.watch``), which queues it for this thread; nothing reads the
+  in-memory databases from a second thread (SQLite refuses that now and then with "database
+  table is locked");
+- on disk or in a server (``DAGSTER_HOME``): this thread tails the run's event log (public
+  ``get_records_for_run`` with a cursor).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,59 +61,21 @@ def run_live(
         live.result = job.execute_in_process(instance=instance, run_id=run_id, asset_selection=selection,
                                              run_config=run_config, tags=tags, raise_on_error=False)
 
-    def handle(entry: dg.EventLogEntry) -> None:
-        if live.translator is None:  # the run exists before its first entry is stored
-            live.translator = RunTranslator(steps, instance.get_run_by_id(run_id))
+    def handle(entry: dg.EventLogEntry, run: dg.DagsterRun) -> None:
+        if live.translator is None:
+            live.translator = RunTranslator(steps, run)
         for event, payload in live.translator.translate(entry):
             hooks.emit(event, payload)
         if log_sink is not None and live.translator.finished_records:
             records = live.translator.finished_records
             if deliver([log_sink], records, _retry_later):
                 live.unsent_records += records
-        tick()
 
     def tick() -> None:
         if progress is not None and live.translator is not None:
             progress.update(live.translator)
 
-    if instance.event_log_storage.is_persistent:
-        _tail(instance, run_id, execute, handle, tick)
-    else:
-        _watch(instance, run_id, execute, handle)
-    # one more try at the run's end
-    if live.unsent_records and log_sink is not None and not deliver(
-            [log_sink], live.unsent_records, lambda message: logger.error("still failing at the run's end: %s", message)):
-        live.unsent_records = []
-    return live
-
-
-def _watch(instance: dg.DagsterInstance, run_id: str, execute: Callable[[], None],
-           handle: Callable[[dg.EventLogEntry], None]) -> None:
-    """An in-memory instance: ``handle`` each entry as the storage stores it, on the run's thread.
-    (In-memory SQLite read from a second thread while the run writes refuses now and then with
-    "database table is locked".)"""
-    failure: list[BaseException] = []
-
-    def watcher(entry: dg.EventLogEntry, _cursor: str) -> None:
-        try:
-            handle(entry)
-        except Exception as exc:  # noqa: BLE001 - the storage would only log it; re-raised after the run
-            failure.append(exc)
-
-    storage = instance.event_log_storage
-    storage.watch(run_id, None, watcher)
-    try:
-        execute()
-    finally:
-        storage.end_watch(run_id, watcher)
-    if failure:
-        raise failure[0]
-
-
-def _tail(instance: dg.DagsterInstance, run_id: str, execute: Callable[[], None],
-          handle: Callable[[dg.EventLogEntry], None], tick: Callable[[], None]) -> None:
-    """A persistent instance: run on a worker thread and ``handle`` the entries this thread reads;
-    ``tick`` after each read (the progress line's elapsed time moves on during a long step)."""
+    entries = _WatchedEntries(instance, run_id) if not instance.event_log_storage.is_persistent else None
     failure: list[BaseException] = []
 
     def work() -> None:
@@ -117,17 +83,85 @@ def _tail(instance: dg.DagsterInstance, run_id: str, execute: Callable[[], None]
             execute()
         except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
             failure.append(exc)
+        finally:
+            if entries is not None:
+                entries.close()
 
     worker = threading.Thread(target=work, name=f"odibi-run-{run_id[:8]}", daemon=True)
     worker.start()
-    cursor, created = None, False
+    try:
+        if entries is not None:
+            for entry, run in entries:
+                if entry is not None:
+                    handle(entry, run)
+                tick()
+        else:
+            _tail(instance, run_id, worker, handle, tick)
+    finally:
+        if entries is not None:
+            entries.stop_watching()
+    worker.join()
+    if failure:
+        raise failure[0]
+    # one more try at the run's end
+    if live.unsent_records and log_sink is not None and not deliver(
+            [log_sink], live.unsent_records, lambda message: logger.error("still failing at the run's end: %s", message)):
+        live.unsent_records = []
+    return live
+
+
+class _WatchedEntries:
+    """The entries of an in-memory instance's run, as the storage stores them (queued by a watcher
+    on the run's thread, with the run, which is read there too), read every ``POLL_SECONDS``, each
+    batch followed by ``(None, None)``; ends once ``close`` was called and all were read."""
+
+    _END = object()
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str):
+        self._instance, self._run_id = instance, run_id
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._run: dg.DagsterRun | None = None
+        instance.event_log_storage.watch(run_id, None, self._watcher)
+
+    def _watcher(self, entry: dg.EventLogEntry, _cursor: str) -> None:
+        if self._run is None:  # the run exists before its first entry is stored
+            self._run = self._instance.get_run_by_id(self._run_id)
+        self._queue.put((entry, self._run))
+
+    def close(self) -> None:
+        self._queue.put(self._END)
+
+    def stop_watching(self) -> None:
+        self._instance.event_log_storage.end_watch(self._run_id, self._watcher)
+
+    def __iter__(self) -> Iterator[tuple[dg.EventLogEntry | None, dg.DagsterRun | None]]:
+        while True:
+            # read in batches, as the tail does: waking for each entry would take the run's thread
+            # off the interpreter once per event
+            time.sleep(POLL_SECONDS)
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is self._END:
+                    return
+                yield item
+            yield None, None
+
+
+def _tail(instance: dg.DagsterInstance, run_id: str, worker: threading.Thread,
+          handle: Callable[[dg.EventLogEntry, dg.DagsterRun], None], tick: Callable[[], None]) -> None:
+    """A persistent instance: ``handle`` the entries this thread reads while ``worker`` runs;
+    ``tick`` after each read (the progress line's elapsed time moves on during a long step)."""
+    cursor, run = None, None
     while True:
         finished = not worker.is_alive()
-        created = created or instance.get_run_by_id(run_id) is not None
-        if created:
+        run = run or instance.get_run_by_id(run_id)
+        if run is not None:
             page = instance.get_records_for_run(run_id, cursor=cursor)
             for record in page.records:
-                handle(record.event_log_entry)
+                handle(record.event_log_entry, run)
             cursor = page.cursor
             tick()
             if finished and not page.has_more:
@@ -136,9 +170,6 @@ def _tail(instance: dg.DagsterInstance, run_id: str, execute: Callable[[], None]
             break
         if not finished:
             time.sleep(POLL_SECONDS)
-    worker.join()
-    if failure:
-        raise failure[0]
 
 
 def _retry_later(message: str) -> None:

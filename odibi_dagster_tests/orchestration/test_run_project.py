@@ -3,11 +3,15 @@
 import csv
 import logging
 import re
+import threading
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from odibi_dagster.engines.arrow_tables import read_frame
+from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster.hooks import EVENTS, HookManager
 from odibi_dagster.logging import BaseLogSink, FileLogSink
 from odibi_dagster.orchestration import (
@@ -251,3 +255,30 @@ def test_auth_provider_spark_session_and_sql_provider(demo_cwd, tmp_path, spark)
     assert "energy-plant-summary-gold" not in ran and len(ran) == 4
     assert {p["engine"] for e, p in seen if e == "transform_success"} == {"spark"}
     assert result["layers_executed"] == ["Bronze", "Silver_1", "Silver_2", "Gold_1"]
+
+
+WHICH_THREAD = """
+import threading
+
+def which_thread():
+    return pd.DataFrame({"thread": [threading.get_ident()]})
+"""
+
+
+@pytest.mark.parametrize("instance", ["in memory", "DAGSTER_HOME"])
+def test_hooks_run_on_the_callers_thread_not_on_the_runs(instance, project_writer, home, monkeypatch):
+    """A slow or raising hook holds up or breaks only the caller, never the run's own thread (the
+    in-memory instance hands its events over from the run's thread; DAGSTER_HOME's log is tailed)."""
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    if instance == "DAGSTER_HOME":
+        monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    root = project_writer.write(functions=WHICH_THREAD, transformations=[
+        {"transformation_id": "t-thread", "layer": "Silver", "function": "which_thread",
+         "outputs": [{"table": "silver.thread"}]}])
+    hooks, on_threads = HookManager(), []
+    hooks.register("transform_start", lambda payload: on_threads.append(threading.get_ident()))
+    hooks.register("transform_success", lambda payload: on_threads.append(threading.get_ident()))
+    assert run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)["status"] == "success"
+    location = TableLocation(Path(home["ODIBI_STORAGE_ROOT"]), "qat", "test_project", "Silver", "silver.thread")
+    run_thread = int(read_frame(location)["thread"].iloc[0])
+    assert on_threads == [threading.get_ident()] * 2 and run_thread != threading.get_ident()
