@@ -235,9 +235,10 @@ class RunTranslator:
         elif kind == DagsterEventType.STEP_RESTARTED:  # a retry's new attempt (the original: no new start)
             self.attempts[step] = self.attempts.get(step, 1) + 1
         elif kind == DagsterEventType.STEP_UP_FOR_RETRY and not info.is_source:
-            error = event.event_specific_data.error
-            out.append(("transform_retry", self._transform(
-                step, ts, max_retries=self.project.max_retries, error=error.message.strip() if error else None)))
+            # a retry policy's retry wraps the user's error in RetryRequestedFromPolicy: report the cause
+            error = step_error(event) if event.event_specific_data.error else None
+            out.append(("transform_retry", self._transform(step, ts, max_retries=self.project.max_retries,
+                                                           error=error)))
         elif kind in (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED):
             duration = round(ts - self.first_start.get(step, ts), 3)
             if kind == DagsterEventType.STEP_SUCCESS:

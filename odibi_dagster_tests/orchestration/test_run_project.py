@@ -82,6 +82,7 @@ def test_failing_transformation(project_writer, tmp_path, monkeypatch):
     check_payloads(seen)
     retry = next(p for e, p in seen if e == "transform_retry")
     assert (retry["transformation_id"], retry["attempt"], retry["max_retries"]) == ("t-flaky", 1, 1)
+    assert retry["error"] == "ValueError: sensor feed corrupt"  # the cause, not Dagster's retry wrapper
     failure = next(p for e, p in seen if e == "transform_failure")
     assert (failure["attempt"], failure["error"]) == (2, "ValueError: sensor feed corrupt")
     ends = {p["layer"]: p for e, p in seen if e in ("layer_end", "bronze_end")}
