@@ -136,9 +136,7 @@ class _WatchedEntries:
 
     def __iter__(self) -> Iterator[tuple[dg.EventLogEntry | None, dg.DagsterRun | None]]:
         while True:
-            # read in batches, as the tail does: waking for each entry would take the run's thread
-            # off the interpreter once per event
-            time.sleep(POLL_SECONDS)
+            time.sleep(POLL_SECONDS)  # in batches, as the tail reads: one wake-up per interval, not per event
             while True:
                 try:
                     item = self._queue.get_nowait()
