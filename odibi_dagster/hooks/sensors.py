@@ -205,8 +205,16 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
             run = context.dagster_run
             if not steps.is_project_run(run, context.instance):
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
+            # Dagster saves a run status sensor's cursor when the tick ends: a daemon stopped after the
+            # hooks ran and before that save would deliver the event again once restarted. A mark per
+            # run in the instance's key-value store, set right after delivery, closes that window.
+            mark = f"odibi_hooks/{prefix}_{name}/{run.run_id}"
+            storage = context.instance.run_storage
+            if storage.get_cursor_values({mark}).get(mark):
+                return dg.SkipReason(f"run {run.run_id}: {name} was delivered before a restart")
             _read_new(context.instance, run.run_id, 0, RunTranslator(steps, run, context.instance), delivery(context),
                       deadline=None, kinds=kinds)
+            storage.set_cursor_values({mark: "delivered"})
             return None
 
         return _sensor
