@@ -10,26 +10,17 @@ written before its step succeeds: this saves the read back, never the write. Bou
 
 from __future__ import annotations
 
-import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from odibi_dagster.engines.storage import FileIdentity, file_identity
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
-
-FileIdentity = tuple[int, int, int]  # inode, size, modification time (ns)
-
-
-def file_identity(path: Path) -> FileIdentity | None:
-    try:
-        stat = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 class Handoff:

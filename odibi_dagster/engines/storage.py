@@ -121,15 +121,19 @@ class StorageOwnerError(RuntimeError):
     """Another project already stores its tables in this project's folder."""
 
 
-_CLAIMED: dict[Path, tuple[tuple[int, int] | None, str]] = {}
+FileIdentity = tuple[int, int, int]  # inode, size, modification time (ns)
 
 
-def _owner_identity(owner: Path) -> tuple[int, int] | None:
+def file_identity(path: Path) -> FileIdentity | None:
+    """Which file is at ``path`` now (None: none): another writer's replacement has another identity."""
     try:
-        stat = os.stat(owner)
+        stat = os.stat(path)
     except FileNotFoundError:
         return None
-    return stat.st_ino, stat.st_mtime_ns
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+_CLAIMED: dict[Path, tuple[FileIdentity | None, str]] = {}
 
 
 def claim_project_folder(root: Path, env: str, project_slug: str, project_name: str) -> None:
@@ -137,7 +141,7 @@ def claim_project_folder(root: Path, env: str, project_slug: str, project_name: 
     names give one slug (``Sales EU``, ``sales-eu``) would otherwise overwrite each other's tables."""
     folder = project_folder(root, env, project_slug)
     owner = folder / OWNER_FILE
-    identity = _owner_identity(owner)
+    identity = file_identity(owner)
     if identity is not None and _CLAIMED.get(owner) == (identity, project_name):
         return  # this process read this very owner file for this project before (every step claims)
     if identity is None:
@@ -152,7 +156,7 @@ def claim_project_folder(root: Path, env: str, project_slug: str, project_name: 
             staged.unlink()
     claimed = json.loads(owner.read_text(encoding="utf-8")).get("project_name", "")
     if claimed.casefold() == project_name.casefold():
-        _CLAIMED[owner] = (_owner_identity(owner), project_name)
+        _CLAIMED[owner] = (file_identity(owner), project_name)
     else:
         raise StorageOwnerError(
             f"storage folder {folder} belongs to project '{claimed}'; project '{project_name}' has the same slug "
