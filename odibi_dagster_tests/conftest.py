@@ -9,6 +9,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,17 @@ collect_ignore = [] if os.environ.get("ODIBI_SPARK_CONNECT_SUITE") else ["spark_
 DEMO_DIR = DEMO_PROJECT_DIR
 POSTGRES_URL = os.environ.get("ODIBI_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("ODIBI_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture(autouse=True)
+def _secrets_read_by_this_test_only() -> Iterator[None]:
+    """A value read through ``${NAME}`` stays masked for the rest of its process; a test's own (a
+    temporary path, say) must not mask the next test's messages, whichever order the files run in."""
+    from odibi_dagster.config import connections
+
+    before = set(connections._READ_SECRETS)
+    yield
+    connections._READ_SECRETS.intersection_update(before)
 
 
 @pytest.fixture(scope="session")
@@ -101,22 +113,39 @@ def _server_or_skip(url: str, name: str) -> str:
         engine.dispose()
 
 
-@pytest.fixture
-def postgres_url() -> str:
-    """A clean schema-free PostgreSQL database (tables dropped before the test)."""
-    url = _server_or_skip(POSTGRES_URL, "PostgreSQL")
-    engine = sa.create_engine(url)
-    metadata = sa.MetaData()
-    for table in ("TransformationRegistry", "IngestionSourceConfig", "ProjectManifest", "odibi_test_weather"):
-        sa.Table(table, metadata)
-    metadata.drop_all(engine, checkfirst=True)
-    engine.dispose()
-    return url
+@contextmanager
+def database_of_its_own(server_url: str, server: str, prefix: str = "odibi_test") -> Iterator[sa.engine.URL]:
+    """A fresh database on the server at ``server_url`` (skips the test when none answers), dropped
+    afterwards: tests running side by side (pytest-xdist) never see each other's tables."""
+    url = sa.engine.make_url(_server_or_skip(server_url, server))
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    quote = "`" if url.get_backend_name().startswith("mysql") else '"'
+    force = " WITH (FORCE)" if url.get_backend_name() == "postgresql" else ""
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {quote}{name}{quote}"))
+        try:
+            yield url.set(database=name)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{force}"))
+    finally:
+        admin.dispose()
 
 
 @pytest.fixture
-def mariadb_url() -> str:
-    return _server_or_skip(MARIADB_URL, "MariaDB")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of the test's own, empty (dropped afterwards)."""
+    with database_of_its_own(POSTGRES_URL, "PostgreSQL") as url:
+        yield url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    """A MariaDB database of the test's own, empty (dropped afterwards)."""
+    with database_of_its_own(MARIADB_URL, "MariaDB") as url:
+        yield url.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -188,20 +217,11 @@ def failing_project(project_writer: ProjectWriter, retries: int = 0) -> Path:
 def postgres_home(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A DAGSTER_HOME whose instance is docs/dagster_postgres.yaml, on a fresh PostgreSQL database
     of the test's own (dropped afterwards), and a storage root of the test's own."""
-    server = sa.engine.make_url(_server_or_skip(POSTGRES_URL, "PostgreSQL"))
-    name = f"odibi_instance_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     home = tmp_path / "dagster_home_pg"
     home.mkdir()
     shutil.copy(REPO / "docs" / "dagster_postgres.yaml", home / "dagster.yaml")
-    try:
+    with database_of_its_own(POSTGRES_URL, "PostgreSQL", "odibi_instance") as url:
         yield {"DAGSTER_HOME": str(home), "ODIBI_STORAGE_ROOT": str(tmp_path / "storage"),
-               "DAGSTER_PG_HOST": server.host or "127.0.0.1", "DAGSTER_PG_PORT": str(server.port or 5432),
-               "DAGSTER_PG_DB": name, "DAGSTER_PG_USERNAME": server.username or "postgres",
-               "DAGSTER_PG_PASSWORD": server.password or ""}
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+               "DAGSTER_PG_HOST": url.host or "127.0.0.1", "DAGSTER_PG_PORT": str(url.port or 5432),
+               "DAGSTER_PG_DB": url.database, "DAGSTER_PG_USERNAME": url.username or "postgres",
+               "DAGSTER_PG_PASSWORD": url.password or ""}
