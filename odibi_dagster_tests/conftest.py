@@ -90,6 +90,19 @@ class ProjectWriter:
         return self.root
 
 
+def copy_checkout(target: Path) -> Path:
+    """The repository's files as git sees them (tracked, and new ones not ignored) copied to
+    ``target``: nothing built or run there writes into the checkout (its build/, an egg-info)."""
+    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=REPO,
+                            capture_output=True, check=True).stdout
+    for name in filter(None, listed.decode().split("\0")):
+        source = REPO / name
+        if source.is_file():  # a tracked file deleted in the work tree is not copied
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            (target / name).write_bytes(source.read_bytes())
+    return target
+
+
 @pytest.fixture
 def project_writer(tmp_path: Path) -> ProjectWriter:
     return ProjectWriter(tmp_path / "project")

@@ -12,18 +12,13 @@ import pytest
 
 from odibi_dagster.engines.arrow_tables import read_frame
 from odibi_dagster.engines.storage import TableLocation
-from odibi_dagster_tests.conftest import REPO
+from odibi_dagster_tests.conftest import REPO, copy_checkout
 
 pytestmark = pytest.mark.timeout(300)
 
 
 def test_demo_sh_runs_the_demo_job_and_ends_with_a_summary(tmp_path):
-    copy = tmp_path / "checkout"
-    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split("\0")):
-        target = copy / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes((REPO / name).read_bytes())
+    copy = copy_checkout(tmp_path / "checkout")
     (copy / ".venv").symlink_to(REPO / ".venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ODIBI_", "DAGSTER_"))}
     done = subprocess.run(["bash", "scripts/demo.sh"], cwd=copy, env=env, capture_output=True, text=True,

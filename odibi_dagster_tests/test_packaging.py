@@ -8,17 +8,19 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from odibi_dagster_tests.conftest import BIN, REPO
+from odibi_dagster_tests.conftest import BIN, copy_checkout
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> Path:
-    """The package built as a wheel and installed (without dependencies) into a folder of its own."""
+    """The package built as a wheel from a copy of the checkout (a stale build/ in the checkout cannot
+    leak into it) and installed (without dependencies) into a folder of its own."""
     work = tmp_path_factory.mktemp("wheel")
+    source = copy_checkout(work / "checkout")
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w",
-                    str(work / "dist"), str(REPO)], check=True, capture_output=True)
+                    str(work / "dist"), str(source)], check=True, capture_output=True)
     wheel = next((work / "dist").glob("odibi_dagster-*.whl"))
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(work / "site"),
                     str(wheel)], check=True, capture_output=True)

@@ -23,8 +23,10 @@ GOLD = dg.AssetKey(["test_project", "gold", "summary"])
 
 
 def coming_minute() -> str:
-    """A cron that fires once while the test waits: the next whole minute at least 20 s away (UTC)."""
-    at = datetime.now(timezone.utc) + timedelta(seconds=80)
+    """A cron that fires once while the test waits: the next whole minute at least 50 s away (UTC).
+    The daemons must be up by then (a schedule never fires for a minute before its first tick), and
+    with the suite's other worker busy beside them they can take longer than 20 s to start."""
+    at = datetime.now(timezone.utc) + timedelta(seconds=110)
     return f"{at.minute} {at.hour} * * *"
 
 
