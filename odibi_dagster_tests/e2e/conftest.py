@@ -53,17 +53,28 @@ class DagsterDev:
     log: Path
 
 
-def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> None:
+# dagster-webserver logs "Serving ... on <url>" just before it binds; when the port was taken since it
+# was chosen (the suite's other worker may start a server too), uvicorn logs this and dagster dev
+# stays up, while the port answers for the other server
+PORT_TAKEN = "address already in use"
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> bool:
+    """True once this ``dagster dev`` serves ``url``; False when its webserver found the port taken."""
     deadline = time.time() + START_SECONDS
     while time.time() < deadline:
         if process.poll() is not None:
             pytest.fail(f"dagster dev exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
+        if f"Serving dagster-webserver on {url} " in log.read_text(errors="replace"):
+            try:
+                with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
+                    if response.status == 200:
+                        return PORT_TAKEN not in log.read_text(errors="replace")
+            except OSError:
+                pass
+        if PORT_TAKEN in log.read_text(errors="replace"):
+            return False
+        time.sleep(0.5)
     pytest.fail(f"dagster dev did not serve {url} within {START_SECONDS} s:\n{log.read_text()[-3000:]}")
 
 
@@ -95,21 +106,23 @@ def serving(work: Path, project_dir: Path, name: str = "dagster_dev") -> Iterato
     (home / ".nux" / "nux.yaml").write_text("seen: 1\n")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = ARTIFACTS / f"{name}.log"
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ODIBI_", "DAGSTER_"))} | {
         "DAGSTER_HOME": str(home), "ODIBI_PROJECT_DIR": str(project_dir), "ODIBI_STORAGE_ROOT": str(work / "storage"),
         "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "odibi_dagster.definitions",
-             "-h", "127.0.0.1", "-p", str(port)],
-            env=env, cwd=work, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_serving(url, process, log)
-        yield DagsterDev(url, home, work / "storage", project_dir, log)
-    finally:
-        _stop(process)
+    for _ in range(3):  # a free port is chosen, then bound seconds later: another process may take it first
+        url = f"http://127.0.0.1:{_free_port()}"
+        with log.open("w") as output:
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster"), "dev", "-m", "odibi_dagster.definitions",
+                 "-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1]],
+                env=env, cwd=work, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            if _wait_until_serving(url, process, log):
+                yield DagsterDev(url, home, work / "storage", project_dir, log)
+                return
+        finally:
+            _stop(process)
+    pytest.fail(f"dagster dev found its port taken three times:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
