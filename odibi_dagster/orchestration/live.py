@@ -91,8 +91,8 @@ def run_live(
     worker.start()
     try:
         if entries is not None:
-            for entry, run in entries:
-                if entry is not None:
+            for batch in entries.batches():
+                for entry, run in batch:
                     handle(entry, run)
                 tick()
         else:
@@ -112,8 +112,8 @@ def run_live(
 
 class _WatchedEntries:
     """The entries of an in-memory instance's run, as the storage stores them (queued by a watcher
-    on the run's thread, with the run, which is read there too), read every ``POLL_SECONDS``, each
-    batch followed by ``(None, None)``; ends once ``close`` was called and all were read."""
+    on the run's thread, with the run, which is read there too), taken in batches every
+    ``POLL_SECONDS``; the batches end once ``close`` was called and all were taken."""
 
     _END = object()
 
@@ -134,18 +134,22 @@ class _WatchedEntries:
     def stop_watching(self) -> None:
         self._instance.event_log_storage.end_watch(self._run_id, self._watcher)
 
-    def __iter__(self) -> Iterator[tuple[dg.EventLogEntry | None, dg.DagsterRun | None]]:
+    def batches(self) -> Iterator[list[tuple[dg.EventLogEntry, dg.DagsterRun]]]:
+        """What was stored since the last batch (maybe nothing), every ``POLL_SECONDS``: one wake-up
+        per interval, as the tail reads, not one per event."""
         while True:
-            time.sleep(POLL_SECONDS)  # in batches, as the tail reads: one wake-up per interval, not per event
+            time.sleep(POLL_SECONDS)
+            batch = []
             while True:
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is self._END:
+                    yield batch
                     return
-                yield item
-            yield None, None
+                batch.append(item)
+            yield batch
 
 
 def _tail(instance: dg.DagsterInstance, run_id: str, worker: threading.Thread,

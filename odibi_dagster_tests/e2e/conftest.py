@@ -65,15 +65,16 @@ def _wait_until_serving(url: str, process: subprocess.Popen, log: Path) -> bool:
     while time.time() < deadline:
         if process.poll() is not None:
             pytest.fail(f"dagster dev exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        if f"Serving dagster-webserver on {url} " in log.read_text(errors="replace"):
+        text = log.read_text(errors="replace")
+        if PORT_TAKEN in text:
+            return False
+        if f"Serving dagster-webserver on {url} " in text:
             try:
                 with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
-                    if response.status == 200:
+                    if response.status == 200:  # read again: the bind error follows the serving line
                         return PORT_TAKEN not in log.read_text(errors="replace")
             except OSError:
                 pass
-        if PORT_TAKEN in log.read_text(errors="replace"):
-            return False
         time.sleep(0.5)
     pytest.fail(f"dagster dev did not serve {url} within {START_SECONDS} s:\n{log.read_text()[-3000:]}")
 
