@@ -90,8 +90,11 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
                              [tables[t].spec.key for t in frames])
                     raise
         for table, frame in written.items():
-            yield dg.Output(frame, output_name=output_name(tables[table].spec.key),
-                            metadata={**done, **(output_metadata or {}).get(table, {})})
+            key = tables[table].spec.key
+            # the record goes on the materialization only (as Output metadata it would also be
+            # serialized into the step's STEP_OUTPUT event, which nothing reads)
+            context.add_asset_metadata(done, asset_key=key)
+            yield dg.Output(frame, output_name=output_name(key), metadata=(output_metadata or {}).get(table, {}))
         yield from _results(tables, evaluated, selected_checks)
         log.deliver()
     finally:

@@ -46,7 +46,7 @@ class OdibiIOManager(dg.ConfigurableIOManager):
             raise
         if log is not None:  # the step's record carries what only the write knows (rows on Spark, versions)
             metadata.update(log.table_written(table.table, metadata))
-        context.add_output_metadata(metadata)
+        _add_materialization_metadata(context, metadata)
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = TableMetadata.of_asset(context.upstream_output.definition_metadata or {})
@@ -59,6 +59,19 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         if upstream.cache_layer:
             return backend.read_cached(location, context.step_context.run_id, upstream.cache_layer, context.log.warning)
         return backend.read_table(location)
+
+
+def _add_materialization_metadata(context: dg.OutputContext, metadata: Mapping[str, Any]) -> None:
+    """Put what the write learnt on the asset's materialization. Added as the asset's metadata (where
+    the step puts its log record, which this may update), not as output metadata, which Dagster
+    would also copy into the HANDLED_OUTPUT event: every event is serialized and stored."""
+    if context.has_asset_key:
+        try:
+            context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key)
+            return
+        except dg.DagsterInvariantViolationError:  # a context built outside a run (no step)
+            pass
+    context.add_output_metadata(metadata)
 
 
 def _run_start(context: dg.OutputContext) -> datetime | None:
