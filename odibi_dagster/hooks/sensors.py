@@ -171,6 +171,33 @@ def _read_new(instance: dg.DagsterInstance, run_id: str, last: int, translator: 
             return delivered, last, True
 
 
+class DeliveredRuns:
+    """The runs a run status sensor delivered last, as one value in the instance's key-value store.
+
+    Only the runs of a tick whose cursor may not have been saved matter (Dagster processes at most
+    ``DAGSTER_RUN_STATUS_SENSOR_PROCESS_LIMIT``, 5 by default, per tick), so the newest ``KEPT``
+    are kept and the store does not grow with the run history. One sensor's ticks run one at a
+    time, so reading and rewriting the value is safe."""
+
+    KEPT = 1000
+
+    def __init__(self, instance: dg.DagsterInstance, key: str):
+        self._storage = instance.run_storage
+        self._key = key
+
+    def run_ids(self) -> list[str]:
+        value = self._storage.get_cursor_values({self._key}).get(self._key)
+        with contextlib.suppress(ValueError, TypeError):
+            ids = json.loads(value) if value else []
+            if isinstance(ids, list):
+                return [str(run_id) for run_id in ids]
+        return []  # a damaged value: nothing is known to be delivered
+
+    def add(self, run_id: str) -> None:
+        ids = [*self.run_ids(), run_id][-self.KEPT:]
+        self._storage.set_cursor_values({self._key: json.dumps(ids)})
+
+
 def build_hook_sensors(project: Project, default_engine: str, *, interval_seconds: int = 5,
                        budget_seconds: float | None = None,
                        resource_keys: ResourceKeys | None = None) -> list[dg.SensorDefinition]:
@@ -206,15 +233,14 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
             if not steps.is_project_run(run, context.instance):
                 return dg.SkipReason(f"run {run.run_id} is not a run of {project.name}")
             # Dagster saves a run status sensor's cursor when the tick ends: a daemon stopped after the
-            # hooks ran and before that save would deliver the event again once restarted. A mark per
-            # run in the instance's key-value store, set right after delivery, closes that window.
-            mark = f"odibi_hooks/{prefix}_{name}/{run.run_id}"
-            storage = context.instance.run_storage
-            if storage.get_cursor_values({mark}).get(mark):
+            # hooks ran and before that save would deliver the event again once restarted. The runs
+            # delivered last, kept in the instance's key-value store right after delivery, close that window.
+            delivered = DeliveredRuns(context.instance, f"odibi_hooks/{prefix}_{name}")
+            if run.run_id in delivered.run_ids():
                 return dg.SkipReason(f"run {run.run_id}: {name} was delivered before a restart")
             _read_new(context.instance, run.run_id, 0, RunTranslator(steps, run, context.instance), delivery(context),
                       deadline=None, kinds=kinds)
-            storage.set_cursor_values({mark: "delivered"})
+            delivered.add(run.run_id)
             return None
 
         return _sensor

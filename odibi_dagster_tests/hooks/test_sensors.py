@@ -252,6 +252,47 @@ def test_a_cursor_of_the_earlier_version_is_carried_over(project_writer, storage
                          "transform_start", "transform_success", "layer_end"]  # the rest, nothing twice
 
 
+def test_a_run_status_sensor_delivers_each_run_once_when_its_cursor_was_not_saved(project_writer, storage,
+                                                                                     tmp_path, monkeypatch):
+    """A daemon stopped after the hooks ran and before Dagster saved the tick's cursor evaluates the
+    same runs again: the runs kept as delivered stop a second delivery. They are one value per
+    sensor in the key-value store, not a row per run."""
+    from odibi_dagster.assets import build_definitions
+    from odibi_dagster.hooks.sensors import DeliveredRuns
+
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
+    project = load_project_folder(write_project(project_writer))
+    job = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        sensor = next(s for s in build_hook_sensors(project, "pandas") if s.name.endswith("_run_start"))
+        begun = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor  # from the log's end
+        run_ids = [job.execute_in_process(instance=instance).run_id for _ in range(2)]
+        for _ in range(2):  # the second tick starts from the same cursor, as after such a restart
+            sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=begun))
+        kept = DeliveredRuns(instance, "odibi_hooks/test_project_hooks_run_start").run_ids()
+        per_run_marks = instance.run_storage.get_cursor_values(
+            {f"odibi_hooks/test_project_hooks_run_start/{run_id}" for run_id in run_ids})
+    assert [e["event"] for e in events(log)] == ["orchestrator_run_start"] * 2  # one per run
+    assert kept == run_ids
+    assert per_run_marks == {}
+
+
+def test_the_delivered_runs_keep_the_newest_and_survive_a_damaged_value(monkeypatch):
+    from odibi_dagster.hooks.sensors import DeliveredRuns
+
+    monkeypatch.setattr(DeliveredRuns, "KEPT", 3)
+    with dg.instance_for_test() as instance:
+        delivered = DeliveredRuns(instance, "odibi_hooks/p_run_start")
+        for run_id in "abcde":
+            delivered.add(run_id)
+        assert delivered.run_ids() == ["c", "d", "e"]
+        instance.run_storage.set_cursor_values({"odibi_hooks/p_run_start": "{not json"})
+        assert delivered.run_ids() == []
+        delivered.add("f")
+        assert delivered.run_ids() == ["f"]
+
+
 def test_the_hook_sensors_are_on_only_for_a_project_with_a_hooks_module(project_writer):
     """Without hooks_module nothing would receive the events: the sensors ship stopped (the daemon
     ticks running sensors only); with one, they ship running."""
