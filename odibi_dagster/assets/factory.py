@@ -18,6 +18,7 @@ from odibi_dagster.assets.naming import identifier, op_name
 from odibi_dagster.assets.quality import CheckedTable, check_stored, write_checked
 from odibi_dagster.assets.source_rows import previous_mark, read_source_rows
 from odibi_dagster.assets.specs import OdibiTranslator
+from odibi_dagster.assets.stopping import stop_if_requested
 from odibi_dagster.config.connections import redacted_error
 from odibi_dagster.config.model import Project, Source, Transformation
 from odibi_dagster.config.settings import resolve_engine
@@ -80,9 +81,11 @@ def _output_name(key: dg.AssetKey) -> str:
     return key.to_python_identifier()  # the output name Dagster gives a spec's key
 
 
-def _without_secrets(step: Iterator[Any]) -> Iterator[Any]:
-    """Run a step's body; an error whose chain holds a secret read from ``${NAME}`` leaves the step
-    redacted and without its chain (Dagster stores errors in the event log and compute logs)."""
+def _guarded(context: dg.AssetExecutionContext, step: Iterator[Any]) -> Iterator[Any]:
+    """Run a step's body unless its run was asked to stop; an error whose chain holds a secret read
+    from ``${NAME}`` leaves the step redacted and without its chain (Dagster stores errors in the
+    event log and compute logs)."""
+    stop_if_requested(context)
     try:
         yield from step
     except Exception as exc:
@@ -128,7 +131,7 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
     )
     @_shared_signature
     def _source(context: dg.AssetExecutionContext) -> Iterator[Any]:
-        yield from _without_secrets(_read_source(context))
+        yield from _guarded(context, _read_source(context))
 
     def _read_source(context: dg.AssetExecutionContext) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, translator.resource_keys.engine)
@@ -238,7 +241,7 @@ def build_transformation_asset(project: Project, row: Transformation, default_en
     )
     @_shared_signature
     def _transformation(context: dg.AssetExecutionContext, **loaded: Any) -> Iterator[Any]:
-        yield from _without_secrets(_run(context, loaded))
+        yield from _guarded(context, _run(context, loaded))
 
     def _run(context: dg.AssetExecutionContext, loaded: dict[str, Any]) -> Iterator[Any]:
         resource: OdibiEngine = getattr(context.resources, translator.resource_keys.engine)

@@ -3,7 +3,9 @@
 The run executes on a worker thread; this thread translates each entry of the run's event log and
 calls the hooks, the ``run_project(log_sink=...)`` sink and the progress printer as the run goes
 on, so a slow or raising hook never holds up or breaks the run's own thread. (The manifest's
-sinks get their records from the steps themselves.) How the entries arrive depends on the instance:
+sinks get their records from the steps themselves.) An interrupt of this thread (Ctrl-C, or a hook
+raising ``KeyboardInterrupt``) stops the run before its next step (``assets.stopping``) and is
+raised again once the run has ended. How the entries arrive depends on the instance:
 
 - in memory (no ``DAGSTER_HOME``): the storage calls a watcher as it stores each entry, on the
   run's thread (``EventLogStorage.watch``), which queues it for this thread; nothing reads the
@@ -26,6 +28,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.utils import make_new_run_id
 
+from odibi_dagster.assets.stopping import forget, request_stop
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
 from odibi_dagster.logging.sinks import BaseLogSink, deliver
@@ -84,6 +87,7 @@ def run_live(
         except BaseException as exc:  # noqa: BLE001 - re-raised on the caller's thread
             failure.append(exc)
         finally:
+            forget(run_id)
             if entries is not None:
                 entries.close()
 
@@ -97,6 +101,12 @@ def run_live(
                 tick()
         else:
             _tail(instance, run_id, worker, handle, tick)
+    except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops too, as it would on the main thread
+        request_stop(run_id)
+        logger.warning("interrupted: run %s stops once its running step ends (interrupt again to leave it running)",
+                       run_id)
+        worker.join()
+        raise
     finally:
         if entries is not None:
             entries.stop_watching()

@@ -4,6 +4,7 @@ import csv
 import logging
 import re
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -283,3 +284,60 @@ def test_hooks_run_on_the_callers_thread_not_on_the_runs(instance, project_write
     location = TableLocation(Path(home["ODIBI_STORAGE_ROOT"]), "qat", "test_project", "Silver", "silver.thread")
     run_thread = int(read_frame(location)["thread"].iloc[0])
     assert on_threads == [threading.get_ident()] * 2 and run_thread != threading.get_ident()
+
+
+SLOW_CHAIN = """
+import os, time
+from pathlib import Path
+
+def slow(inputs):
+    Path(os.environ["ODIBI_TEST_STARTED"]).touch()
+    time.sleep(2)  # long enough for the caller to be interrupted while this step runs
+    return inputs["bronze.readings"]
+
+def after(inputs):
+    return inputs["silver.slow"]
+"""
+
+
+@pytest.mark.parametrize("instance", ["in memory", "DAGSTER_HOME"])
+def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, project_writer, home, monkeypatch):
+    """Ctrl-C (here: a hook raising KeyboardInterrupt, which arrives the same way) reaches the
+    caller while the run's thread is in a step: that step ends and is written, no step starts
+    after it, the run ends as canceled, and the interrupt is raised once the run's thread is done."""
+    from odibi_dagster.assets import stopping
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    if instance == "DAGSTER_HOME":
+        monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    root = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
+                  "source_path_or_query": "r.csv"}],
+        data={"r.csv": "a\n1\n2\n"}, functions=SLOW_CHAIN, transformations=[
+            {"transformation_id": "t-slow", "layer": "Silver", "function": "slow", "inputs": ["bronze.readings"],
+             "outputs": [{"table": "silver.slow"}]},
+            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.slow"],
+             "outputs": [{"table": "gold.after"}]}])
+    started = Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"
+    monkeypatch.setenv("ODIBI_TEST_STARTED", str(started))
+    hooks = HookManager()
+
+    def interrupt(payload):
+        if payload["transformation_id"] == "t-slow":
+            deadline = time.time() + 10
+            while not started.exists() and time.time() < deadline:  # the step's function is running
+                time.sleep(0.01)
+            raise KeyboardInterrupt
+
+    hooks.register("transform_start", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
+    assert not [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]  # the run's thread ended
+    assert stopping._REQUESTED == set()
+    storage = Path(home["ODIBI_STORAGE_ROOT"])
+    assert read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.slow"))["a"].tolist() == [1, 2]
+    assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
+    if instance == "DAGSTER_HOME":
+        with dg.DagsterInstance.get() as dagster_instance:
+            [run] = dagster_instance.get_runs()
+            assert run.status == dg.DagsterRunStatus.CANCELED
