@@ -1,6 +1,6 @@
 """Sensors that deliver hook events for runs launched from the UI, a schedule or the CLI.
 
-- three run status sensors (started, success, failure) deliver ``orchestrator_run_start`` and, at
+- four run status sensors (started, success, failure, canceled) deliver ``orchestrator_run_start`` and, at
   the run's end, the closing layer events and ``orchestrator_run_end``;
 - an event-log sensor tails the instance's step events with a durable cursor and delivers the layer
   and transformation events; a new sensor starts from the current end of the log. Its cursor keeps,
@@ -284,6 +284,7 @@ def build_hook_sensors(project: Project, default_engine: str, *, interval_second
         run_status_sensor(dg.DagsterRunStatus.STARTED, {DagsterEventType.RUN_START}, "run_start"),
         run_status_sensor(dg.DagsterRunStatus.SUCCESS, {DagsterEventType.RUN_SUCCESS}, "run_success"),
         run_status_sensor(dg.DagsterRunStatus.FAILURE, {DagsterEventType.RUN_FAILURE}, "run_failure"),
+        run_status_sensor(dg.DagsterRunStatus.CANCELED, {DagsterEventType.RUN_CANCELED}, "run_canceled"),
         step_events,
     ]
 

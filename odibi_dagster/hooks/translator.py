@@ -2,7 +2,8 @@
 
 Fed a run's event log entries in order, ``RunTranslator`` returns the hook events they imply:
 
-- RUN_START / RUN_SUCCESS / RUN_FAILURE -> ``orchestrator_run_start`` / ``orchestrator_run_end``
+- RUN_START / RUN_SUCCESS / RUN_FAILURE / RUN_CANCELED -> ``orchestrator_run_start`` /
+  ``orchestrator_run_end`` (a canceled run's status is ``failed``, the seed's two statuses)
 - the first step start of a layer -> ``layer_start`` (``bronze_start`` for the first layer); the
   last end of that layer's planned steps -> ``layer_end`` / ``bronze_end``, with the duration from
   first start to last end; a layer none of whose steps ran reports ``skipped`` at the run's end
@@ -217,7 +218,7 @@ class RunTranslator:
         if kind == DagsterEventType.RUN_START:
             self.run_start = ts
             return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers()))]
-        if kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE):
+        if kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED):
             return self._run_end(ts, kind == DagsterEventType.RUN_SUCCESS, event)
         if step not in self.project.steps:
             return []

@@ -217,9 +217,10 @@ def test_launchpad_with_engine_spark_runs_the_spark_engine(ui_run, page, dagster
 
 def test_the_hook_sensors_and_the_schedule_are_listed(page):
     page.goto("/automation")
-    # the names as users see them, written out: the project's four hook sensors and its schedule
+    # the names as users see them, written out: the project's five hook sensors and its schedule
     expected = ["energy_efficiency_hooks_run_start", "energy_efficiency_hooks_run_success",
-                "energy_efficiency_hooks_run_failure", "energy_efficiency_hooks_steps", "energy_efficiency_daily"]
+                "energy_efficiency_hooks_run_failure", "energy_efficiency_hooks_run_canceled",
+                "energy_efficiency_hooks_steps", "energy_efficiency_daily"]
     page.get_by_text(expected[0], exact=True).wait_for()
     screenshot(page, "automation")
     for name in expected:

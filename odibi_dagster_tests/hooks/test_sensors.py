@@ -278,6 +278,33 @@ def test_a_run_status_sensor_delivers_each_run_once_when_its_cursor_was_not_save
     assert per_run_marks == {}
 
 
+def test_a_canceled_run_reaches_the_hooks_with_its_end(project_writer, storage, tmp_path, monkeypatch):
+    """A run stopped before its first step (as ``run_project`` stops one when interrupted) ends as
+    canceled; the run_canceled sensor delivers its closing events, orchestrator_run_end failed."""
+    from dagster._core.utils import make_new_run_id
+
+    from odibi_dagster.assets import build_definitions, stopping
+
+    log = tmp_path / "hooks.jsonl"
+    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
+    project = load_project_folder(write_project(project_writer))
+    job = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def()
+    with dg.instance_for_test() as instance:
+        sensor = next(s for s in build_hook_sensors(project, "pandas") if s.name.endswith("_run_canceled"))
+        begun = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
+        run_id = make_new_run_id()
+        stopping.request_stop(run_id)
+        try:
+            result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+        finally:
+            stopping.forget(run_id)
+        assert instance.get_run_by_id(result.run_id).status == dg.DagsterRunStatus.CANCELED
+        sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=begun))
+    delivered = events(log)
+    assert [e["event"] for e in delivered] == ["layer_end", "layer_end", "orchestrator_run_end"]  # the layers not run
+    assert delivered[-1]["status"] == "failed" and "stopped before step" in delivered[-1]["error"]
+
+
 def test_the_delivered_runs_keep_the_newest_and_survive_a_damaged_value(monkeypatch):
     from odibi_dagster.hooks.sensors import DeliveredRuns
 
@@ -327,7 +354,8 @@ def test_a_failed_run_with_a_retried_step_reaches_the_hooks_through_the_sensors(
         built = {sensor.name: sensor for sensor in build_hook_sensors(project, "pandas")}
         # the names users see in the UI and turn on or off, written out (not derived from the code)
         assert set(built) == {"test_project_hooks_run_start", "test_project_hooks_run_success",
-                              "test_project_hooks_run_failure", "test_project_hooks_steps"}
+                              "test_project_hooks_run_failure", "test_project_hooks_run_canceled",
+                              "test_project_hooks_steps"}
         sensors = {name.removeprefix("test_project_hooks_"): sensor for name, sensor in built.items()}
         cursors = {name: sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
                    for name, sensor in sensors.items()}  # the first ticks: nothing to deliver yet

@@ -9,7 +9,14 @@ import logging
 import dagster as dg
 import pytest
 from dagster import DagsterEventType as T
-from dagster._core.events import DagsterEvent, JobFailureData, StepFailureData, StepRetryData, StepSuccessData
+from dagster._core.events import (
+    DagsterEvent,
+    JobCanceledData,
+    JobFailureData,
+    StepFailureData,
+    StepRetryData,
+    StepSuccessData,
+)
 from dagster_shared.error import SerializableErrorInfo
 
 from odibi_dagster.config.model import Manifest, OutputSpec, Project, Source, Transformation
@@ -112,6 +119,20 @@ def test_a_run_that_fails_before_any_step(steps):
     assert [p["status"] for name, p in events if name.endswith("_end") and "layer" in p] == ["skipped"] * 3
     end = events[-1][1]
     assert (end["status"], end["error"], end["layers_executed"]) == ("failed", "resource init failed: no Java", [])
+
+
+def test_a_canceled_run_ends_as_failed(steps):
+    """A run terminated from the UI (or stopped by an interrupted run_project) ends with
+    orchestrator_run_end too, status failed (the seed's statuses are success and failed)."""
+    events = translate(steps, [
+        entry(T.RUN_START, 100), entry(T.STEP_START, 101, SRC), entry(T.STEP_SUCCESS, 102, SRC),
+        entry(T.STEP_START, 103, CLEAN),
+        entry(T.STEP_FAILURE, 104, CLEAN, StepFailureData(error("DagsterExecutionInterruptedError: stopped"), None)),
+        entry(T.RUN_CANCELED, 105, data=JobCanceledData(None))])
+    assert names(events)[-3:] == ["layer_end", "layer_end", "orchestrator_run_end"]
+    end = events[-1][1]
+    assert (end["status"], end["error"], end["layers_executed"]) == (
+        "failed", "t-clean: DagsterExecutionInterruptedError: stopped", ["Bronze", "Silver"])
 
 
 @pytest.mark.parametrize("split", range(1, len(SUCCESS)))
