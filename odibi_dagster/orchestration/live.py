@@ -106,6 +106,7 @@ def run_live(
         logger.warning("interrupted: run %s stops once its running step ends (interrupt again to leave it running)",
                        run_id)
         worker.join()
+        forget(run_id)  # the run may have ended before the request
         raise
     finally:
         if entries is not None:

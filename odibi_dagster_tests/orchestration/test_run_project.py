@@ -341,3 +341,25 @@ def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, proj
         with dg.DagsterInstance.get() as dagster_instance:
             [run] = dagster_instance.get_runs()
             assert run.status == dg.DagsterRunStatus.CANCELED
+
+
+def test_an_interrupt_after_the_run_ended_leaves_the_run_as_it_ended(project_writer, home, monkeypatch):
+    from odibi_dagster.assets import stopping
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    root = project_writer.write(functions=WHICH_THREAD, transformations=[
+        {"transformation_id": "t-thread", "layer": "Silver", "function": "which_thread",
+         "outputs": [{"table": "silver.thread"}]}])
+    hooks = HookManager()
+
+    def interrupt(payload):
+        raise KeyboardInterrupt
+
+    hooks.register("orchestrator_run_end", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
+    assert stopping._REQUESTED == set()
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
