@@ -191,10 +191,10 @@ def _nothing_new(context: dg.AssetExecutionContext, log: StepLog, spec: dg.Asset
                  mark: HighWaterMark, table_path: str) -> Iterator[Any]:
     """An incremental source with no row past its mark: nothing is written, and the
     materialization says so (and carries the mark on)."""
-    done = log.finish("SUCCESS", rows_out=0)
+    context.add_asset_metadata(log.finish("SUCCESS", rows_out=0), asset_key=spec.key)  # not on STEP_OUTPUT
     context.log.info(f"no rows past the high-water mark {mark}: nothing written")
     yield dg.MaterializeResult(asset_key=spec.key, metadata={
-        **done, **mark.metadata(table_path), LOAD: "nothing new", "odibi/rows_written": 0})
+        **mark.metadata(table_path), LOAD: "nothing new", "odibi/rows_written": 0})
     log.deliver()
 
 

@@ -3,9 +3,11 @@
 ``execute_in_process`` on a thread other than the main one gets none of Dagster's interrupt
 handling, so ``run_project`` (whose run executes on a worker thread) asks for the stop here when
 its caller is interrupted (Ctrl-C, or a hook raising ``KeyboardInterrupt``): the step in progress
-ends, the next one marks the run canceling and raises Dagster's interrupt, and Dagster ends the
-run as canceled without starting another step. Every table is written atomically, so a stop
-never leaves one half-written.
+ends; each step after it marks the run canceling and fails at once, before it reads or writes
+anything, with a failure that no retry policy retries (Dagster would retry its own interrupt
+under a retry policy, waiting out each delay), so the steps downstream are skipped and Dagster
+ends the run as canceled. Every table is written atomically, so a stop never leaves one
+half-written.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ def forget(run_id: str) -> None:
 
 
 def stop_if_requested(context: dg.AssetExecutionContext) -> None:
-    """At a step's start: end the run here (as canceled) when a stop was requested for it."""
+    """At a step's start: fail it, unretried, and cancel the run when a stop was requested for it."""
     if context.run.run_id not in _REQUESTED:
         return
-    context.instance.report_run_canceling(context.run, message="Stop requested by the process running it")
-    raise dg.DagsterExecutionInterruptedError(
-        f"run {context.run.run_id} stopped before step {context.op_execution_context.op_handle}: its caller was "
-        f"interrupted")
+    run = context.instance.get_run_by_id(context.run.run_id)
+    if run is not None and run.status == dg.DagsterRunStatus.STARTED:
+        context.instance.report_run_canceling(run, message="Stop requested by the process running it")
+    raise dg.Failure(description=f"not run: run {context.run.run_id} was stopped (its caller was interrupted)",
+                     allow_retries=False)

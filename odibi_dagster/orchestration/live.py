@@ -103,9 +103,13 @@ def run_live(
             _tail(instance, run_id, worker, handle, tick)
     except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops too, as it would on the main thread
         request_stop(run_id)
-        logger.warning("interrupted: run %s stops once its running step ends (interrupt again to leave it running)",
-                       run_id)
-        worker.join()
+        logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: the run "
+                       "is then marked canceled at once, and a step still running ends with this process)", run_id)
+        try:
+            worker.join()
+        except KeyboardInterrupt:
+            _abandon(instance, run_id)  # the run's thread forgets the request once it ends
+            raise
         forget(run_id)  # the run may have ended before the request
         raise
     finally:
@@ -119,6 +123,17 @@ def run_live(
             [log_sink], live.unsent_records, lambda message: logger.error("still failing at the run's end: %s", message)):
         live.unsent_records = []
     return live
+
+
+def _abandon(instance: dg.DagsterInstance, run_id: str) -> None:
+    """A second interrupt: the process is likely to end with the run's thread in a step. A run kept
+    on ``DAGSTER_HOME`` is marked canceled rather than left STARTED forever (an in-memory one ends
+    with the process)."""
+    if not instance.event_log_storage.is_persistent:
+        return
+    run = instance.get_run_by_id(run_id)
+    if run is not None and not run.is_finished:
+        instance.report_run_canceled(run, message="Abandoned: the process running it was interrupted twice")
 
 
 class _WatchedEntries:

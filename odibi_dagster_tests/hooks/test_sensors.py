@@ -302,7 +302,7 @@ def test_a_canceled_run_reaches_the_hooks_with_its_end(project_writer, storage, 
         sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=begun))
     delivered = events(log)
     assert [e["event"] for e in delivered] == ["layer_end", "layer_end", "orchestrator_run_end"]  # the layers not run
-    assert delivered[-1]["status"] == "failed" and "stopped before step" in delivered[-1]["error"]
+    assert delivered[-1]["status"] == "failed" and "was stopped" in delivered[-1]["error"]
 
 
 def test_the_delivered_runs_keep_the_newest_and_survive_a_damaged_value(monkeypatch):

@@ -300,17 +300,20 @@ def after(inputs):
 """
 
 
-@pytest.mark.parametrize("instance", ["in memory", "DAGSTER_HOME"])
-def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, project_writer, home, monkeypatch):
+@pytest.mark.parametrize(("instance", "retry"), [("in memory", 0), ("DAGSTER_HOME", 0), ("DAGSTER_HOME", 3)])
+def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, retry, project_writer, home,
+                                                                  monkeypatch):
     """Ctrl-C (here: a hook raising KeyboardInterrupt, which arrives the same way) reaches the
-    caller while the run's thread is in a step: that step ends and is written, no step starts
-    after it, the run ends as canceled, and the interrupt is raised once the run's thread is done."""
+    caller while the run's thread is in a step: that step ends and is written, the steps after it
+    neither run nor wait for retries (under a retry policy too), the run ends as canceled, and the
+    interrupt is raised once the run's thread is done."""
     from odibi_dagster.assets import stopping
 
     monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
     if instance == "DAGSTER_HOME":
         monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
     root = project_writer.write(
+        manifest={"retry": {"max_retries": retry, "delay": 30}},
         sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
                   "source_path_or_query": "r.csv"}],
         data={"r.csv": "a\n1\n2\n"}, functions=SLOW_CHAIN, transformations=[
@@ -341,6 +344,10 @@ def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, proj
         with dg.DagsterInstance.get() as dagster_instance:
             [run] = dagster_instance.get_runs()
             assert run.status == dg.DagsterRunStatus.CANCELED
+            kinds = [r.event_log_entry.dagster_event_type for r in dagster_instance.get_records_for_run(run.run_id).records
+                     if r.event_log_entry.is_dagster_event]
+            assert dg.DagsterEventType.STEP_UP_FOR_RETRY not in kinds
+            assert kinds.count(dg.DagsterEventType.STEP_FAILURE) == 1  # t-after, stopped before it ran
 
 
 def test_an_interrupt_after_the_run_ended_leaves_the_run_as_it_ended(project_writer, home, monkeypatch):
@@ -363,3 +370,57 @@ def test_an_interrupt_after_the_run_ended_leaves_the_run_as_it_ended(project_wri
     with dg.DagsterInstance.get() as instance:
         [run] = instance.get_runs()
         assert run.status == dg.DagsterRunStatus.SUCCESS
+
+
+def test_a_second_interrupt_marks_the_run_canceled_at_once(project_writer, home, monkeypatch):
+    """The caller is interrupted again while it waits for the running step (a real SIGINT to this
+    process): the run on DAGSTER_HOME is canceled at once instead of staying STARTED should the
+    process end, and the run's thread, if the process goes on, still starts no other step."""
+    import os
+    import signal
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    root = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
+                  "source_path_or_query": "r.csv"}],
+        data={"r.csv": "a\n1\n2\n"}, functions=SLOW_CHAIN, transformations=[
+            {"transformation_id": "t-slow", "layer": "Silver", "function": "slow", "inputs": ["bronze.readings"],
+             "outputs": [{"table": "silver.slow"}]},
+            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.slow"],
+             "outputs": [{"table": "gold.after"}]}])
+    started = Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"
+    monkeypatch.setenv("ODIBI_TEST_STARTED", str(started))
+    hooks = HookManager()
+
+    def interrupt_twice(payload):
+        if payload["transformation_id"] == "t-slow":
+            deadline = time.time() + 10
+            while not started.exists() and time.time() < deadline:
+                time.sleep(0.01)
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # while the caller waits
+            raise KeyboardInterrupt
+
+    hooks.register("transform_start", interrupt_twice)
+    with pytest.raises(KeyboardInterrupt):
+        run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.CANCELED  # at once, while t-slow still runs
+    from odibi_dagster.assets import stopping
+
+    # this process goes on, so the abandoned thread goes on with the run: wait for its last step's
+    # end and its forgetting the stop request (not Thread.join: on CPython 3.11 a join that was
+    # interrupted once reports the thread ended too early)
+    ended = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+    deadline, last = time.time() + 30, []
+    while time.time() < deadline and (not last or stopping._REQUESTED):
+        with dg.DagsterInstance.get() as instance:
+            last = [r.event_log_entry.dagster_event_type for r in instance.get_records_for_run(run.run_id).records
+                    if r.event_log_entry.step_key == "test_project__t_after"
+                    and r.event_log_entry.dagster_event_type in ended]
+        time.sleep(0.1)
+    assert last == [dg.DagsterEventType.STEP_FAILURE]  # stopped before it ran
+    assert stopping._REQUESTED == set()
+    storage = Path(home["ODIBI_STORAGE_ROOT"])
+    assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
