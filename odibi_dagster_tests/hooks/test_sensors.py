@@ -252,20 +252,26 @@ def test_a_cursor_of_the_earlier_version_is_carried_over(project_writer, storage
                          "transform_start", "transform_success", "layer_end"]  # the rest, nothing twice
 
 
-def test_a_run_status_sensor_delivers_each_run_once_when_its_cursor_was_not_saved(project_writer, storage,
-                                                                                     tmp_path, monkeypatch):
-    """A daemon stopped after the hooks ran and before Dagster saved the tick's cursor evaluates the
-    same runs again: the runs kept as delivered stop a second delivery. They are one value per
-    sensor in the key-value store, not a row per run."""
+def project_job_and_sensor(project_writer, storage, tmp_path, monkeypatch, suffix: str):
+    """The hook log file, the asset job and the hook sensor whose name ends with ``suffix``."""
     from odibi_dagster.assets import build_definitions
-    from odibi_dagster.hooks.sensors import DeliveredRuns
 
     log = tmp_path / "hooks.jsonl"
     monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
     project = load_project_folder(write_project(project_writer))
     job = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def()
+    return log, job, next(s for s in build_hook_sensors(project, "pandas") if s.name.endswith(suffix))
+
+
+def test_a_run_status_sensor_delivers_each_run_once_when_its_cursor_was_not_saved(project_writer, storage,
+                                                                                     tmp_path, monkeypatch):
+    """A daemon stopped after the hooks ran and before Dagster saved the tick's cursor evaluates the
+    same runs again: the runs kept as delivered stop a second delivery. They are one value per
+    sensor in the key-value store, not a row per run."""
+    from odibi_dagster.hooks.sensors import DeliveredRuns
+
+    log, job, sensor = project_job_and_sensor(project_writer, storage, tmp_path, monkeypatch, "_run_start")
     with dg.instance_for_test() as instance:
-        sensor = next(s for s in build_hook_sensors(project, "pandas") if s.name.endswith("_run_start"))
         begun = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor  # from the log's end
         run_ids = [job.execute_in_process(instance=instance).run_id for _ in range(2)]
         for _ in range(2):  # the second tick starts from the same cursor, as after such a restart
@@ -283,14 +289,10 @@ def test_a_canceled_run_reaches_the_hooks_with_its_end(project_writer, storage, 
     canceled; the run_canceled sensor delivers its closing events, orchestrator_run_end failed."""
     from dagster._core.utils import make_new_run_id
 
-    from odibi_dagster.assets import build_definitions, stopping
+    from odibi_dagster.assets import stopping
 
-    log = tmp_path / "hooks.jsonl"
-    monkeypatch.setenv("ODIBI_TEST_HOOK_LOG", str(log))
-    project = load_project_folder(write_project(project_writer))
-    job = build_definitions(project, storage_root_dir=storage).resolve_implicit_global_asset_job_def()
+    log, job, sensor = project_job_and_sensor(project_writer, storage, tmp_path, monkeypatch, "_run_canceled")
     with dg.instance_for_test() as instance:
-        sensor = next(s for s in build_hook_sensors(project, "pandas") if s.name.endswith("_run_canceled"))
         begun = sensor.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
         run_id = make_new_run_id()
         stopping.request_stop(run_id)

@@ -300,6 +300,38 @@ def after(inputs):
 """
 
 
+def write_slow_chain(project_writer, manifest=None) -> Path:
+    """bronze.readings -> t-slow (2 s, touches ODIBI_TEST_STARTED first) -> t-after."""
+    return project_writer.write(
+        manifest=manifest, sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
+                                     "source_path_or_query": "r.csv"}],
+        data={"r.csv": "a\n1\n2\n"}, functions=SLOW_CHAIN, transformations=[
+            {"transformation_id": "t-slow", "layer": "Silver", "function": "slow", "inputs": ["bronze.readings"],
+             "outputs": [{"table": "silver.slow"}]},
+            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.slow"],
+             "outputs": [{"table": "gold.after"}]}])
+
+
+def interrupting_hooks(home, monkeypatch, again=None) -> HookManager:
+    """Hooks that raise KeyboardInterrupt at t-slow's transform_start once its function is running
+    (``again``: called just before, e.g. to send the second interrupt)."""
+    started = Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"
+    monkeypatch.setenv("ODIBI_TEST_STARTED", str(started))
+    hooks = HookManager()
+
+    def interrupt(payload):
+        if payload["transformation_id"] == "t-slow":
+            deadline = time.time() + 10
+            while not started.exists() and time.time() < deadline:  # the step's function is running
+                time.sleep(0.01)
+            if again is not None:
+                again()
+            raise KeyboardInterrupt
+
+    hooks.register("transform_start", interrupt)
+    return hooks
+
+
 @pytest.mark.parametrize(("instance", "retry"), [("in memory", 0), ("DAGSTER_HOME", 0), ("DAGSTER_HOME", 3)])
 def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, retry, project_writer, home,
                                                                   monkeypatch):
@@ -312,27 +344,8 @@ def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, retr
     monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
     if instance == "DAGSTER_HOME":
         monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
-    root = project_writer.write(
-        manifest={"retry": {"max_retries": retry, "delay": 30}},
-        sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
-                  "source_path_or_query": "r.csv"}],
-        data={"r.csv": "a\n1\n2\n"}, functions=SLOW_CHAIN, transformations=[
-            {"transformation_id": "t-slow", "layer": "Silver", "function": "slow", "inputs": ["bronze.readings"],
-             "outputs": [{"table": "silver.slow"}]},
-            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.slow"],
-             "outputs": [{"table": "gold.after"}]}])
-    started = Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"
-    monkeypatch.setenv("ODIBI_TEST_STARTED", str(started))
-    hooks = HookManager()
-
-    def interrupt(payload):
-        if payload["transformation_id"] == "t-slow":
-            deadline = time.time() + 10
-            while not started.exists() and time.time() < deadline:  # the step's function is running
-                time.sleep(0.01)
-            raise KeyboardInterrupt
-
-    hooks.register("transform_start", interrupt)
+    root = write_slow_chain(project_writer, {"retry": {"max_retries": retry, "delay": 30}})
+    hooks = interrupting_hooks(home, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
     assert not [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]  # the run's thread ended
@@ -381,27 +394,9 @@ def test_a_second_interrupt_marks_the_run_canceled_at_once(project_writer, home,
 
     monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
     monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
-    root = project_writer.write(
-        sources=[{"source_id": "s1", "source_name": "bronze.readings", "file_format": "csv",
-                  "source_path_or_query": "r.csv"}],
-        data={"r.csv": "a\n1\n2\n"}, functions=SLOW_CHAIN, transformations=[
-            {"transformation_id": "t-slow", "layer": "Silver", "function": "slow", "inputs": ["bronze.readings"],
-             "outputs": [{"table": "silver.slow"}]},
-            {"transformation_id": "t-after", "layer": "Gold", "function": "after", "inputs": ["silver.slow"],
-             "outputs": [{"table": "gold.after"}]}])
-    started = Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"
-    monkeypatch.setenv("ODIBI_TEST_STARTED", str(started))
-    hooks = HookManager()
-
-    def interrupt_twice(payload):
-        if payload["transformation_id"] == "t-slow":
-            deadline = time.time() + 10
-            while not started.exists() and time.time() < deadline:
-                time.sleep(0.01)
-            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()  # while the caller waits
-            raise KeyboardInterrupt
-
-    hooks.register("transform_start", interrupt_twice)
+    root = write_slow_chain(project_writer)
+    hooks = interrupting_hooks(home, monkeypatch, again=lambda: threading.Timer(  # while the caller waits
+        0.5, os.kill, (os.getpid(), signal.SIGINT)).start())
     with pytest.raises(KeyboardInterrupt):
         run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
     with dg.DagsterInstance.get() as instance:
