@@ -4,8 +4,9 @@ The run executes on a worker thread; this thread translates each entry of the ru
 calls the hooks, the ``run_project(log_sink=...)`` sink and the progress printer as the run goes
 on, so a slow or raising hook never holds up or breaks the run's own thread. (The manifest's
 sinks get their records from the steps themselves.) An interrupt of this thread (Ctrl-C, or a hook
-raising ``KeyboardInterrupt``) stops the run before its next step (``assets.stopping``) and is
-raised again once the run has ended. How the entries arrive depends on the instance:
+raising ``KeyboardInterrupt``) stops the run before its next step (``assets.stopping``); what the
+run did meanwhile still reaches the hooks and the sink, and the interrupt is raised again once the
+run has ended. How the entries arrive depends on the instance:
 
 - in memory (no ``DAGSTER_HOME``): the storage calls a watcher as it stores each entry, on the
   run's thread (``EventLogStorage.watch``), which queues it for this thread; nothing reads the
@@ -21,9 +22,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 from dagster._core.utils import make_new_run_id
@@ -78,7 +79,7 @@ def run_live(
         if progress is not None and live.translator is not None:
             progress.update(live.translator)
 
-    entries = _WatchedEntries(instance, run_id) if not instance.event_log_storage.is_persistent else None
+    watched = _WatchedEntries(instance, run_id) if not instance.event_log_storage.is_persistent else None
     failure: list[BaseException] = []
 
     def work() -> None:
@@ -88,19 +89,33 @@ def run_live(
             failure.append(exc)
         finally:
             forget(run_id)
-            if entries is not None:
-                entries.close()
+            if watched is not None:
+                watched.close()
 
     worker = threading.Thread(target=work, name=f"odibi-run-{run_id[:8]}", daemon=True)
+    entries: _Entries = watched or _TailedEntries(instance, run_id, worker)
+    pending: deque[tuple[dg.EventLogEntry, dg.DagsterRun]] = deque()
+
+    def deliver_all() -> None:
+        """Hand each entry of the run's log to ``handle``, as it comes, up to the log's end."""
+        while True:
+            while pending:
+                handle(*pending.popleft())
+            tick()
+            batch = entries.next_batch()
+            if batch is None:
+                return
+            pending.extend(batch)
+
+    def retry_unsent() -> None:  # one more try at the run's end
+        if live.unsent_records and log_sink is not None and not deliver(
+                [log_sink], live.unsent_records,
+                lambda message: logger.error("still failing at the run's end: %s", message)):
+            live.unsent_records = []
+
     worker.start()
     try:
-        if entries is not None:
-            for batch in entries.batches():
-                for entry, run in batch:
-                    handle(entry, run)
-                tick()
-        else:
-            _tail(instance, run_id, worker, handle, tick)
+        deliver_all()
     except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops too, as it would on the main thread
         request_stop(run_id)
         logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: the run "
@@ -111,17 +126,18 @@ def run_live(
             _abandon(instance, run_id)  # the run's thread forgets the request once it ends
             raise
         forget(run_id)  # the run may have ended before the request
+        # what the run did since (the step that ended, the run's end) still reaches the hooks and
+        # the sink, unless a hook interrupts again
+        deliver_all()
+        retry_unsent()
         raise
     finally:
-        if entries is not None:
-            entries.stop_watching()
+        if watched is not None:
+            watched.stop_watching()
     worker.join()
     if failure:
         raise failure[0]
-    # one more try at the run's end
-    if live.unsent_records and log_sink is not None and not deliver(
-            [log_sink], live.unsent_records, lambda message: logger.error("still failing at the run's end: %s", message)):
-        live.unsent_records = []
+    retry_unsent()
     return live
 
 
@@ -136,6 +152,12 @@ def _abandon(instance: dg.DagsterInstance, run_id: str) -> None:
         instance.report_run_canceled(run, message="Abandoned: the process running it was interrupted twice")
 
 
+class _Entries(Protocol):
+    def next_batch(self) -> list[tuple[dg.EventLogEntry, dg.DagsterRun]] | None:
+        """The run's entries stored since the last call (maybe none, after a short wait); None once
+        the run has ended and all were taken."""
+
+
 class _WatchedEntries:
     """The entries of an in-memory instance's run, as the storage stores them (queued by a watcher
     on the run's thread, with the run, which is read there too), taken in batches every
@@ -146,6 +168,7 @@ class _WatchedEntries:
     def __init__(self, instance: dg.DagsterInstance, run_id: str):
         self._instance, self._run_id = instance, run_id
         self._queue: queue.Queue[Any] = queue.Queue()
+        self._ended = False
         self._run: dg.DagsterRun | None = None
         instance.event_log_storage.watch(run_id, None, self._watcher)
 
@@ -160,44 +183,48 @@ class _WatchedEntries:
     def stop_watching(self) -> None:
         self._instance.event_log_storage.end_watch(self._run_id, self._watcher)
 
-    def batches(self) -> Iterator[list[tuple[dg.EventLogEntry, dg.DagsterRun]]]:
-        """What was stored since the last batch (maybe nothing), every ``POLL_SECONDS``: one wake-up
-        per interval, as the tail reads, not one per event."""
+    def next_batch(self) -> list[tuple[dg.EventLogEntry, dg.DagsterRun]] | None:
+        """What was stored since the last call (maybe nothing), after ``POLL_SECONDS``: one wake-up per
+        interval, as the tail reads, not one per event."""
+        if self._ended:
+            return None
+        time.sleep(POLL_SECONDS)
+        batch = []
         while True:
-            time.sleep(POLL_SECONDS)
-            batch = []
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is self._END:
-                    yield batch
-                    return
-                batch.append(item)
-            yield batch
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return batch
+            if item is self._END:
+                self._ended = True
+                return batch
+            batch.append(item)
 
 
-def _tail(instance: dg.DagsterInstance, run_id: str, worker: threading.Thread,
-          handle: Callable[[dg.EventLogEntry, dg.DagsterRun], None], tick: Callable[[], None]) -> None:
-    """A persistent instance: ``handle`` the entries this thread reads while ``worker`` runs;
-    ``tick`` after each read (the progress line's elapsed time moves on during a long step)."""
-    cursor, run = None, None
-    while True:
-        finished = not worker.is_alive()
-        run = run or instance.get_run_by_id(run_id)
-        if run is not None:
-            page = instance.get_records_for_run(run_id, cursor=cursor)
-            for record in page.records:
-                handle(record.event_log_entry, run)
-            cursor = page.cursor
-            tick()
-            if finished and not page.has_more:
-                break
-        elif finished:
-            break
-        if not finished:
+class _TailedEntries:
+    """A persistent instance's run: its log read with a cursor while ``worker`` runs it, every
+    ``POLL_SECONDS``, and to its end once the worker has ended."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, worker: threading.Thread):
+        self._instance, self._run_id, self._worker = instance, run_id, worker
+        self._run: dg.DagsterRun | None = None
+        self._cursor: str | None = None
+        self._wait = self._done = False
+
+    def next_batch(self) -> list[tuple[dg.EventLogEntry, dg.DagsterRun]] | None:
+        if self._done:
+            return None
+        if self._wait:
             time.sleep(POLL_SECONDS)
+        finished = not self._worker.is_alive()
+        self._run = self._run or self._instance.get_run_by_id(self._run_id)
+        if self._run is None:
+            self._done, self._wait = finished, True
+            return []
+        page = self._instance.get_records_for_run(self._run_id, cursor=self._cursor)
+        self._cursor = page.cursor
+        self._done, self._wait = finished and not page.has_more, not finished
+        return [(record.event_log_entry, self._run) for record in page.records]
 
 
 def _retry_later(message: str) -> None:

@@ -345,11 +345,17 @@ def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, retr
     if instance == "DAGSTER_HOME":
         monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
     root = write_slow_chain(project_writer, {"retry": {"max_retries": retry, "delay": 30}})
-    hooks = interrupting_hooks(home, monkeypatch)
+    hooks, sink, seen = interrupting_hooks(home, monkeypatch), ListSink(), []
+    for event in ("transform_success", "transform_failure", "orchestrator_run_end"):
+        hooks.register(event, lambda payload, event=event: seen.append((event, payload)))
     with pytest.raises(KeyboardInterrupt):
-        run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
+        run_project("Test Project", project_dir=root, hooks=hooks, log_sink=sink, quiet=True)
     assert not [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]  # the run's thread ended
     assert stopping._REQUESTED == set()
+    # what the run did after the interrupt still reached the hooks and the sink
+    assert [(r["transformation_id"], r["status"]) for r in sink.records] == [("s1", "SUCCESS"), ("t-slow", "SUCCESS")]
+    assert [(event, p.get("transformation_id") or p["status"]) for event, p in seen] == [
+        ("transform_success", "t-slow"), ("transform_failure", "t-after"), ("orchestrator_run_end", "failed")]
     storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.slow"))["a"].tolist() == [1, 2]
     assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
