@@ -7,6 +7,7 @@ go on (the original let it propagate, and re-ran a transformation whose success 
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import warnings
@@ -61,16 +62,25 @@ class HookManager:
             return len(hooks) - len(keep)
 
     def emit(self, event: str, payload: dict[str, Any]) -> None:
+        for call in self.calls(event, payload):
+            call()
+
+    def calls(self, event: str, payload: dict[str, Any]) -> list[Callable[[], None]]:
+        """The calls ``emit`` makes, one per matching hook, in order: a caller that may be interrupted
+        between them (``run_project``) can resume with the rest. Each logs and isolates an error."""
         with self._lock:
             hooks = list(self._hooks.get(event, []))
-        for hook in hooks:
-            if all(payload.get(key) == value for key, value in hook["filters"].items()):
-                try:
-                    hook["callback"](payload)
-                except Exception:
-                    logger.exception("hook %r for event '%s' raised; the run goes on",
-                                     getattr(hook["callback"], "__name__", hook["callback"]), event)
+        return [functools.partial(_call, hook["callback"], event, payload) for hook in hooks
+                if all(payload.get(key) == value for key, value in hook["filters"].items())]
 
     def list_hooks(self) -> dict[str, list[dict[str, Any]]]:
         with self._lock:
             return {event: [dict(hook) for hook in hooks] for event, hooks in self._hooks.items() if hooks}
+
+
+def _call(callback: Callback, event: str, payload: dict[str, Any]) -> None:
+    try:
+        callback(payload)
+    except Exception:
+        logger.exception("hook %r for event '%s' raised; the run goes on", getattr(callback, "__name__", callback),
+                         event)

@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,11 +66,14 @@ def run_live(
         live.result = job.execute_in_process(instance=instance, run_id=run_id, asset_selection=selection,
                                              run_config=run_config, tags=tags, raise_on_error=False)
 
+    # the hook calls still to make: an interrupt raised by one (or during one) leaves the rest here
+    calls: deque[Callable[[], None]] = deque()
+
     def handle(entry: dg.EventLogEntry, run: dg.DagsterRun) -> None:
         if live.translator is None:
             live.translator = RunTranslator(steps, run)
         for event, payload in live.translator.translate(entry):
-            hooks.emit(event, payload)
+            calls.extend(hooks.calls(event, payload))
         if log_sink is not None and live.translator.finished_records:
             records = live.translator.finished_records
             if deliver([log_sink], records, _retry_later):
@@ -99,8 +103,11 @@ def run_live(
     def deliver_all() -> None:
         """Hand each entry of the run's log to ``handle``, as it comes, up to the log's end."""
         while True:
-            while pending:
-                handle(*pending.popleft())
+            while calls or pending:
+                if calls:
+                    calls.popleft()()
+                else:
+                    handle(*pending.popleft())
             tick()
             batch = entries.next_batch()
             if batch is None:
@@ -119,7 +126,7 @@ def run_live(
     except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops too, as it would on the main thread
         request_stop(run_id)
         logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: the run "
-                       "is then marked canceled at once, and a step still running ends with this process)", run_id)
+                       "is then marked canceling at once and its running step abandoned)", run_id)
         try:
             worker.join()
         except KeyboardInterrupt:
@@ -143,13 +150,14 @@ def run_live(
 
 def _abandon(instance: dg.DagsterInstance, run_id: str) -> None:
     """A second interrupt: the process is likely to end with the run's thread in a step. A run kept
-    on ``DAGSTER_HOME`` is marked canceled rather than left STARTED forever (an in-memory one ends
-    with the process)."""
+    on ``DAGSTER_HOME`` is marked canceling at once, not left STARTED (the UI offers to mark it
+    canceled should the process end; should it go on, the run's thread ends the run as canceled
+    itself). An in-memory run ends with the process."""
     if not instance.event_log_storage.is_persistent:
         return
     run = instance.get_run_by_id(run_id)
-    if run is not None and not run.is_finished:
-        instance.report_run_canceled(run, message="Abandoned: the process running it was interrupted twice")
+    if run is not None and run.status == dg.DagsterRunStatus.STARTED:
+        instance.report_run_canceling(run, message="Abandoned: the process running it was interrupted twice")
 
 
 class _Entries(Protocol):

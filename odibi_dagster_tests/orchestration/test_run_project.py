@@ -346,7 +346,8 @@ def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, retr
         monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
     root = write_slow_chain(project_writer, {"retry": {"max_retries": retry, "delay": 30}})
     hooks, sink, seen = interrupting_hooks(home, monkeypatch), ListSink(), []
-    for event in ("transform_success", "transform_failure", "orchestrator_run_end"):
+    # registered after the interrupting hook: the interrupt must not cost them the event it came in
+    for event in ("transform_start", "transform_success", "transform_failure", "orchestrator_run_end"):
         hooks.register(event, lambda payload, event=event: seen.append((event, payload)))
     with pytest.raises(KeyboardInterrupt):
         run_project("Test Project", project_dir=root, hooks=hooks, log_sink=sink, quiet=True)
@@ -355,7 +356,8 @@ def test_an_interrupted_caller_stops_the_run_before_its_next_step(instance, retr
     # what the run did after the interrupt still reached the hooks and the sink
     assert [(r["transformation_id"], r["status"]) for r in sink.records] == [("s1", "SUCCESS"), ("t-slow", "SUCCESS")]
     assert [(event, p.get("transformation_id") or p["status"]) for event, p in seen] == [
-        ("transform_success", "t-slow"), ("transform_failure", "t-after"), ("orchestrator_run_end", "failed")]
+        ("transform_start", "t-slow"), ("transform_success", "t-slow"), ("transform_start", "t-after"),
+        ("transform_failure", "t-after"), ("orchestrator_run_end", "failed")]
     storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.slow"))["a"].tolist() == [1, 2]
     assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
@@ -393,8 +395,9 @@ def test_an_interrupt_after_the_run_ended_leaves_the_run_as_it_ended(project_wri
 
 def test_a_second_interrupt_marks_the_run_canceled_at_once(project_writer, home, monkeypatch):
     """The caller is interrupted again while it waits for the running step (a real SIGINT to this
-    process): the run on DAGSTER_HOME is canceled at once instead of staying STARTED should the
-    process end, and the run's thread, if the process goes on, still starts no other step."""
+    process): the run on DAGSTER_HOME is marked canceling at once instead of staying STARTED should
+    the process end; if the process goes on, the run's thread starts no other step and ends the
+    run as canceled, once."""
     import os
     import signal
 
@@ -407,7 +410,7 @@ def test_a_second_interrupt_marks_the_run_canceled_at_once(project_writer, home,
         run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
     with dg.DagsterInstance.get() as instance:
         [run] = instance.get_runs()
-        assert run.status == dg.DagsterRunStatus.CANCELED  # at once, while t-slow still runs
+        assert run.status == dg.DagsterRunStatus.CANCELING  # at once, while t-slow still runs
     from odibi_dagster.assets import stopping
 
     # this process goes on, so the abandoned thread goes on with the run: wait for its last step's
@@ -423,5 +426,10 @@ def test_a_second_interrupt_marks_the_run_canceled_at_once(project_writer, home,
         time.sleep(0.1)
     assert last == [dg.DagsterEventType.STEP_FAILURE]  # stopped before it ran
     assert stopping._REQUESTED == set()
+    run_ends = {dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_CANCELED}
+    with dg.DagsterInstance.get() as instance:
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+        assert [r.event_log_entry.dagster_event_type for r in instance.get_records_for_run(run.run_id).records
+                if r.event_log_entry.dagster_event_type in run_ends] == [dg.DagsterEventType.RUN_CANCELED]
     storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
