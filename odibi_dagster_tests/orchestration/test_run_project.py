@@ -393,7 +393,7 @@ def test_an_interrupt_after_the_run_ended_leaves_the_run_as_it_ended(project_wri
         assert run.status == dg.DagsterRunStatus.SUCCESS
 
 
-def test_a_second_interrupt_marks_the_run_canceled_at_once(project_writer, home, monkeypatch):
+def test_a_second_interrupt_marks_the_run_canceling_at_once(project_writer, home, monkeypatch):
     """The caller is interrupted again while it waits for the running step (a real SIGINT to this
     process): the run on DAGSTER_HOME is marked canceling at once instead of staying STARTED should
     the process end; if the process goes on, the run's thread starts no other step and ends the
