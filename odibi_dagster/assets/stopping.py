@@ -32,12 +32,17 @@ def forget(run_id: str) -> None:
         _REQUESTED.discard(run_id)
 
 
+def mark_canceling(instance: dg.DagsterInstance, run_id: str, message: str) -> None:
+    """Mark the run canceling, unless it already is or has ended: Dagster then ends it as canceled."""
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.status == dg.DagsterRunStatus.STARTED:
+        instance.report_run_canceling(run, message=message)
+
+
 def stop_if_requested(context: dg.AssetExecutionContext) -> None:
     """At a step's start: fail it, unretried, and cancel the run when a stop was requested for it."""
     if context.run.run_id not in _REQUESTED:
         return
-    run = context.instance.get_run_by_id(context.run.run_id)
-    if run is not None and run.status == dg.DagsterRunStatus.STARTED:
-        context.instance.report_run_canceling(run, message="Stop requested by the process running it")
+    mark_canceling(context.instance, context.run.run_id, "Stop requested by the process running it")
     raise dg.Failure(description=f"not run: run {context.run.run_id} was stopped (its caller was interrupted)",
                      allow_retries=False)

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import dagster as dg
 from dagster._core.utils import make_new_run_id
 
-from odibi_dagster.assets.stopping import forget, request_stop
+from odibi_dagster.assets.stopping import forget, mark_canceling, request_stop
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
 from odibi_dagster.logging.sinks import BaseLogSink, deliver
@@ -153,11 +153,8 @@ def _abandon(instance: dg.DagsterInstance, run_id: str) -> None:
     on ``DAGSTER_HOME`` is marked canceling at once, not left STARTED (the UI offers to mark it
     canceled should the process end; should it go on, the run's thread ends the run as canceled
     itself). An in-memory run ends with the process."""
-    if not instance.event_log_storage.is_persistent:
-        return
-    run = instance.get_run_by_id(run_id)
-    if run is not None and run.status == dg.DagsterRunStatus.STARTED:
-        instance.report_run_canceling(run, message="Abandoned: the process running it was interrupted twice")
+    if instance.event_log_storage.is_persistent:
+        mark_canceling(instance, run_id, "Abandoned: the process running it was interrupted twice")
 
 
 class _Entries(Protocol):
