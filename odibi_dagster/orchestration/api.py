@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, ProjectSteps
 from odibi_dagster.logging.sinks import BaseLogSink, FileLogSink
 from odibi_dagster.orchestration.discovery import find_project
-from odibi_dagster.orchestration.live import run_live
+from odibi_dagster.orchestration.live import RunAbandoned, run_live
 from odibi_dagster.orchestration.progress import LayerProgress
 
 logger = logging.getLogger("odibi_dagster.orchestration")
@@ -103,12 +104,15 @@ def run_project(
 def _instance() -> Iterator[dg.DagsterInstance]:
     """The ``DAGSTER_HOME`` instance, else an in-memory one. (``execute_in_process`` runs every step
     in this process, whatever the job's executor, so no step process needs to reach the instance.)"""
-    if os.environ.get("DAGSTER_HOME"):
-        with dg.DagsterInstance.get() as instance:
-            yield instance
-        return
-    with dg.DagsterInstance.ephemeral() as instance:
+    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    release = instance.dispose
+    try:
         yield instance
+    except RunAbandoned as abandoned:  # the run's thread still uses the instance: an in-memory one would vanish
+        release = functools.partial(abandoned.when_run_ends, instance.dispose)
+        raise
+    finally:
+        release()
 
 
 def partition_tags(project: Project, partition_key: str | None,

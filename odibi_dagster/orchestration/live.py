@@ -6,7 +6,8 @@ on, so a slow or raising hook never holds up or breaks the run's own thread. (Th
 sinks get their records from the steps themselves.) An interrupt of this thread (Ctrl-C, or a hook
 raising ``KeyboardInterrupt``) stops the run before its next step (``assets.stopping``); what the
 run did meanwhile still reaches the hooks and the sink, and the interrupt is raised again once the
-run has ended. How the entries arrive depends on the instance:
+run has ended; a Ctrl-C waits for the loop's next safe point (``orchestration.interrupts``). How
+the entries arrive depends on the instance:
 
 - in memory (no ``DAGSTER_HOME``): the storage calls a watcher as it stores each entry, on the
   run's thread (``EventLogStorage.watch``), which queues it for this thread; nothing reads the
@@ -34,6 +35,7 @@ from odibi_dagster.assets.stopping import forget, mark_canceling, request_stop
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
 from odibi_dagster.logging.sinks import BaseLogSink, deliver
+from odibi_dagster.orchestration.interrupts import HeldInterrupts
 from odibi_dagster.orchestration.progress import LayerProgress
 
 logger = logging.getLogger("odibi_dagster.orchestration")
@@ -101,18 +103,23 @@ def run_live(
     pending: deque[tuple[dg.EventLogEntry, dg.DagsterRun]] = deque()
 
     def deliver_all() -> None:
-        """Hand each entry of the run's log to ``handle``, as it comes, up to the log's end."""
+        """Hand each entry of the run's log to ``handle``, as it comes, up to the log's end; a Ctrl-C
+        is raised between two calls or entries (at once inside a hook)."""
         while True:
             while calls or pending:
                 if calls:
-                    calls.popleft()()
+                    with interrupts.immediately():
+                        calls.popleft()()
                 else:
                     handle(*pending.popleft())
+                interrupts.check()
             tick()
             batch = entries.next_batch()
             if batch is None:
+                interrupts.check()
                 return
             pending.extend(batch)
+            interrupts.check()
 
     def retry_unsent() -> None:  # one more try at the run's end
         if live.unsent_records and log_sink is not None and not deliver(
@@ -120,39 +127,57 @@ def run_live(
                 lambda message: logger.error("still failing at the run's end: %s", message)):
             live.unsent_records = []
 
+    interrupts = HeldInterrupts()
     worker.start()
     try:
-        deliver_all()
-    except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops too, as it would on the main thread
-        request_stop(run_id)
-        logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: the run "
-                       "is then marked canceling at once and its running step abandoned)", run_id)
-        try:
+        with interrupts.installed():
+            try:
+                deliver_all()
+            except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops, as it would on the main thread
+                request_stop(run_id)
+                logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: "
+                               "the run is then marked canceling at once and its running step abandoned)", run_id)
+                try:
+                    with interrupts.immediately():
+                        interrupts.check()
+                        worker.join()
+                except KeyboardInterrupt as again:
+                    _abandon(instance, run_id)  # the run's thread forgets the request once it ends
+                    raise RunAbandoned(worker) from again
+                forget(run_id)  # the run may have ended before the request
+                # what the run did since (the step that ended, the run's end) still reaches the hooks
+                # and the sink, unless interrupted again
+                deliver_all()
+                retry_unsent()
+                raise
             worker.join()
-        except KeyboardInterrupt:
-            _abandon(instance, run_id)  # the run's thread forgets the request once it ends
-            raise
-        forget(run_id)  # the run may have ended before the request
-        # what the run did since (the step that ended, the run's end) still reaches the hooks and
-        # the sink, unless a hook interrupts again
-        deliver_all()
-        retry_unsent()
-        raise
+            if failure:
+                raise failure[0]
+            retry_unsent()
     finally:
         if watched is not None:
             watched.stop_watching()
-    worker.join()
-    if failure:
-        raise failure[0]
-    retry_unsent()
     return live
+
+
+class RunAbandoned(KeyboardInterrupt):
+    """A second interrupt: the caller stopped waiting while the run's thread was still in a step."""
+
+    def __init__(self, worker: threading.Thread):
+        super().__init__()
+        self.worker = worker
+
+    def when_run_ends(self, release: Callable[[], None]) -> None:
+        """Call ``release`` (say, disposing of the instance the run still uses) once the run's thread ends."""
+        threading.Thread(target=lambda: (self.worker.join(), release()), name=f"{self.worker.name}-release",
+                         daemon=True).start()
 
 
 def _abandon(instance: dg.DagsterInstance, run_id: str) -> None:
     """A second interrupt: the process is likely to end with the run's thread in a step. A run kept
     on ``DAGSTER_HOME`` is marked canceling at once, not left STARTED (the UI offers to mark it
     canceled should the process end; should it go on, the run's thread ends the run as canceled
-    itself). An in-memory run ends with the process."""
+    itself). An in-memory run ends with the process; until then ``RunAbandoned`` keeps its instance."""
     if instance.event_log_storage.is_persistent:
         mark_canceling(instance, run_id, "Abandoned: the process running it was interrupted twice")
 

@@ -433,3 +433,65 @@ def test_a_second_interrupt_marks_the_run_canceling_at_once(project_writer, home
                 if r.event_log_entry.dagster_event_type in run_ends] == [dg.DagsterEventType.RUN_CANCELED]
     storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
+
+
+def wait_for_run_threads(seconds: float = 30) -> None:
+    """Until the run's thread (and the one releasing its instance) have ended."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]:
+        time.sleep(0.05)
+
+
+def test_a_ctrl_c_during_a_sink_write_loses_no_record(project_writer, home, monkeypatch):
+    """A real SIGINT to this process while the caller's log sink writes a record: the write ends,
+    the interrupt is raised right after it (the run stops before its next step), and each record
+    reaches the sink once; before, the interrupt landed inside the write and the record was lost."""
+    import os
+    import signal
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    started = Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"
+    monkeypatch.setenv("ODIBI_TEST_STARTED", str(started))
+    root = write_slow_chain(project_writer)
+
+    class CtrlCWhileWriting(ListSink):
+        def write(self, records):
+            if not self.records:  # s1's record, once t-slow's function runs
+                deadline = time.time() + 10
+                while not started.exists() and time.time() < deadline:
+                    time.sleep(0.01)
+                os.kill(os.getpid(), signal.SIGINT)  # Python runs its handler before the next line
+            super().write(records)
+
+    sink = CtrlCWhileWriting()
+    with pytest.raises(KeyboardInterrupt):
+        run_project("Test Project", project_dir=root, log_sink=sink, quiet=True)
+    assert [(r["transformation_id"], r["status"]) for r in sink.records] == [("s1", "SUCCESS"), ("t-slow", "SUCCESS")]
+    storage = Path(home["ODIBI_STORAGE_ROOT"])
+    assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
+
+
+def test_a_second_interrupt_leaves_an_in_memory_run_its_instance(project_writer, home, monkeypatch):
+    """Without DAGSTER_HOME, a second interrupt returns at once while the run's thread is still in
+    a step: the in-memory instance stays open until that thread ends, so the step still writes its
+    table and the run starts no other step (before, the instance was closed under the step)."""
+    import os
+    import signal
+
+    from odibi_dagster.assets import stopping
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    root = write_slow_chain(project_writer)
+    hooks = interrupting_hooks(home, monkeypatch, again=lambda: threading.Timer(  # while the caller waits
+        0.5, os.kill, (os.getpid(), signal.SIGINT)).start())
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt):
+        run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
+    assert time.time() - started < 2  # at once, with t-slow still running
+    assert [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]
+    wait_for_run_threads()
+    assert not [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]
+    assert stopping._REQUESTED == set()
+    storage = Path(home["ODIBI_STORAGE_ROOT"])
+    assert read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.slow"))["a"].tolist() == [1, 2]
+    assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
