@@ -130,6 +130,10 @@ class LayerState:
     closed: bool = False
 
 
+_STEP_ENDS = (DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE, DagsterEventType.STEP_SKIPPED,
+              DagsterEventType.STEP_UP_FOR_RETRY)
+
+
 class RunTranslator:
     """Stateful translation of one run's events; feed entries in log order."""
 
@@ -141,7 +145,10 @@ class RunTranslator:
         self.engine = run_engine(run, project.default_engine, project.engine_resource)
         self.partition_key = run_partition(run)
         self._seen_records: set[tuple[Any, ...]] = set()
-        self.finished_records: list[dict[str, Any]] = []  # log records first seen in the last entry
+        # a step attempt's record, kept until the step ends: each output's materialization carries
+        # it, and the last carries the counts known only once every table is written (Spark)
+        self._step_records: dict[str, dict[str, Any]] = {}
+        self.finished_records: list[dict[str, Any]] = []  # log records complete with the last entry
         if state is not None:
             self._restore(state)
             return
@@ -207,11 +214,11 @@ class RunTranslator:
             data = event.event_specific_data
             found = getattr(data, "materialization", None) or getattr(data, "asset_observation", None)
             record = record_from_metadata(found.metadata) if found is not None else None
-            # one record per attempt; a step with several outputs carries it on each of them
-            seen = record and (record["transformation_id"], record["attempt"], record["status"])
-            if record is not None and seen not in self._seen_records:
-                self._seen_records.add(seen)
-                self.finished_records.append(record)
+            if record is not None:
+                if step is None:
+                    self._finish_record(record)
+                else:
+                    self._step_records[step] = record
             return []
         if kind == DagsterEventType.ASSET_CHECK_EVALUATION:
             return self._check_failure(step, ts, event.event_specific_data)
@@ -219,7 +226,12 @@ class RunTranslator:
             self.run_start = ts
             return [("orchestrator_run_start", self._base(ts, target_layers=self.target_layers()))]
         if kind in (DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED):
+            for record in self._step_records.values():
+                self._finish_record(record)
+            self._step_records.clear()
             return self._run_end(ts, kind == DagsterEventType.RUN_SUCCESS, event)
+        if kind in _STEP_ENDS and step in self._step_records:
+            self._finish_record(self._step_records.pop(step))
         if step not in self.project.steps:
             return []
         info = self.project.steps[step]
@@ -258,6 +270,13 @@ class RunTranslator:
             if layer.planned <= layer.ended:
                 out += self._layer_end(info.layer, layer, ts)
         return out
+
+    def _finish_record(self, record: dict[str, Any]) -> None:
+        """One record per attempt, whatever the number of events that carried it."""
+        seen = (record["transformation_id"], record["attempt"], record["status"])
+        if seen not in self._seen_records:
+            self._seen_records.add(seen)
+            self.finished_records.append(record)
 
     def _check_failure(self, step: str | None, ts: float, evaluation: Any) -> list[HookEvent]:
         """``check_failure`` for a failed check of one of the project's steps."""

@@ -28,7 +28,7 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
     instance = instance or dg.DagsterInstance.get()
     prefix = [slugify(project)] if project else None
     after = since.timestamp() if since else None
-    records = []
+    records, stored = [], []
     for key in instance.get_asset_keys(prefix=prefix):
         for fetch, attribute in ((instance.fetch_materializations, "asset_materialization"),
                                  (instance.fetch_observations, "asset_observation")):
@@ -41,6 +41,7 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
                     record = record_from_metadata(event.metadata) if event is not None else None
                     if record is not None and (partition_key is None or record["partition_key"] == partition_key):
                         records.append(record)
+                        stored.append(event_record.storage_id)
                 cursor = page.cursor
                 if not page.has_more:
                     break
@@ -49,7 +50,9 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
     frame = frame.astype({field: "Int64" for field, kind in RECORD_COLUMNS.items() if kind == "int"})
     if frame.empty:
         return frame
-    # several outputs of one transformation carry the same record; retries leave one per attempt
-    frame = frame.drop_duplicates(["run_id", "transformation_id", "attempt", "status"])
+    # several outputs of one transformation carry the same record, the last stored with the counts
+    # of every output (Spark counts each table as it writes it); retries leave one per attempt
+    frame = frame.iloc[sorted(range(len(stored)), key=stored.__getitem__)]
+    frame = frame.drop_duplicates(["run_id", "transformation_id", "attempt", "status"], keep="last")
     frame = frame.sort_values(["start_time", "attempt"]).groupby(["run_id", "transformation_id"], sort=False).tail(1)
     return frame.sort_values("start_time").reset_index(drop=True)

@@ -144,3 +144,36 @@ def test_resuming_from_the_state_gives_the_events_of_one_pass(steps, split):
     resumed = RunTranslator(steps, run, state=state)
     events += [event for item in SUCCESS[split:] for event in resumed.translate(item)]
     assert events == translate(steps, SUCCESS)
+
+
+def materialized(ts: float, step: str, table: str, rows_out: int, status: str = "SUCCESS", attempt: int = 1):
+    """The step's log record on one output's materialization, as the step writes it."""
+    from datetime import datetime, timezone
+
+    from dagster._core.events import StepMaterializationData
+
+    from odibi_dagster.logging.records import build_record, record_metadata
+
+    now = datetime.now(timezone.utc)
+    record = build_record(transformation_id="t-clean", project="P", env="qat", layer="Silver", engine="spark",
+                          labels=None, run_id=RUN_ID, start_time=now, end_time=now, status=status,
+                          rows_out=rows_out, attempt=attempt)
+    kind = T.ASSET_MATERIALIZATION
+    materialization = dg.AssetMaterialization(asset_key=["p", table], metadata=record_metadata(record))
+    return entry(kind, ts, step, StepMaterializationData(materialization))
+
+
+def test_a_steps_record_is_finished_at_its_end_with_every_outputs_counts(steps):
+    """On Spark an output's rows are counted as it is written, so the first output's materialization
+    carries only its own rows; the record comes out once, with the last (complete) counts, when the
+    step ends; one the run's end finds unfinished comes out then."""
+    translator = RunTranslator(steps, dg.DagsterRun(job_name="job", run_id=RUN_ID))
+    finished = []
+    for item in [entry(T.RUN_START, 100), entry(T.STEP_START, 103, CLEAN), materialized(104, CLEAN, "silver_a", 120),
+                 materialized(105, CLEAN, "silver_alerts", 144), entry(T.STEP_SUCCESS, 106, CLEAN),
+                 entry(T.STEP_START, 107, CLEAN), materialized(108, CLEAN, "silver_a", 7, attempt=2)]:
+        translator.translate(item)
+        finished.append([(r["attempt"], r["rows_out"]) for r in translator.finished_records])
+    assert finished == [[], [], [], [], [(1, 144)], [], []]
+    translator.translate(entry(T.RUN_FAILURE, 109, data=JobFailureData(error("run failed"))))
+    assert [(r["attempt"], r["rows_out"]) for r in translator.finished_records] == [(2, 7)]

@@ -84,3 +84,22 @@ def test_status_and_failed_commands(project_writer, storage, home_instance, caps
     assert "t-flaky" in out and "sensor feed corrupt" in out and "t-ok" not in out
     assert main(["status", "--project", "Nobody"]) == 0
     assert "0 transformation runs" in capsys.readouterr().out
+
+
+def test_the_reader_keeps_a_records_last_stored_copy():
+    """A two-output step's record travels on both materializations; on Spark the first carries only
+    the rows written so far. The reader keeps the copy stored last (whatever the keys' order)."""
+    from datetime import timezone
+
+    from odibi_dagster.logging.records import build_record, record_metadata
+
+    now = datetime.now(timezone.utc)
+    with dg.instance_for_test() as instance:
+        for key, rows_out in ((["p", "a_written_first"], 120), (["p", "b_written_last"], 144)):
+            record = build_record(transformation_id="t-two", project="P", env="qat", layer="Gold", engine="spark",
+                                  labels=None, run_id="r1", start_time=now, end_time=now, status="SUCCESS",
+                                  rows_out=rows_out, attempt=1)
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key,
+                                                                        metadata=record_metadata(record)))
+        log = read_transformation_log("P", instance)
+    assert log["rows_out"].tolist() == [144]

@@ -247,8 +247,10 @@ def test_auth_provider_spark_session_and_sql_provider(demo_cwd, tmp_path, spark)
         return {"spark": provided, "sql_provider": SqlProvider()}
 
     hooks, seen = recorder()
+    sink = ListSink()
     try:
-        result = run_project("Energy Efficiency", engine="spark", hooks=hooks, auth_provider=auth_provider)
+        result = run_project("Energy Efficiency", engine="spark", hooks=hooks, auth_provider=auth_provider,
+                             log_sink=sink)
         used = get_session(SparkSettings())  # the session every Spark step of the run asked for
         assert used is provided and used.conf.get("odibi.test.provider") == "yes"
     finally:
@@ -260,6 +262,12 @@ def test_auth_provider_spark_session_and_sql_provider(demo_cwd, tmp_path, spark)
     assert "energy-plant-summary-gold" not in ran and len(ran) == 4
     assert {p["engine"] for e, p in seen if e == "transform_success"} == {"spark"}
     assert result["layers_executed"] == ["Bronze", "Silver_1", "Silver_2", "Gold_1"]
+    # a two-output step's record counts both tables, although Spark counts each as it is written
+    [record] = [r for r in sink.records if r["transformation_id"] == "energy-plant-daily-gold"]
+    written = [read_frame(TableLocation(tmp_path / "storage", "qat", "energy_efficiency", "Gold_1", table))
+               for table in ("gold.plant_daily_efficiency", "gold.efficiency_alerts")]
+    assert all(len(frame) for frame in written)
+    assert record["rows_out"] == sum(len(frame) for frame in written)
 
 
 WHICH_THREAD = """
