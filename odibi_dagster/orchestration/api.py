@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -105,14 +104,18 @@ def _instance() -> Iterator[dg.DagsterInstance]:
     """The ``DAGSTER_HOME`` instance, else an in-memory one. (``execute_in_process`` runs every step
     in this process, whatever the job's executor, so no step process needs to reach the instance.)"""
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    release = instance.dispose
+    in_use = False
     try:
         yield instance
-    except RunAbandoned as abandoned:  # the run's thread still uses the instance: an in-memory one would vanish
-        release = functools.partial(abandoned.when_run_ends, instance.dispose)
+    except RunAbandoned:
+        # the abandoned run's thread still writes to an in-memory instance: disposing of it would pull
+        # its tables away mid-step (nor does SQLite close them from another thread); its databases go
+        # when it is collected, its temporary folder has a finalizer
+        in_use = not instance.is_persistent
         raise
     finally:
-        release()
+        if not in_use:
+            instance.dispose()
 
 
 def partition_tags(project: Project, partition_key: str | None,

@@ -8,7 +8,8 @@ the loop's next ``check`` (where it is raised), except:
 
 - inside ``immediately()`` (a hook's own code, a wait for the run's thread): raised at once, so a
   hook that blocks is still interrupted and a wait can be cut short;
-- a second Ctrl-C while one is held: raised at once (interrupting again never waits).
+- a second Ctrl-C while one is held (say, during a sink's write that hangs): raised at once, as
+  ``InterruptedTwice``; interrupting again never waits.
 
 This replaces Python's own SIGINT handler and PySpark's (which cancels every Spark job, then
 raises ``KeyboardInterrupt``: here the running step is let finish instead, as documented). Off the
@@ -25,6 +26,10 @@ from contextlib import contextmanager
 from types import FrameType
 
 
+class InterruptedTwice(KeyboardInterrupt):
+    """A second Ctrl-C came before the first could be taken at a safe point."""
+
+
 class HeldInterrupts:
     """Hold Ctrl-C to safe points of one delivery loop: ``installed`` around it, ``check`` at its safe
     points, ``immediately`` around what a Ctrl-C should cut short."""
@@ -34,8 +39,10 @@ class HeldInterrupts:
         self._at_once = 0
 
     def _on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
-        if self._at_once or self._held:
+        if self._held:
             self._held = False
+            raise InterruptedTwice
+        if self._at_once:
             raise KeyboardInterrupt
         self._held = True
 

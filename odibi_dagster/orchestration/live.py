@@ -35,7 +35,7 @@ from odibi_dagster.assets.stopping import forget, mark_canceling, request_stop
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import ProjectSteps, RunTranslator
 from odibi_dagster.logging.sinks import BaseLogSink, deliver
-from odibi_dagster.orchestration.interrupts import HeldInterrupts
+from odibi_dagster.orchestration.interrupts import HeldInterrupts, InterruptedTwice
 from odibi_dagster.orchestration.progress import LayerProgress
 
 logger = logging.getLogger("odibi_dagster.orchestration")
@@ -128,13 +128,15 @@ def run_live(
             live.unsent_records = []
 
     interrupts = HeldInterrupts()
-    worker.start()
     try:
         with interrupts.installed():
+            worker.start()
             try:
                 deliver_all()
-            except KeyboardInterrupt:  # Ctrl-C, or a hook raising it: the run stops, as it would on the main thread
+            except KeyboardInterrupt as interrupt:  # Ctrl-C, or a hook raising it: the run stops too
                 request_stop(run_id)
+                if isinstance(interrupt, InterruptedTwice):
+                    raise _abandon(instance, run_id) from interrupt
                 logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: "
                                "the run is then marked canceling at once and its running step abandoned)", run_id)
                 try:
@@ -142,8 +144,7 @@ def run_live(
                         interrupts.check()
                         worker.join()
                 except KeyboardInterrupt as again:
-                    _abandon(instance, run_id)  # the run's thread forgets the request once it ends
-                    raise RunAbandoned(worker) from again
+                    raise _abandon(instance, run_id) from again
                 forget(run_id)  # the run may have ended before the request
                 # what the run did since (the step that ended, the run's end) still reaches the hooks
                 # and the sink, unless interrupted again
@@ -163,23 +164,15 @@ def run_live(
 class RunAbandoned(KeyboardInterrupt):
     """A second interrupt: the caller stopped waiting while the run's thread was still in a step."""
 
-    def __init__(self, worker: threading.Thread):
-        super().__init__()
-        self.worker = worker
 
-    def when_run_ends(self, release: Callable[[], None]) -> None:
-        """Call ``release`` (say, disposing of the instance the run still uses) once the run's thread ends."""
-        threading.Thread(target=lambda: (self.worker.join(), release()), name=f"{self.worker.name}-release",
-                         daemon=True).start()
-
-
-def _abandon(instance: dg.DagsterInstance, run_id: str) -> None:
+def _abandon(instance: dg.DagsterInstance, run_id: str) -> RunAbandoned:
     """A second interrupt: the process is likely to end with the run's thread in a step. A run kept
     on ``DAGSTER_HOME`` is marked canceling at once, not left STARTED (the UI offers to mark it
     canceled should the process end; should it go on, the run's thread ends the run as canceled
-    itself). An in-memory run ends with the process; until then ``RunAbandoned`` keeps its instance."""
+    itself, and forgets the stop request). An in-memory run ends with the process."""
     if instance.event_log_storage.is_persistent:
         mark_canceling(instance, run_id, "Abandoned: the process running it was interrupted twice")
+    return RunAbandoned()
 
 
 class _Entries(Protocol):

@@ -495,6 +495,8 @@ def test_a_second_interrupt_leaves_an_in_memory_run_its_instance(project_writer,
     root = write_slow_chain(project_writer)
     hooks = interrupting_hooks(home, monkeypatch, again=lambda: threading.Timer(  # while the caller waits
         0.5, os.kill, (os.getpid(), signal.SIGINT)).start())
+    made, ephemeral = [], dg.DagsterInstance.ephemeral
+    monkeypatch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(lambda: made.append(ephemeral()) or made[-1]))
     started = time.time()
     with pytest.raises(KeyboardInterrupt):
         run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
@@ -505,4 +507,49 @@ def test_a_second_interrupt_leaves_an_in_memory_run_its_instance(project_writer,
     assert stopping._REQUESTED == set()
     storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.slow"))["a"].tolist() == [1, 2]
+    assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
+    [instance] = made  # still open: the run's thread ended the run in it
+    try:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.CANCELED
+    finally:
+        instance.dispose()
+
+
+def test_a_second_ctrl_c_during_a_hanging_sink_write_does_not_wait(project_writer, home, monkeypatch):
+    """The first Ctrl-C is held while the sink writes; a second one before the write ends (a sink
+    that hangs) cuts the write and abandons the run at once: marked canceling, not waited for."""
+    import os
+    import signal
+
+    from odibi_dagster.orchestration.live import RunAbandoned
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    monkeypatch.setenv("ODIBI_TEST_STARTED", str(Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"))
+    root = write_slow_chain(project_writer)
+    cut = []
+
+    class Hanging(ListSink):
+        def write(self, records):
+            os.kill(os.getpid(), signal.SIGINT)  # held: the write goes on
+            try:
+                os.kill(os.getpid(), signal.SIGINT)  # again, while the write hangs
+                time.sleep(30)
+            except KeyboardInterrupt as interrupt:
+                cut.append(interrupt)
+                raise
+            super().write(records)
+
+    started = time.time()
+    with pytest.raises(KeyboardInterrupt) as raised:
+        run_project("Test Project", project_dir=root, log_sink=Hanging(), quiet=True)
+    assert time.time() - started < 2  # neither the write nor t-slow (2 s) was waited for
+    assert isinstance(raised.value, RunAbandoned)
+    assert len(cut) == 1
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        assert run.status in (dg.DagsterRunStatus.CANCELING, dg.DagsterRunStatus.CANCELED)
+    wait_for_run_threads()
+    storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
