@@ -75,9 +75,12 @@ class StepLog:
             return getattr(value, "value", value)  # a MetadataValue or the plain number
 
         counts = {name: number(f"odibi/{name}") for name in SCD2_FIELDS if f"odibi/{name}" in metadata}
-        if table in self._uncounted and number("rows_written") is not None:
+        # the frame's rows: an scd2 write counts the versions it inserted, the others the rows written
+        rows = counts["scd2_inserted"] + counts["scd2_unchanged"] if "scd2_inserted" in counts \
+            else number("rows_written")
+        if table in self._uncounted and rows is not None:
             self._uncounted.discard(table)
-            counts["rows_out"] = number("rows_written")
+            counts["rows_out"] = rows
         return self.add_counts(**counts) if counts else {}
 
     def add_counts(self, **counts: int) -> dict[str, Any]:

@@ -136,7 +136,10 @@ def run_live(
             except KeyboardInterrupt as interrupt:  # Ctrl-C, or a hook raising it: the run stops too
                 request_stop(run_id)
                 if isinstance(interrupt, InterruptedTwice):
-                    raise _abandon(instance, run_id) from interrupt
+                    if worker.is_alive():
+                        raise _abandon(instance, run_id) from interrupt
+                    forget(run_id)  # the run had ended: nothing is abandoned
+                    raise
                 logger.warning("interrupted: run %s stops once its running step ends (interrupt again not to wait: "
                                "the run is then marked canceling at once and its running step abandoned)", run_id)
                 try:

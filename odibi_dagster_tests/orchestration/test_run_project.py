@@ -553,3 +553,34 @@ def test_a_second_ctrl_c_during_a_hanging_sink_write_does_not_wait(project_write
     wait_for_run_threads()
     storage = Path(home["ODIBI_STORAGE_ROOT"])
     assert TableLocation(storage, "qat", "test_project", "Gold", "gold.after").stored_format() is None
+
+
+def test_two_ctrl_c_after_the_run_ended_abandon_nothing(project_writer, home, monkeypatch):
+    """Both interrupts come while the sink writes the last record, the run already ended: a plain
+    interrupt, not RunAbandoned (the run stays a success, its instance is disposed as usual)."""
+    import os
+    import signal
+
+    from odibi_dagster.assets import stopping
+    from odibi_dagster.orchestration.live import RunAbandoned
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", home["ODIBI_STORAGE_ROOT"])
+    monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
+    monkeypatch.setenv("ODIBI_TEST_STARTED", str(Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"))
+    root = write_slow_chain(project_writer)
+
+    class TwiceAtTheEnd(ListSink):
+        def write(self, records):
+            if records[-1]["transformation_id"] == "t-after":
+                wait_for_run_threads()
+                os.kill(os.getpid(), signal.SIGINT)
+                os.kill(os.getpid(), signal.SIGINT)
+            super().write(records)
+
+    with pytest.raises(KeyboardInterrupt) as raised:
+        run_project("Test Project", project_dir=root, log_sink=TwiceAtTheEnd(), quiet=True)
+    assert not isinstance(raised.value, RunAbandoned)
+    assert stopping._REQUESTED == set()
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+        assert run.status == dg.DagsterRunStatus.SUCCESS
