@@ -44,6 +44,7 @@ class StepLog:
         self._key = (context.run.run_id, context.op_execution_context.get_step_execution_context().step.key)
         self._delivered = False
         self._uncounted: set[str] = set()  # tables whose rows are counted only once written (Spark)
+        self._written: list[str] = []  # tables this attempt has written (they stay should it fail)
         _OPEN[self._key] = self
 
     @staticmethod
@@ -74,6 +75,7 @@ class StepLog:
             value = metadata.get(key)
             return getattr(value, "value", value)  # a MetadataValue or the plain number
 
+        self._written.append(table)
         counts = {name: number(f"odibi/{name}") for name in SCD2_FIELDS if f"odibi/{name}" in metadata}
         # the frame's rows: an scd2 write counts the versions it inserted, the others the rows written
         rows = counts["scd2_inserted"] + counts["scd2_unchanged"] if "scd2_inserted" in counts \
@@ -98,6 +100,8 @@ class StepLog:
         ``log_event``: where to log the observations (default: the step's context)."""
         if self._delivered:
             return
+        if self._written:  # each table is written atomically: those written before the failure are kept
+            error = f"{error} (written before the failure, and kept: {', '.join(self._written)})"
         metadata = self.finish("FAILED", error_message=error)
         for key in asset_keys:
             (log_event or self._context.log_event)(dg.AssetObservation(asset_key=key, metadata=metadata))

@@ -103,3 +103,26 @@ def test_the_reader_keeps_a_records_last_stored_copy():
                                                                         metadata=record_metadata(record)))
         log = read_transformation_log("P", instance)
     assert log["rows_out"].tolist() == [144]
+
+
+def test_a_failed_attempts_record_names_the_tables_it_wrote_before_failing(project_writer, storage, home_instance):
+    """Two outputs; the second's write fails (its folder is taken by a plain file) after the first
+    was written: the table written stays, and the FAILED record says so."""
+    root = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.good", "file_format": "csv",
+                  "source_path_or_query": "good.csv"}],
+        data={"good.csv": "a\n1\n2\n3\n"},
+        functions="def two(inputs):\n    frame = inputs['bronze.good']\n"
+                  "    return {'silver.first': frame, 'silver.second': frame.head(1)}\n",
+        transformations=[{"transformation_id": "t-two", "layer": "Silver", "function": "two",
+                          "inputs": ["bronze.good"], "outputs": [{"table": "silver.first"}, {"table": "silver.second"}]}])
+    blocked = TableLocation(storage, "qat", "test_project", "Silver", "silver.second").path
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a table")
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage)
+    assert not run(defs, home_instance).success
+    assert len(read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.first"))) == 3
+    log = read_transformation_log("Test Project", home_instance)
+    [failed] = log[log["transformation_id"] == "t-two"].itertuples()
+    assert failed.status == "FAILED" and "silver.second" in failed.error_message
+    assert failed.error_message.endswith("(written before the failure, and kept: silver.first)")
