@@ -5,9 +5,11 @@ transformation log of the DAGSTER_HOME instance."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from odibi_dagster.config import ConfigError, Project, export_project, load_project_from_environment
 
@@ -75,12 +77,32 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def unknown_project(project: str | None) -> str | None:
+    """Why ``project`` cannot be read from the DAGSTER_HOME instance (it has no asset of that
+    project: a typo, or another instance), else None."""
+    if not project:
+        return None
+    import dagster as dg
+
+    from odibi_dagster.config.model import slugify
+
+    with dg.DagsterInstance.get() as instance:
+        known = sorted({key.path[0] for key in instance.get_asset_keys()})
+    if slugify(project) in known:
+        return None
+    return (f"project '{project}' has no assets in the DAGSTER_HOME instance ({os.environ.get('DAGSTER_HOME')}); "
+            f"projects there: {known or 'none'}")
+
+
 def cmd_log(args: argparse.Namespace) -> int:
     """The transformation log of the DAGSTER_HOME instance, as a table."""
     import pandas as pd
 
     from odibi_dagster.logging import read_transformation_log
 
+    if problem := unknown_project(args.project):
+        print(f"log: {problem}", file=sys.stderr)
+        return 1
     log = read_transformation_log(args.project, partition_key=args.partition)
     if args.status:
         log = log[log["status"] == args.status.upper()]
@@ -98,6 +120,9 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import project_status
 
+    if problem := unknown_project(args.project):
+        print(f"status: {problem}", file=sys.stderr)
+        return 1
     status = project_status(args.project, hours=args.hours)
     window = f"last {args.hours} h" if args.hours else "all time"
     print(f"project '{status['project']}' ({window}): {status['total']} transformation runs")
@@ -127,6 +152,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_failed(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import failed_transformations
 
+    if problem := unknown_project(args.project):
+        print(f"failed: {problem}", file=sys.stderr)
+        return 1
     failed = failed_transformations(args.project, hours=args.hours)
     if failed.empty:
         print(f"no failed transformations in the last {args.hours} h")
@@ -134,6 +162,20 @@ def cmd_failed(args: argparse.Namespace) -> int:
     print(failed[["end_time", "transformation_id", "layer", "attempt", "run_id", "checks_failed", "error_message"]]
           .to_string(index=False))
     return 0
+
+
+def positive(kind: type) -> Callable[[str], Any]:
+    """An argparse type: a number above zero (``--last 0`` or ``-3`` would silently show all rows,
+    or all but some)."""
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+        return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,14 +210,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     log = commands.add_parser("log", help="the transformation log of the DAGSTER_HOME instance")
     log.add_argument("--project", help="project name (default: every project)")
-    log.add_argument("--last", type=int, help="only the last N runs of transformations")
+    log.add_argument("--last", type=positive(int), help="only the last N runs of transformations")
     log.add_argument("--status", choices=["SUCCESS", "FAILED", "success", "failed"], help="only this status")
     log.add_argument("--partition", help="only runs of this partition key (or range, 'A...B', as run)")
     log.set_defaults(run=cmd_log)
 
     status = commands.add_parser("status", help="counts by status, average duration, last run of a project")
     status.add_argument("--project", required=True)
-    status.add_argument("--hours", type=float, help="only the last N hours (default: all time)")
+    status.add_argument("--hours", type=positive(float), help="only the last N hours (default: all time)")
     status.set_defaults(run=cmd_status)
 
     summary_cmd = commands.add_parser("summary", help="what a run wrote: each table, its rows and where it is")
@@ -184,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     failed = commands.add_parser("failed", help="failed transformations of a project in the last N hours")
     failed.add_argument("--project", required=True)
-    failed.add_argument("--hours", type=float, default=24)
+    failed.add_argument("--hours", type=positive(float), default=24)
     failed.set_defaults(run=cmd_failed)
     return parser
 

@@ -47,17 +47,41 @@ class TableWriteError(RuntimeError):
     """A write was refused; the stored table is unchanged."""
 
 
-def to_arrow(frame: pd.DataFrame) -> pa.Table:
-    """A pandas frame as Arrow, timestamps in microseconds (what Spark and Delta store).
+def to_arrow(frame: pd.DataFrame, table: str | None = None) -> pa.Table:
+    """A pandas frame as Arrow, timestamps in microseconds (what Spark and Delta store); ``table``
+    names the table it is written to in a refusal.
 
     An index that holds data (named levels, a MultiIndex, or labels that are not row positions,
-    as a ``groupby`` leaves them) becomes columns; a positional integer index is dropped."""
-    table = pa.Table.from_pandas(_index_as_columns(frame), preserve_index=False)
-    if not any(pa.types.is_timestamp(f.type) and f.type.unit == "ns" for f in table.schema):
-        return table
+    as a ``groupby`` leaves them) becomes columns; a positional integer index is dropped. A column
+    Arrow cannot type (values of mixed types) and timestamps finer than a microsecond are refused
+    (``TableWriteError``), never converted with a loss."""
+    where = f"table '{table}'" if table else "the data"
+    try:
+        data = pa.Table.from_pandas(_index_as_columns(frame), preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise TableWriteError(f"{where} cannot be stored: {exc} (a column holding values of several types? give it "
+                              f"one, e.g. astype('string')); nothing was written") from None
+    if not any(pa.types.is_timestamp(f.type) and f.type.unit == "ns" for f in data.schema):
+        return data
+    columns = [_to_microseconds(data.column(f.name), f.name, where) if pa.types.is_timestamp(f.type)
+               else data.column(f.name) for f in data.schema]
     schema = pa.schema([f.with_type(pa.timestamp("us", f.type.tz)) if pa.types.is_timestamp(f.type) else f
-                        for f in table.schema], metadata=table.schema.metadata)
-    return table.cast(schema, safe=False)
+                        for f in data.schema], metadata=data.schema.metadata)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _to_microseconds(column: pa.ChunkedArray, name: str, where: str) -> pa.ChunkedArray:
+    """A timestamp column in microseconds; nanoseconds would be cut off (two instants could become
+    one), so they are refused."""
+    try:
+        return column.cast(pa.timestamp("us", column.type.tz))  # a safe cast: it refuses to drop digits
+    except pa.ArrowInvalid:
+        nanos = pc.cast(column, pa.int64())
+        finer = pc.not_equal(pc.subtract(nanos, pc.multiply(pc.divide(nanos, 1000), 1000)), 0)
+        sample = column.filter(pc.fill_null(finer, False))[0]
+        raise TableWriteError(f"{where} refused: column '{name}' holds timestamps finer than a microsecond (e.g. "
+                              f"{sample}), which Spark and Delta cannot store; round them first (e.g. "
+                              f"frame['{name}'].dt.floor('us')); nothing was written") from None
 
 
 def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -142,7 +166,7 @@ def write_frame(
     spec = WriteSpec(mode, format, tuple(merge_keys), tuple(partition_by), schema_evolution, null_keys,
                      track_columns=tuple(track_columns), effective_column=effective_column,
                      scd2_deletes=scd2_deletes)
-    return write_arrow(location, to_arrow(frame), spec, engine="pandas")
+    return write_arrow(location, to_arrow(frame, location.table), spec, engine="pandas")
 
 
 def target_format(location: TableLocation, spec: WriteSpec, engine: str) -> tuple[StoredFormat | None, StoredFormat]:

@@ -64,7 +64,7 @@ class PandasBackend:
         return kept.to_pandas() if kept is not None else arrow_tables.read_frame(location)
 
     def write_table(self, location: TableLocation, frame: pd.DataFrame, spec: WriteSpec) -> WriteResult:
-        table = arrow_tables.to_arrow(frame)
+        table = arrow_tables.to_arrow(frame, location.table)
         result = arrow_tables.write_arrow(location, table, spec, engine="pandas")
         if result.format == "parquet" and spec.mode == "overwrite":  # the file now holds exactly `table`
             self.handoff.keep(location.parquet_file, table)

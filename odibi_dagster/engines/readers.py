@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -151,13 +152,67 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
         raise SourceReadError(f"{where} cannot be parsed: {detail} (each row needs the header's number of "
                               f"fields; nothing was read)") from None
     except UnicodeDecodeError as exc:
-        raise SourceReadError(f"{where} is not valid {kwargs['encoding']} (byte {exc.start}: {exc.reason}); set "
-                              f"source_options.encoding to the file's encoding, e.g. latin-1") from None
+        raise SourceReadError(f"{where} is not valid {kwargs['encoding']} ({_undecodable(path, kwargs['encoding'])}: "
+                              f"{exc.reason}); set source_options.encoding to the file's encoding, e.g. "
+                              f"latin-1") from None
+    except (ValueError, TypeError) as exc:
+        if not kwargs.get("dtype"):
+            raise
+        raise SourceReadError(f"{where}: {_misfit(path, kwargs) or str(exc).splitlines()[0]} (source_options.schema); "
+                              f"nothing was read") from None
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{where} has no columns") from None
     if kwargs.get("header") == 0 and "names" not in kwargs:
         _refuse_duplicate_header(where, path, kwargs)
     return frame
+
+
+def _undecodable(path: str, encoding: str) -> str:
+    """Where the file first stops decoding: pandas reads in chunks, so its error's byte offset is
+    the chunk's, not the file's."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as exc:
+                return f"line {number}, byte {exc.start + 1} of the line"
+    return "at the end of the file"
+
+
+def _misfit(path: str, kwargs: dict[str, Any]) -> str | None:
+    """Which value of which column does not fit its ``source_options.schema`` type (pandas' own
+    error names neither), found by reading the typed columns as text and converting each."""
+    typed = kwargs["dtype"]
+    try:
+        text = pd.read_csv(path, **{**kwargs, "dtype": {column: "object" for column in typed}})
+    except Exception:  # noqa: BLE001 - the file fails otherwise too: pandas' own message then
+        return None
+    def fits(values: pd.Series, dtype: str) -> bool:  # parsed as the reader parses them (not astype's rules)
+        try:
+            pd.read_csv(io.StringIO(values.to_csv(index=False, header=False)), header=None, dtype={0: dtype},
+                        na_values=kwargs["na_values"], keep_default_na=False)
+            return True
+        except (ValueError, TypeError, OverflowError):
+            return False
+
+    for column, dtype in typed.items():
+        if column not in text.columns or dtype == "object" or fits(text[column], dtype):
+            continue
+        values = text[column]
+        low, high = 0, len(values)  # the first value that fails: halve the range that still fails
+        while high - low > 1:
+            middle = (low + high) // 2
+            if fits(values.iloc[low:middle], dtype):
+                low = middle
+            else:
+                high = middle
+        line = low + (2 if kwargs.get("header") == 0 else 1)
+        return (f"column '{column}' cannot be read as {dtype}: {values.iloc[low]!r} in data row {low + 1} (line "
+                f"{line} unless a quoted field spans lines)")
+    return None
 
 
 def _refuse_duplicate_header(where: str, path: str, kwargs: dict[str, Any]) -> None:

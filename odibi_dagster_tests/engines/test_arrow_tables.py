@@ -178,6 +178,29 @@ def test_an_index_named_like_a_column_is_refused_and_nothing_is_written(tmp_path
     assert read_frame(location)["plant"].tolist() == ["a"]
 
 
+@pytest.mark.parametrize(("format", "mode"), [("parquet", "overwrite"), ("parquet", "append"), ("delta", "merge")])
+def test_nanoseconds_are_refused_not_cut_and_the_table_stays(location, format, mode):
+    """Two instants a nanosecond apart would both be stored as the same microsecond (a merge would
+    then even call its own keys duplicates): refused, naming the table, column and a value."""
+    stored = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 00:00:00.000001"]), "v": [1]})
+    write_frame(location, stored, format=format)
+    finer = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 00:00:00.000000001", "2024-01-01 00:00:00.000000002"]),
+                          "v": [2, 3]})
+    with pytest.raises(TableWriteError, match=r"table 'silver.boilers' refused: column 't' holds timestamps finer "
+                                              r"than a microsecond \(e.g. 2024-01-01 00:00:00.000000001\)"):
+        write_frame(location, finer, mode=mode, merge_keys=("t",) if mode == "merge" else ())
+    assert read_frame(location).to_dict("list") == stored.to_dict("list")
+    write_frame(location, finer.assign(t=finer["t"].dt.floor("us")).head(1), mode=mode,  # rounded: accepted
+                merge_keys=("t",) if mode == "merge" else ())
+
+
+def test_a_column_of_mixed_types_is_refused_naming_the_table(location):
+    with pytest.raises(TableWriteError, match=r"table 'silver.boilers' cannot be stored: .*column o with type object.*a column "
+                                              r"holding values of several types"):
+        write_frame(location, pd.DataFrame({"o": [1, "a"]}))
+    assert location.stored_format() is None
+
+
 @pytest.mark.parametrize("format", ["parquet", "delta"])
 def test_a_lossy_cast_on_append_is_refused_naming_column_types_and_value(location, format):
     write_frame(location, pd.DataFrame({"id": [1], "n": [5]}), format=format)

@@ -182,3 +182,23 @@ def test_a_schema_type_the_values_do_not_fit_names_source_and_column(tmp_path):
     (tmp_path / "mixed.csv").write_text("id,at\n1,2024-01-03 00:30:00\n2,2024-01-03T00:30:00+01:00\n")
     with pytest.raises(SourceReadError, match=r"source 'src-x': column 'at' cannot be read as timestamp"):
         read_source(source("csv", "mixed.csv", source_options={"schema": {"at": "timestamp"}}), tmp_path)
+
+
+@pytest.mark.parametrize(("kind", "value"), [("double", "abc"), ("integer", "1.5"), ("boolean", "maybe")])
+def test_a_typed_column_names_the_value_row_and_line_that_do_not_fit(tmp_path, kind, value):
+    """pandas' own error ('could not convert string to float: ...') names neither column nor row."""
+    rows = "".join(f"{i},1\n" for i in range(700))
+    (tmp_path / "t.csv").write_text(f"id,x\n{rows}700,{value}\n")
+    with pytest.raises(SourceReadError, match=rf"source 'src-x': file '.*t.csv': column 'x' cannot be read as \w+: "
+                                              rf"'{value}' in data row 701 \(line 702 unless a quoted field spans "
+                                              rf"lines\) \(source_options.schema\); nothing was read"):
+        read_source(source("csv", "t.csv", source_options={"schema": {"x": kind}}), tmp_path)
+
+
+def test_an_undecodable_byte_is_placed_by_line(tmp_path):
+    """pandas decodes in chunks: its byte offset is the chunk's, not the file's."""
+    rows = b"".join(b"%d,plain\n" % i for i in range(499))
+    (tmp_path / "l.csv").write_bytes(b"id,name\n" + rows + b"499,caf\xe9\n")
+    with pytest.raises(SourceReadError, match=r"is not valid utf-8 \(line 501, byte 8 of the line: .*\); set "
+                                              r"source_options.encoding"):
+        read_source(source("csv", "l.csv"), tmp_path)

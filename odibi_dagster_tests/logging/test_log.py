@@ -82,8 +82,16 @@ def test_status_and_failed_commands(project_writer, storage, home_instance, caps
     assert main(["failed", "--project", "Test Project", "--hours", "1"]) == 0
     out = capsys.readouterr().out
     assert "t-flaky" in out and "sensor feed corrupt" in out and "t-ok" not in out
-    assert main(["status", "--project", "Nobody"]) == 0
-    assert "0 transformation runs" in capsys.readouterr().out
+    # a project the instance has no assets of (a typo, or another DAGSTER_HOME): said so, exit 1
+    for command in ("status", "failed", "log"):
+        assert main([command, "--project", "Test Projcet"]) == 1
+        assert (f"{command}: project 'Test Projcet' has no assets in the DAGSTER_HOME instance"
+                in capsys.readouterr().err)
+    assert "projects there: ['test_project']" in (main(["log", "--project", "Nobody"]), capsys.readouterr().err)[1]
+    for bad in (["log", "--last", "0"], ["log", "--last", "-3"], ["failed", "--project", "Test Project", "--hours", "0"]):
+        with pytest.raises(SystemExit):
+            main(bad)
+        assert "must be above 0" in capsys.readouterr().err
 
 
 def test_the_reader_keeps_a_records_last_stored_copy():
