@@ -80,8 +80,9 @@ def _to_microseconds(column: pa.ChunkedArray, name: str, where: str) -> pa.Chunk
         finer = pc.not_equal(pc.subtract(nanos, pc.multiply(pc.divide(nanos, 1000), 1000)), 0)
         sample = column.filter(pc.fill_null(finer, False))[0]
         raise TableWriteError(f"{where} refused: column '{name}' holds timestamps finer than a microsecond (e.g. "
-                              f"{sample}), which Spark and Delta cannot store; round them first (e.g. "
-                              f"frame['{name}'].dt.floor('us')); nothing was written") from None
+                              f"{sample}), which Spark and Delta cannot store; round them first (in a function: "
+                              f"frame['{name}'].dt.floor('us'); a source's column can be read as a string: "
+                              f"source_options.schema); nothing was written") from None
 
 
 def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:

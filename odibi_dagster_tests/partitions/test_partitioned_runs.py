@@ -441,8 +441,20 @@ def test_an_incremental_step_waits_for_the_run_going_on_from_the_same_mark(proje
     assert sorted(stored(storage, "Bronze", "bronze.events")["id"]) == [1, 2]
 
 
-def test_nanosecond_timestamps_are_not_read_again_on_every_run(project_writer, storage):
+def test_nanosecond_timestamps_are_refused_not_cut(project_writer, storage):
+    """Stored as microseconds (all Spark and Delta keep), a nanosecond value would lose digits:
+    the load is refused naming table and column, and nothing is stored."""
     root = events_csv_project(project_writer, rows="id,updated_at\n1,2024-01-01 10:00:00.123456789\n")
+    with dg.instance_for_test() as instance:
+        result = materialize(root, storage, instance)
+    assert not result.success
+    assert ("table 'bronze.events' refused: column 'updated_at' holds timestamps finer than a microsecond"
+            in error_text(result))
+    assert TableLocation(storage, "qat", "test_project", "Bronze", "bronze.events").stored_format() is None
+
+
+def test_microsecond_timestamps_are_not_read_again_on_every_run(project_writer, storage):
+    root = events_csv_project(project_writer, rows="id,updated_at\n1,2024-01-01 10:00:00.123456\n")
     with dg.instance_for_test() as instance:
         for _ in range(3):
             assert materialize(root, storage, instance).success
