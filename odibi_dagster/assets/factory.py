@@ -147,11 +147,17 @@ def build_source_asset(project: Project, source: Source, default_engine: str,
         if source.incremental is None:
             yield from _read_and_write(context, resource, backend, log, window, location, None)
             return
-        # one run at a time goes from this table's mark to its next (two would append the same rows)
-        with location.locked(INCREMENTAL_LOCK):
+        # one run at a time goes from this table's mark to its next (two would append the same rows);
+        # the lock spans the table's write by the IO manager, and is released once the step's record
+        # is delivered: Dagster leaves this generator suspended when that write fails
+        release = location.hold(INCREMENTAL_LOCK)
+        log.when_done(release)
+        try:
             previous = None if resource.full_refresh else previous_mark(
                 context.instance, spec.key, location, source.incremental.column)
             yield from _read_and_write(context, resource, backend, log, window, location, previous)
+        finally:
+            release()
 
     def _read_and_write(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend, log: StepLog,
                         window: PartitionWindow | None, location: TableLocation,

@@ -12,7 +12,7 @@ import fcntl
 import json
 import os
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -112,6 +112,19 @@ class TableLocation:
         with open(self.path / name, "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
             yield
+
+    def hold(self, name: str) -> Callable[[], None]:
+        """Take the lock ``name`` of the table (as ``locked``) until the returned function is called
+        (once or more): for a span that a ``with`` block cannot close, such as a step's generator,
+        which Dagster may leave suspended when writing its output fails."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / name, "a")  # noqa: SIM115 - closed by the returned function
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except BaseException:
+            handle.close()
+            raise
+        return handle.close  # closing the file releases the lock; closing again does nothing
 
 
 OWNER_FILE = ".odibi_project"

@@ -8,7 +8,7 @@ sink and the records it missed, and never fails or re-runs the step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +45,7 @@ class StepLog:
         self._delivered = False
         self._uncounted: set[str] = set()  # tables whose rows are counted only once written (Spark)
         self._written: list[str] = []  # tables this attempt has written (they stay should it fail)
+        self._when_done: list[Callable[[], None]] = []
         _OPEN[self._key] = self
 
     @staticmethod
@@ -107,9 +108,16 @@ class StepLog:
             (log_event or self._context.log_event)(dg.AssetObservation(asset_key=key, metadata=metadata))
         self.deliver()
 
+    def when_done(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the attempt's record is delivered (it succeeded, or failed where the
+        step or its IO manager reports it): e.g. to release a lock held across the table's write."""
+        self._when_done.append(callback)
+
     def deliver(self) -> None:
         """Write the attempt's record to the manifest's sinks (each once); report, never raise."""
         _OPEN.pop(self._key, None)
+        while self._when_done:
+            self._when_done.pop()()
         if self.record is None or self._delivered:
             return
         self._delivered = True

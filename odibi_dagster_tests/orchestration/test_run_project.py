@@ -497,11 +497,9 @@ def test_a_second_interrupt_leaves_an_in_memory_run_its_instance(project_writer,
         0.5, os.kill, (os.getpid(), signal.SIGINT)).start())
     made, ephemeral = [], dg.DagsterInstance.ephemeral
     monkeypatch.setattr(dg.DagsterInstance, "ephemeral", staticmethod(lambda: made.append(ephemeral()) or made[-1]))
-    started = time.time()
     with pytest.raises(KeyboardInterrupt):
         run_project("Test Project", project_dir=root, hooks=hooks, quiet=True)
-    assert time.time() - started < 2  # at once, with t-slow still running
-    assert [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]
+    assert [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]  # at once: t-slow still runs
     wait_for_run_threads()
     assert not [t for t in threading.enumerate() if t.name.startswith("odibi-run-")]
     assert stopping._REQUESTED == set()
@@ -528,12 +526,13 @@ def test_a_second_ctrl_c_during_a_hanging_sink_write_does_not_wait(project_write
     monkeypatch.setenv("DAGSTER_HOME", home["DAGSTER_HOME"])
     monkeypatch.setenv("ODIBI_TEST_STARTED", str(Path(home["ODIBI_STORAGE_ROOT"]).parent / "slow_started"))
     root = write_slow_chain(project_writer)
-    cut = []
+    cut, again = [], []
 
     class Hanging(ListSink):
         def write(self, records):
             os.kill(os.getpid(), signal.SIGINT)  # held: the write goes on
             try:
+                again.append(time.time())
                 os.kill(os.getpid(), signal.SIGINT)  # again, while the write hangs
                 time.sleep(30)
             except KeyboardInterrupt as interrupt:
@@ -541,10 +540,9 @@ def test_a_second_ctrl_c_during_a_hanging_sink_write_does_not_wait(project_write
                 raise
             super().write(records)
 
-    started = time.time()
     with pytest.raises(KeyboardInterrupt) as raised:
         run_project("Test Project", project_dir=root, log_sink=Hanging(), quiet=True)
-    assert time.time() - started < 2  # neither the write nor t-slow (2 s) was waited for
+    assert time.time() - again[0] < 1.5  # neither the write (30 s) nor t-slow (2 s) was waited for
     assert isinstance(raised.value, RunAbandoned)
     assert len(cut) == 1
     with dg.DagsterInstance.get() as instance:

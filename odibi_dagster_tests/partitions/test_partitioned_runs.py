@@ -14,7 +14,7 @@ from deltalake import DeltaTable
 from odibi_dagster.assets import build_definitions
 from odibi_dagster.config import load_project_folder
 from odibi_dagster.engines.arrow_tables import describe_stored, read_frame
-from odibi_dagster.engines.storage import TableLocation
+from odibi_dagster.engines.storage import INCREMENTAL_LOCK, TableLocation
 from odibi_dagster.hooks import HookManager
 from odibi_dagster.logging import read_transformation_log
 from odibi_dagster.orchestration import run_project
@@ -451,6 +451,24 @@ def test_nanosecond_timestamps_are_refused_not_cut(project_writer, storage):
     assert ("table 'bronze.events' refused: column 'updated_at' holds timestamps finer than a microsecond"
             in error_text(result))
     assert TableLocation(storage, "qat", "test_project", "Bronze", "bronze.events").stored_format() is None
+
+
+def test_a_failed_write_of_an_incremental_source_releases_its_lock(project_writer, storage):
+    """The source's lock spans the IO manager's write; when that write fails, Dagster leaves the
+    step's generator suspended (the lock was then held until it was collected, and the next run
+    in this process waited forever)."""
+    import fcntl
+
+    root = events_csv_project(project_writer, rows="id,updated_at\n1,2024-01-01 10:00:00.123456789\n")
+    location = TableLocation(storage, "qat", "test_project", "Bronze", "bronze.events")
+    with dg.instance_for_test() as instance:
+        failed = materialize(root, storage, instance)
+        assert not failed.success
+        with open(location.path / INCREMENTAL_LOCK, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError while it is held
+        (root / "data/events.csv").write_text("id,updated_at\n1,2024-01-01 10:00:00.123456\n")
+        assert materialize(root, storage, instance).success
+    assert stored(storage, "Bronze", "bronze.events")["id"].tolist() == [1]
 
 
 def test_microsecond_timestamps_are_not_read_again_on_every_run(project_writer, storage):
