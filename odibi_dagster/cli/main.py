@@ -77,21 +77,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def unknown_project(project: str | None) -> str | None:
-    """Why ``project`` cannot be read from the DAGSTER_HOME instance (it has no asset of that
-    project: a typo, or another instance), else None."""
-    if not project:
-        return None
+def unknown_project(args: argparse.Namespace) -> bool:
+    """Whether ``--project`` names a project the DAGSTER_HOME instance has no asset of (a typo, or
+    another instance); if so, says which projects it has, on stderr."""
+    if not args.project:
+        return False
     import dagster as dg
 
     from odibi_dagster.config.model import slugify
 
     with dg.DagsterInstance.get() as instance:
         known = sorted({key.path[0] for key in instance.get_asset_keys()})
-    if slugify(project) in known:
-        return None
-    return (f"project '{project}' has no assets in the DAGSTER_HOME instance ({os.environ.get('DAGSTER_HOME')}); "
-            f"projects there: {known or 'none'}")
+    if slugify(args.project) in known:
+        return False
+    print(f"{args.command}: project '{args.project}' has no assets in the DAGSTER_HOME instance "
+          f"({os.environ.get('DAGSTER_HOME')}); projects there: {known or 'none'}", file=sys.stderr)
+    return True
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -100,8 +101,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
     from odibi_dagster.logging import read_transformation_log
 
-    if problem := unknown_project(args.project):
-        print(f"log: {problem}", file=sys.stderr)
+    if unknown_project(args):
         return 1
     log = read_transformation_log(args.project, partition_key=args.partition)
     if args.status:
@@ -120,8 +120,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import project_status
 
-    if problem := unknown_project(args.project):
-        print(f"status: {problem}", file=sys.stderr)
+    if unknown_project(args):
         return 1
     status = project_status(args.project, hours=args.hours)
     window = f"last {args.hours} h" if args.hours else "all time"
@@ -152,8 +151,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_failed(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import failed_transformations
 
-    if problem := unknown_project(args.project):
-        print(f"failed: {problem}", file=sys.stderr)
+    if unknown_project(args):
         return 1
     failed = failed_transformations(args.project, hours=args.hours)
     if failed.empty:

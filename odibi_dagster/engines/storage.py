@@ -108,12 +108,13 @@ class TableLocation:
         """Hold the table's write lock: writers in any process on this machine take turns, so a
         read-modify-write (a parquet append, a format switch) never loses another writer's rows.
         ``name``: another lock of the table (``INCREMENTAL_LOCK``), held around a longer span."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        with open(self.path / name, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        release = self.hold(name)
+        try:
             yield
+        finally:
+            release()
 
-    def hold(self, name: str) -> Callable[[], None]:
+    def hold(self, name: str = LOCK_FILE) -> Callable[[], None]:
         """Take the lock ``name`` of the table (as ``locked``) until the returned function is called
         (once or more): for a span that a ``with`` block cannot close, such as a step's generator,
         which Dagster may leave suspended when writing its output fails."""
