@@ -163,7 +163,7 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{where} has no columns") from None
     if kwargs.get("header") == 0 and "names" not in kwargs:
-        _refuse_duplicate_header(where, path, kwargs)
+        refuse_renamed_header(source, path, str(kwargs["sep"]), str(kwargs["encoding"]))
     return frame
 
 
@@ -215,15 +215,25 @@ def _misfit(path: str, kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def _refuse_duplicate_header(where: str, path: str, kwargs: dict[str, Any]) -> None:
-    """pandas renames a repeated header (``id``, ``id.1``): a silent change of the file's columns."""
-    if "://" in path or len(str(kwargs["sep"])) != 1:
+def refuse_renamed_header(source: Source, path: str, sep: str, encoding: str, ignore_case: bool = False) -> None:
+    """Both engines rename header names they cannot use as they are: a repeated name (pandas ``id``,
+    ``id.1``; Spark ``id0``, ``id2``) or a blank one (pandas ``Unnamed: 1``, Spark ``_c1``), a
+    silent change of the file's columns. ``ignore_case``: names that differ only in case repeat
+    (Spark's default). Checked on local files; other URLs are read as the engine reads them."""
+    if "://" in path or len(sep) != 1:
         return
-    with open(path, encoding=kwargs["encoding"], newline="") as handle:
-        names = next(csv.reader(handle, delimiter=kwargs["sep"]), [])
-    if repeated := sorted({name for name in names if names.count(name) > 1}):
-        raise SourceReadError(f"{where}: the header names {repeated} more than once (pandas would rename the "
-                              f"repeats, e.g. to '{repeated[0]}.1'); nothing was read")
+    where = f"source '{source.source_id}': file '{path}'"
+    with open(path, encoding=encoding, newline="") as handle:
+        names = next(csv.reader(handle, delimiter=sep), [])
+    if blank := [number for number, name in enumerate(names, start=1) if name == ""]:
+        raise SourceReadError(f"{where}: field {blank[0]} of the header is blank (the reader would invent a name "
+                              f"for it); name the column in the file, or read it without a header "
+                              f"(source_options.header: false names the columns _c0, _c1, ...); nothing was read")
+    folded = [name.lower() for name in names] if ignore_case else names
+    if repeated := sorted({name for name, key in zip(names, folded) if folded.count(key) > 1}):
+        how = " (names differing only in case are the same name to Spark)" if ignore_case else ""
+        raise SourceReadError(f"{where}: the header names {repeated} more than once{how} (the reader would rename "
+                              f"the repeats, e.g. pandas '{repeated[0]}.1', Spark '{repeated[0]}0'); nothing was read")
 
 
 def _read_json(source: Source, root: Path | None) -> pd.DataFrame:

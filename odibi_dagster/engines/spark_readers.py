@@ -17,7 +17,13 @@ from odibi_dagster.config.connections import substitute_env
 from odibi_dagster.config.model import Source
 from odibi_dagster.config.partitions import placeholders_in
 from odibi_dagster.engines.arrow_tables import read_delta
-from odibi_dagster.engines.readers import SourceReadError, delta_source_path, json_is_multiline, source_files
+from odibi_dagster.engines.readers import (
+    SourceReadError,
+    delta_source_path,
+    json_is_multiline,
+    refuse_renamed_header,
+    source_files,
+)
 from odibi_dagster.engines.readers import read_source as read_with_pandas
 
 SPARK_TYPES = {
@@ -59,16 +65,22 @@ def read_source(spark: Any, source: Source, root: Path | None, native_delta: boo
 
 def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extra: dict) -> Any:
     nulls = [value for value in (options.get("null_values") or [""]) if value != ""]
-    reader = (spark.read.option("header", bool(options.get("header", True)))
-              .option("sep", options.get("delimiter", ","))
-              .option("encoding", options.get("encoding", "utf-8"))
+    header, sep, encoding = bool(options.get("header", True)), options.get("delimiter", ","), options.get("encoding", "utf-8")
+    reader = (spark.read.option("header", header)
+              .option("sep", sep)
+              .option("encoding", encoding)
               .option("inferSchema", True)
               .option("nullValue", nulls[0] if nulls else "")
               # a ragged row is an error (Spark names the file and the record) rather than a
               # silently dropped field; `spark: {mode: PERMISSIVE}` asks for Spark's permissive mode
               .option("mode", "FAILFAST")
               .options(**extra))
-    frame = reader.csv(source_files(source, root))
+    files = source_files(source, root)
+    if header and not {"header", "sep", "delimiter", "encoding", "charset"} & set(extra):
+        case_sensitive = str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+        for path in files:
+            refuse_renamed_header(source, path, sep, encoding, ignore_case=not case_sensitive)
+    frame = reader.csv(files)
     if len(nulls) > 1:  # Spark takes one nullValue; the others become null in text columns
         for name, dtype in frame.dtypes:
             if dtype == "string":

@@ -145,6 +145,8 @@ def test_every_portable_schema_type_has_a_pandas_type():
     ("", "is empty"),
     ("a,b\n\xe9t\xe9,1\n", "is not valid utf-8 .* set source_options.encoding"),
     ("id,v,id\n1,2,3\n", r"the header names \['id'\] more than once"),
+    ("a,,c\n1,2,3\n", "field 2 of the header is blank"),  # pandas would call it 'Unnamed: 1'
+    ("a,b,c,\n1,2,3,\n", "field 4 of the header is blank"),
 ])
 def test_a_malformed_csv_never_shifts_columns_and_errors_name_source_and_file(tmp_path, text, error):
     path = tmp_path / "a.csv"

@@ -90,3 +90,18 @@ def test_a_ragged_csv_row_fails_on_spark_unless_permissive(spark, tmp_path):
     permissive = source("csv", "a.csv", source_options={"spark": {"mode": "PERMISSIVE"}})
     rows = read_spark(spark, permissive, tmp_path, native_delta=False).collect()
     assert [tuple(row) for row in rows] == [(1, 2, 3), (4, 5, 6)]
+
+
+@pytest.mark.parametrize("header, error", [
+    ("id,v,id", r"the header names \['id'\] more than once"),  # Spark: id0, v, id2
+    ("ID,v,id", r"the header names \['ID', 'id'\] more than once \(names differing only in case"),
+    ("a,,c", "field 2 of the header is blank"),  # Spark: _c1
+])
+def test_a_header_spark_would_rename_is_refused(spark, tmp_path, header, error):
+    path = tmp_path / "a.csv"
+    path.write_text(f"{header}\n1,2,3\n")
+    with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{path}': {error}"):
+        read_spark(spark, source("csv", "a.csv"), tmp_path, native_delta=False)
+    # without a header the columns keep Spark's positional names, as on pandas
+    plain = read_spark(spark, source("csv", "a.csv", source_options={"header": False}), tmp_path, native_delta=False)
+    assert plain.columns == ["_c0", "_c1", "_c2"]
