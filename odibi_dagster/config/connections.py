@@ -105,15 +105,35 @@ def _unparseable(exc: Exception, url: str = "") -> str:
     return UNPARSEABLE_URL
 
 
+def _unusable_driver(exc: Exception, url: str | sa.URL) -> str | None:
+    """Why SQLAlchemy has no driver for a URL (its own messages say neither which nor what to do)."""
+    import sqlalchemy as sa
+
+    if isinstance(exc, sa.exc.NoSuchModuleError):
+        scheme = url.partition("://")[0] if isinstance(url, str) else url.drivername
+        return (f"SQLAlchemy knows no dialect or driver '{scheme}' (check the URL's scheme, e.g. "
+                f"postgresql+psycopg2://, or install the package that provides it)")
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return f"the URL's driver needs the Python package '{exc.name}', which is not installed here"
+    return None
+
+
 def check_sql_url(url: str, root: Path | None, where: str) -> str | None:
-    """Why a SQL URL from config cannot be parsed (checked at load), or None; a URL naming a
-    ``${NAME}`` that is not set yet is checked when it is used."""
+    """Why a SQL URL from config cannot be used (checked at load: it does not parse, or names a
+    dialect SQLAlchemy does not know), or None; a URL naming a ``${NAME}`` that is not set yet is
+    checked when it is used. A driver package that is not installed is reported when used."""
     if any(name not in os.environ for name in env_variables(url)):
         return None
     try:
-        make_sql_url(_VARIABLE.sub(lambda match: os.environ[match.group(1)], url), root, where)
+        parsed = make_sql_url(_VARIABLE.sub(lambda match: os.environ[match.group(1)], url), root, where)
     except ValueError as exc:
         return str(exc).removeprefix(f"{where}: ")
+    import sqlalchemy as sa
+
+    try:
+        parsed.get_dialect()  # imports no DBAPI package: one that is not installed fails when connecting
+    except sa.exc.NoSuchModuleError as exc:
+        return _unusable_driver(exc, parsed)
     return None
 # query parameters whose values are masked (odbc_connect holds a whole ODBC string with PWD=)
 _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig|auth|odbc", re.IGNORECASE)
@@ -241,7 +261,7 @@ def sql_engine(url: str | sa.URL, *, where: str, error: Callable[[str], Exceptio
         engine = sa.create_engine(url, **options)
     except Exception as exc:  # noqa: BLE001 - a bad URL or option: no piece of the URL in the message
         reason = _unparseable(exc, url if isinstance(url, str) else "") if isinstance(exc, ValueError) \
-            else f"{type(exc).__name__}"
+            else _unusable_driver(exc, url) or f"{type(exc).__name__}"
         raise error(f"{where}: {redact(reason, *secrets)}") from None
     try:
         yield engine

@@ -380,6 +380,32 @@ def test_a_sql_url_whose_port_is_not_a_number_is_refused_at_load(project_writer,
         "the connection URL cannot be parsed: its port is not a number"}
 
 
+def test_a_sql_url_with_a_dialect_sqlalchemy_does_not_know_is_refused_at_load(project_writer):
+    url = "postgresqlx://etl:s3cret@db/plant"  # a typo: SQLAlchemy's own error says only "Can't load plugin"
+    error, _ = errors(project_writer, manifest={"log_sink": {"type": "sql", "url": url}})
+    issue = only(error)
+    assert issue.field == "log_sink.url"
+    assert issue.message == ("SQLAlchemy knows no dialect or driver 'postgresqlx' (check the URL's scheme, e.g. "
+                             "postgresql+psycopg2://, or install the package that provides it)")
+
+
+def test_a_sql_source_whose_driver_package_is_missing_says_which(tmp_path):
+    """The dialect exists (so the URL passes at load); its DBAPI package is not installed here."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyodbc"):
+        pytest.skip("pyodbc is installed here: no missing driver to report")
+    from odibi_dagster.config import Source
+    from odibi_dagster.engines.readers import SourceReadError, read_source
+
+    src = Source(source_id="db", source_name="bronze.db", file_format="sql", source_path_or_query="t",
+                 connection_config={"url": "mssql+pyodbc://etl:s3cret@db/plant"})
+    with pytest.raises(SourceReadError) as info:
+        read_source(src, tmp_path)
+    assert str(info.value) == ("source 'db': cannot read 't': the URL's driver needs the Python package 'pyodbc', "
+                               "which is not installed here")
+
+
 def test_a_row_of_another_project_is_refused(project_writer):
     error, _ = errors(project_writer, sources=[{**SOURCE, "project": "test project"}],  # the same, in other case
                       transformations=[row("t1", project="Something Else")])
