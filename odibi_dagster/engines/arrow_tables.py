@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import pandas as pd
@@ -114,17 +115,33 @@ def read_arrow(location: TableLocation, rows: TableRows | None = None) -> pa.Tab
         raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
     if rows is None:
         return read_delta(location.path) if stored == "delta" else pq.read_table(location.parquet_file)
+    dataset = _dataset(location, stored)
+    return dataset.to_table(filter=_window_condition(location, dataset, *rows))
+
+
+def rows_per_partition(location: TableLocation, column: str, window: PartitionWindow) -> dict[str, int]:
+    """How many rows the stored table holds in each partition of ``window`` (only the partition
+    column is read)."""
+    stored = location.stored_format()
+    if stored is None:
+        raise FileNotFoundError(f"table '{location.table}' has not been written yet (no data at {location.path})")
+    dataset = _dataset(location, stored)
+    return {part.key: dataset.count_rows(filter=_window_condition(location, dataset, column, part))
+            for part in window.each()}
+
+
+def _dataset(location: TableLocation, stored: StoredFormat) -> Any:
     if stored == "delta":
         filesystem = pa_fs.SubTreeFileSystem(str(location.path), pa_fs.LocalFileSystem())
-        dataset = DeltaTable(str(location.path)).to_pyarrow_dataset(filesystem=filesystem)
-    else:
-        import pyarrow.dataset as ds
+        return DeltaTable(str(location.path)).to_pyarrow_dataset(filesystem=filesystem)
+    import pyarrow.dataset as ds
 
-        dataset = ds.dataset(location.parquet_file)
-    column, window = rows
-    condition = window_expression(dataset.schema.field(column).type if column in dataset.schema.names else pa.null(),
-                                  window, column, f"table '{location.table}'")
-    return dataset.to_table(filter=condition)
+    return ds.dataset(location.parquet_file)
+
+
+def _window_condition(location: TableLocation, dataset: Any, column: str, window: PartitionWindow) -> pc.Expression:
+    dtype = dataset.schema.field(column).type if column in dataset.schema.names else pa.null()
+    return window_expression(dtype, window, column, f"table '{location.table}'")
 
 
 def column_max(location: TableLocation, column: str) -> object:

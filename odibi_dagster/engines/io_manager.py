@@ -47,6 +47,11 @@ class OdibiIOManager(dg.ConfigurableIOManager):
         if log is not None:  # the step's record carries what only the write knows (rows on Spark, versions)
             metadata.update(log.table_written(table.table, metadata))
         _add_materialization_metadata(context, metadata)
+        if window is not None and table.partition_column and context.has_asset_key:
+            for key, rows in _partition_rows(self.odibi_engine, table, window, metadata.get("rows_written")).items():
+                count = dg.MetadataValue.int(rows)
+                context.step_context.add_asset_metadata({"dagster/partition_row_count": count, "rows_written": count},
+                                                        asset_key=context.asset_key, partition_key=key)
 
     def load_input(self, context: dg.InputContext) -> Any:
         upstream = TableMetadata.of_asset(context.upstream_output.definition_metadata or {})
@@ -72,6 +77,19 @@ def _add_materialization_metadata(context: dg.OutputContext, metadata: Mapping[s
         except dg.DagsterInvariantViolationError:  # a context built outside a run (no step)
             pass
     context.add_output_metadata(metadata)
+
+
+def _partition_rows(resource: OdibiEngine, table: TableMetadata, window: PartitionWindow,
+                   rows_written: Any) -> dict[str, int]:
+    """Each partition's rows after a partitioned write, for its own materialization: a range's
+    ``rows_written`` would otherwise be the whole range's on every partition."""
+    if len(window.keys) == 1:  # a partitioned output replaces its partition: what was written is all it holds
+        rows = getattr(rows_written, "value", rows_written)
+        return {window.key: rows} if rows is not None else {}
+    from odibi_dagster.engines.arrow_tables import rows_per_partition  # pyarrow only when a step runs
+
+    assert table.partition_column is not None
+    return rows_per_partition(table.location(resource.root), table.partition_column, window)
 
 
 def _run_start(context: dg.OutputContext) -> datetime | None:

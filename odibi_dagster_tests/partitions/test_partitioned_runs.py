@@ -126,6 +126,19 @@ def test_a_range_runs_once_per_asset_and_replaces_the_range_in_one_write(project
         assert log.loc[log["transformation_id"] == "total-gold", "partition_key"].isna().all()
         gold = pd.read_parquet(storage / "qat/test_project/Gold/gold.total/data.parquet")
         assert gold["rows"].tolist() == [9]
+        # each partition's materialization shows its own rows, not the range's 9
+        assert partition_rows(result, "silver") == {day: (3, 3, 9) for day in ("2024-01-01", "2024-01-02", "2024-01-03")}
+        (root / "data/readings/2024-01-02.csv").write_text(day_file("2024-01-02", rows=2))
+        again = materialize(root, storage, instance, partition="2024-01-02")
+        assert partition_rows(again, "silver") == {"2024-01-02": (2, 2, 8)}  # the whole table holds 8
+
+
+def partition_rows(result: dg.ExecuteInProcessResult, layer: str) -> dict[str, tuple[int, int, int]]:
+    """Partition -> (rows_written, dagster/partition_row_count, dagster/row_count) of a layer's readings."""
+    return {event.materialization.partition: tuple(event.materialization.metadata[key].value for key in (
+                "rows_written", "dagster/partition_row_count", "dagster/row_count"))
+            for event in result.get_asset_materialization_events()
+            if event.materialization.asset_key == dg.AssetKey(["test_project", layer, "readings"])}
 
 
 def test_a_row_outside_the_partition_fails_the_step_and_writes_nothing(project_writer, storage):

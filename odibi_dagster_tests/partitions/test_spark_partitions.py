@@ -6,7 +6,13 @@ import dagster as dg
 import pytest
 from deltalake import DeltaTable
 
-from odibi_dagster_tests.partitions.test_partitioned_runs import DAILY, day_file, error_text, materialize
+from odibi_dagster_tests.partitions.test_partitioned_runs import (
+    DAILY,
+    day_file,
+    error_text,
+    materialize,
+    partition_rows,
+)
 
 SPARK = {"resources": {"odibi_engine": {"config": {"engine": "spark"}}}}
 FUNCS = """
@@ -65,6 +71,7 @@ def test_spark_replaces_one_partition_and_a_range_like_pandas(project_writer, st
     assert result.success, error_text(result)
     assert silver(storage) == {"2024-01-01": (3, ["2024-01-01"]), "2024-01-02": (1, ["2024-01-02...2024-01-03"]),
                                "2024-01-03": (3, ["2024-01-02...2024-01-03"])}
+    assert partition_rows(result, "silver") == {"2024-01-02": (1, 1, 7), "2024-01-03": (3, 3, 7)}
 
 
 def test_spark_refuses_rows_outside_the_partition(project_writer, storage, instance, spark):
