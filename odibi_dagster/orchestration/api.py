@@ -50,7 +50,8 @@ def run_project(
     Hooks are called live while the run goes on; ``log_sink`` receives each log record (one per
     attempt) once, as do the manifest's sinks. The run is a real Dagster run on the ``DAGSTER_HOME`` instance (visible in the
     UI) or, without ``DAGSTER_HOME``, on an ephemeral one. A progress line per layer (steps done /
-    total, elapsed) goes to stdout unless ``quiet=True``.
+    total, elapsed) goes to stdout unless ``quiet=True``; Dagster's own console log shows warnings
+    and errors (``log_level="DEBUG"``: every event of the run).
     """
     unknown = sorted(set(kwargs) - _EXTRA_KWARGS)
     if unknown:
@@ -81,7 +82,11 @@ def run_project(
     with _instance() as instance:
         live = run_live(
             job, instance, ProjectSteps.from_project(loaded, engine),
-            selection=selection, run_config={"resources": {"odibi_engine": {"config": {"engine": engine}}}},
+            selection=selection, run_config={
+                "resources": {"odibi_engine": {"config": {"engine": engine}}},
+                # Dagster prints every event of the run to stderr at DEBUG; a caller of this API gets
+                # the progress lines, and Dagster's warnings and errors (its run stores every event)
+                "loggers": {"console": {"config": {"log_level": str(kwargs.get("log_level") or "WARNING").upper()}}}},
             tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink,
             progress=None if quiet else LayerProgress())
     translator, result = live.translator, live.result

@@ -185,6 +185,18 @@ def test_target_layers_and_bad_arguments(demo_cwd):
         run_project("Nope")
 
 
+def test_dagsters_console_shows_warnings_and_errors_unless_log_level_asks_for_more(project_writer, tmp_path,
+                                                                                  monkeypatch, capfd):
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", str(tmp_path / "storage"))
+    project_dir = failing_project(project_writer, retries=0)
+    assert run_project("Test Project", project_dir=project_dir, quiet=True)["status"] == "failed"
+    printed = capfd.readouterr().err
+    assert " - DEBUG - " not in printed and "RUN_START" not in printed  # 80-odd lines a run before
+    assert " - ERROR - " in printed and "sensor feed corrupt" in printed
+    run_project("Test Project", project_dir=project_dir, quiet=True, log_level="debug")
+    assert " - DEBUG - " in capfd.readouterr().err
+
+
 def test_runs_are_stored_on_the_dagster_home_instance(demo_cwd, tmp_path, monkeypatch):
     home = tmp_path / "dagster_home"
     home.mkdir()
