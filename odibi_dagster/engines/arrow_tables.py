@@ -275,10 +275,12 @@ def fit_to_stored(location: TableLocation, stored: pa.Schema, data: pa.Table, sp
             f"merge into '{location.table}' refused: the new data lacks the stored columns {missing}, which a merge "
             f"would overwrite with nulls; the stored table is unchanged")
     if (added or missing) and not spec.schema_evolution:
+        allow = " and ".join(what for what, found in (("to add the new columns", added), (
+            "to store nulls in the new rows for the stored columns the data lacks", missing)) if found)
         raise TableWriteError(
             f"{spec.mode} into '{location.table}' refused: {describe_schema_difference(stored, data.schema)}; the "
-            f"stored table is unchanged (set schema_evolution: true on the output to allow new columns; a source's "
-            f"table keeps the columns it was first written with)")
+            f"stored table is unchanged (set schema_evolution: true on the output {allow}; a source's table keeps "
+            f"the columns it was first written with)")
     # a column stored while all its values were null has no type yet: the new data's type is taken
     fields = [data.schema.field(field.name) if pa.types.is_null(field.type) and field.name in data.column_names
               else field for field in stored]

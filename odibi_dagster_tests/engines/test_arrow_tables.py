@@ -83,6 +83,17 @@ def test_append_with_schema_evolution_adds_columns(location):
     assert result["extra"].tolist() == [None, "x"]
 
 
+def test_an_append_lacking_a_stored_column_is_refused_saying_what_schema_evolution_would_do(location):
+    write_frame(location, frame([1]).assign(extra="x"))
+    with pytest.raises(TableWriteError) as info:
+        write_frame(location, frame([2]).assign(more=1), mode="append")
+    assert ("new columns ['more']; missing columns ['extra']; the stored table is unchanged (set schema_evolution: "
+            "true on the output to add the new columns and to store nulls in the new rows for the stored columns the "
+            "data lacks;") in str(info.value)
+    write_frame(location, frame([2]), mode="append", schema_evolution=True)  # as the message says
+    assert read_frame(location)["extra"].tolist() == ["x", None]
+
+
 def test_delta_overwrite_append_merge(location):
     result = write_frame(location, frame([1, 2], 1.0), format="delta")
     assert (result.format, result.delta_version, result.row_count) == ("delta", 0, 2)

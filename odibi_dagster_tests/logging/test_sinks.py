@@ -207,7 +207,7 @@ def test_a_failed_table_write_leaves_a_failed_record(project_writer, storage):
         rows = [(r["transformation_id"], r["status"], r["error_message"]) for r in csv.DictReader(handle)]
     refused = ("writing table 'silver.hist' failed: TableWriteError: append into 'silver.hist' refused: schema "
                "differs from the stored table: new columns ['b']; the stored table is unchanged (set "
-               "schema_evolution: true on the output to allow new columns; a source's table keeps the columns it "
+               "schema_evolution: true on the output to add the new columns; a source's table keeps the columns it "
                "was first written with)")
     assert rows == [("t-grow", "SUCCESS", ""), ("t-grow", "FAILED", refused)]  # the real reason, once
     assert log["status"].tolist() == ["SUCCESS", "FAILED"]  # the reader has the failed attempt too
