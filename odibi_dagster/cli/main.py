@@ -157,8 +157,13 @@ def cmd_failed(args: argparse.Namespace) -> int:
     if failed.empty:
         print(f"no failed transformations in the last {args.hours} h")
         return 0
-    print(failed[["end_time", "transformation_id", "layer", "attempt", "run_id", "checks_failed", "error_message"]]
-          .to_string(index=False))
+    for row in failed.itertuples():  # a block each: a table right-aligns long messages and cuts them
+        ended = row.end_time.isoformat(sep=" ", timespec="seconds")
+        print(f"{ended}  {row.transformation_id}  (layer {row.layer}, attempt {row.attempt}, run {row.run_id})")
+        if isinstance(row.checks_failed, str) and row.checks_failed:
+            print(f"    checks failed: {row.checks_failed}")
+        for line in str(row.error_message or "").splitlines():
+            print(f"    {line}")
     return 0
 
 
