@@ -38,7 +38,7 @@ class OdibiIOManager(dg.ConfigurableIOManager):
             # the table keeps its previous version; the attempt's log record says why it failed
             if log is not None:
                 log.fail(f"writing table '{table.table}' failed: {type(exc).__name__}: {exc}",
-                         [context.asset_key], context.log_event)
+                         log_event=context.log_event)
             from odibi_dagster.engines.arrow_tables import TableWriteError  # pyarrow only when a step runs
 
             if isinstance(exc, TableWriteError):  # a refusal (schema, lossy cast, null keys) would only repeat

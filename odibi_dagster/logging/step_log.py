@@ -96,15 +96,17 @@ class StepLog:
         return {key: value for key, value in record_metadata(self.record).items()
                 if key.removeprefix("odibi/log/") in counts}
 
-    def fail(self, error: str, asset_keys: Iterable[dg.AssetKey], log_event: Any = None) -> None:
-        """A failed attempt: its record is kept as an observation of each asset, then delivered.
+    def fail(self, error: str, asset_keys: Iterable[dg.AssetKey] | None = None, log_event: Any = None) -> None:
+        """A failed attempt: its record is kept as an observation of each asset (default: each the
+        step was selected to materialize, so a table written before the failure, whose
+        materialization carries the record as it stood then, shows the failure too), then delivered.
         ``log_event``: where to log the observations (default: the step's context)."""
         if self._delivered:
             return
         if self._written:  # each table is written atomically: those written before the failure are kept
             error = f"{error} (written before the failure, and kept: {', '.join(self._written)})"
         metadata = self.finish("FAILED", error_message=error)
-        for key in asset_keys:
+        for key in self._context.selected_asset_keys if asset_keys is None else asset_keys:
             (log_event or self._context.log_event)(dg.AssetObservation(asset_key=key, metadata=metadata))
         self.deliver()
 

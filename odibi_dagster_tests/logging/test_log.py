@@ -139,3 +139,10 @@ def test_a_failed_attempts_record_names_the_tables_it_wrote_before_failing(proje
     [failed] = log[log["transformation_id"] == "t-two"].itertuples()
     assert failed.status == "FAILED" and "silver.second" in failed.error_message
     assert failed.error_message.endswith("(written before the failure, and kept: silver.first)")
+    # silver.first's materialization carries the record as it stood (SUCCESS); the FAILED record follows it
+    first = dg.AssetKey(["test_project", "silver", "first"])
+    [materialization] = home_instance.fetch_materializations(first, limit=10).records
+    [observation] = home_instance.fetch_observations(first, limit=10).records
+    assert materialization.asset_materialization.metadata["odibi/log/status"].value == "SUCCESS"
+    assert observation.asset_observation.metadata["odibi/log/status"].value == "FAILED"
+    assert observation.storage_id > materialization.storage_id
