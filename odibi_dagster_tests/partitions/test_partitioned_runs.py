@@ -3,6 +3,7 @@ Delta tables: one partition replaced and the others untouched, ranges in one run
 partition refused, SQL sources with bound parameters (SQLite and PostgreSQL), high-water marks."""
 
 import json
+import logging
 from pathlib import Path
 
 import dagster as dg
@@ -131,6 +132,26 @@ def test_a_range_runs_once_per_asset_and_replaces_the_range_in_one_write(project
         (root / "data/readings/2024-01-02.csv").write_text(day_file("2024-01-02", rows=2))
         again = materialize(root, storage, instance, partition="2024-01-02")
         assert partition_rows(again, "silver") == {"2024-01-02": (2, 2, 8)}  # the whole table holds 8
+
+
+def test_rows_per_partition_that_cannot_be_counted_leave_the_run_green_with_a_warning(project_writer, storage,
+                                                                                      monkeypatch):
+    """Counting is metadata only: it must not fail a step whose table is written. (A failing read is
+    forced with monkeypatch: nothing here makes a just-written Delta table unreadable on demand.)"""
+    from odibi_dagster.engines import arrow_tables
+
+    def unreadable(*args, **kwargs):
+        raise OSError("storage went away")
+
+    monkeypatch.setattr(arrow_tables, "rows_per_partition", unreadable)
+    root = readings_project(project_writer)
+    with dg.instance_for_test() as instance:
+        result = materialize(root, storage, instance, partition_range=("2024-01-01", "2024-01-02"))
+        assert result.success, failures(result)
+        warnings = [entry.user_message for entry in instance.all_logs(result.run_id) if entry.level == logging.WARNING]
+    assert ("table 'silver.readings': rows per partition not counted (OSError: storage went away); each partition's "
+            "materialization shows the rows of partitions 2024-01-01...2024-01-02") in warnings
+    assert rows_by_day(storage) == {"2024-01-01": 3, "2024-01-02": 3}
 
 
 def partition_rows(result: dg.ExecuteInProcessResult, layer: str) -> dict[str, tuple[int, int, int]]:
