@@ -8,10 +8,14 @@ import argparse
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 from odibi_dagster.config import ConfigError, Project, export_project, load_project_from_environment
+
+if TYPE_CHECKING:
+    import dagster as dg  # imported by the commands that use it: `validate` and `schema` start fast
 
 
 def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,22 +81,22 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def unknown_project(args: argparse.Namespace) -> bool:
-    """Whether ``--project`` names a project the DAGSTER_HOME instance has no asset of (a typo, or
-    another instance); if so, says which projects it has, on stderr."""
-    if not args.project:
-        return False
+@contextmanager
+def project_instance(args: argparse.Namespace) -> Iterator[dg.DagsterInstance | None]:
+    """The DAGSTER_HOME instance for a log command, opened once; None when ``--project`` names a
+    project it has no asset of (a typo, or another instance), after saying which it has, on stderr."""
     import dagster as dg
 
     from odibi_dagster.config.model import slugify
 
     with dg.DagsterInstance.get() as instance:
-        known = sorted({key.path[0] for key in instance.get_asset_keys()})
-    if slugify(args.project) in known:
-        return False
-    print(f"{args.command}: project '{args.project}' has no assets in the DAGSTER_HOME instance "
-          f"({os.environ.get('DAGSTER_HOME')}); projects there: {known or 'none'}", file=sys.stderr)
-    return True
+        known = sorted({key.path[0] for key in instance.get_asset_keys()}) if args.project else []
+        if args.project and slugify(args.project) not in known:
+            print(f"{args.command}: project '{args.project}' has no assets in the DAGSTER_HOME instance "
+                  f"({os.environ.get('DAGSTER_HOME')}); projects there: {known or 'none'}", file=sys.stderr)
+            yield None
+        else:
+            yield instance
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -101,9 +105,10 @@ def cmd_log(args: argparse.Namespace) -> int:
 
     from odibi_dagster.logging import read_transformation_log
 
-    if unknown_project(args):
-        return 1
-    log = read_transformation_log(args.project, partition_key=args.partition)
+    with project_instance(args) as instance:
+        if instance is None:
+            return 1
+        log = read_transformation_log(args.project, instance, partition_key=args.partition)
     if args.status:
         log = log[log["status"] == args.status.upper()]
     if args.last:
@@ -120,9 +125,10 @@ def cmd_log(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import project_status
 
-    if unknown_project(args):
-        return 1
-    status = project_status(args.project, hours=args.hours)
+    with project_instance(args) as instance:
+        if instance is None:
+            return 1
+        status = project_status(args.project, instance, hours=args.hours)
     window = f"last {args.hours} h" if args.hours else "all time"
     print(f"project '{status['project']}' ({window}): {status['total']} transformation runs")
     for name, count in sorted(status["by_status"].items()):
@@ -151,9 +157,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_failed(args: argparse.Namespace) -> int:
     from odibi_dagster.logging.operations import failed_transformations
 
-    if unknown_project(args):
-        return 1
-    failed = failed_transformations(args.project, hours=args.hours)
+    with project_instance(args) as instance:
+        if instance is None:
+            return 1
+        failed = failed_transformations(args.project, hours=args.hours, instance=instance)
     if failed.empty:
         print(f"no failed transformations in the last {args.hours} h")
         return 0
