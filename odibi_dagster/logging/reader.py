@@ -25,7 +25,9 @@ def read_transformation_log(project: str | None = None, instance: dg.DagsterInst
     """
     import pandas as pd  # not at import: the code location loads without pandas
 
-    instance = instance or dg.DagsterInstance.get()
+    if instance is None:
+        with dg.DagsterInstance.get() as home:  # closed again: a long-lived caller may read the log often
+            return read_transformation_log(project, home, since, partition_key)
     prefix = [slugify(project)] if project else None
     after = since.timestamp() if since else None
     records, stored = [], []
