@@ -109,6 +109,9 @@ def _unusable_driver(exc: Exception, url: str | sa.URL) -> str | None:
     """Why SQLAlchemy has no driver for a URL (its own messages say neither which nor what to do)."""
     import sqlalchemy as sa
 
+    if isinstance(exc, sa.exc.NoSuchModuleError) and "sqlalchemy.plugins:" in str(exc):
+        plugin = str(exc).rpartition("sqlalchemy.plugins:")[2]
+        return f"SQLAlchemy knows no plugin '{plugin}' (the URL's plugin parameter)"
     if isinstance(exc, sa.exc.NoSuchModuleError):
         scheme = url.partition("://")[0] if isinstance(url, str) else url.drivername
         return (f"SQLAlchemy knows no dialect or driver '{scheme}' (check the URL's scheme, e.g. "
@@ -133,7 +136,7 @@ def check_sql_url(url: str, root: Path | None, where: str) -> str | None:
     try:
         parsed.get_dialect()  # imports no DBAPI package: one that is not installed fails when connecting
     except sa.exc.NoSuchModuleError as exc:
-        return _unusable_driver(exc, parsed)
+        return redact(_unusable_driver(exc, parsed) or "", *env_secrets(url))
     return None
 # query parameters whose values are masked (odbc_connect holds a whole ODBC string with PWD=)
 _SECRET_PARAMETER = re.compile(r"pass|pwd|secret|token|key|credential|sig|auth|odbc", re.IGNORECASE)

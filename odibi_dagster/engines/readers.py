@@ -6,11 +6,11 @@ the same on both engines; ``pandas:`` options go to the pandas reader as they ar
 
 from __future__ import annotations
 
-import csv
 import glob
 import io
+import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +162,8 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
                               f"nothing was read") from None
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{where} has no columns") from None
-    if kwargs.get("header") == 0 and "names" not in kwargs:
-        refuse_renamed_header(source, path, str(kwargs["sep"]), str(kwargs["encoding"]))
+    if kwargs.get("header") == 0 and "names" not in kwargs and _renamed_by_pandas(frame.columns):
+        refuse_renamed_header(where, _raw_header(path, kwargs) or [_unmangled(name) for name in frame.columns])
     return frame
 
 
@@ -215,25 +215,54 @@ def _misfit(path: str, kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def refuse_renamed_header(source: Source, path: str, sep: str, encoding: str, ignore_case: bool = False) -> None:
-    """Both engines rename header names they cannot use as they are: a repeated name (pandas ``id``,
-    ``id.1``; Spark ``id0``, ``id2``) or a blank one (pandas ``Unnamed: 1``, Spark ``_c1``), a
-    silent change of the file's columns. ``ignore_case``: names that differ only in case repeat
-    (Spark's default). Checked on local files; other URLs are read as the engine reads them."""
-    if "://" in path or len(sep) != 1:
-        return
-    where = f"source '{source.source_id}': file '{path}'"
-    with open(path, encoding=encoding, newline="") as handle:
-        names = next(csv.reader(handle, delimiter=sep), [])
-    if blank := [number for number, name in enumerate(names, start=1) if name == ""]:
+def refuse_renamed_header(where: str, names: Sequence[str | None], ignore_case: bool = False) -> None:
+    """Refuse a header both engines would rename: a blank (or null) name (pandas ``Unnamed: 1``,
+    Spark ``_c1``) or a repeated one (pandas ``id.1``; Spark ``id0``, ``id2``, also for names
+    differing only in case: ``ignore_case``), a silent change of the file's columns."""
+    if blank := [number for number, name in enumerate(names, start=1) if name is None or name == ""]:
         raise SourceReadError(f"{where}: field {blank[0]} of the header is blank (the reader would invent a name "
                               f"for it); name the column in the file, or read it without a header "
                               f"(source_options.header: false names the columns _c0, _c1, ...); nothing was read")
-    folded = [name.lower() for name in names] if ignore_case else names
-    if repeated := sorted({name for name, key in zip(names, folded) if folded.count(key) > 1}):
+    folded = [str(name).lower() if ignore_case else str(name) for name in names]
+    if repeated := sorted({str(name) for name, key in zip(names, folded) if folded.count(key) > 1}):
         how = " (names differing only in case are the same name to Spark)" if ignore_case else ""
         raise SourceReadError(f"{where}: the header names {repeated} more than once{how} (the reader would rename "
                               f"the repeats, e.g. pandas '{repeated[0]}.1', Spark '{repeated[0]}0'); nothing was read")
+
+
+_PANDAS_BLANK = re.compile(r"Unnamed: \d+")
+_PANDAS_REPEAT = re.compile(r"(.*)\.\d+", re.DOTALL)
+
+
+def _renamed_by_pandas(columns: Sequence[Any]) -> bool:
+    """Whether pandas may have renamed a header name: ``Unnamed: 3``, or ``id.1`` beside ``id``."""
+    names = {str(name) for name in columns}
+    return any(_PANDAS_BLANK.fullmatch(name) or ((match := _PANDAS_REPEAT.fullmatch(name)) and match[1] in names)
+               for name in names)
+
+
+def _unmangled(name: Any) -> str:
+    """The header name pandas read, from the name it gave (for when the header cannot be read again)."""
+    text = str(name)
+    if _PANDAS_BLANK.fullmatch(text):
+        return ""
+    match = _PANDAS_REPEAT.fullmatch(text)
+    return match[1] if match else text
+
+
+def _raw_header(path: str, kwargs: dict[str, Any]) -> list[str] | None:
+    """The header's names as the file has them, read by pandas with the same options (so blank
+    lines, comments, skipped rows, a BOM and the separator count as in the real read); None if
+    they cannot be read so. Read only when pandas' names look renamed (a file may name a column
+    ``id.1`` itself)."""
+    options = {key: value for key, value in kwargs.items() if key not in (
+        "dtype", "usecols", "converters", "parse_dates", "date_format", "index_col", "na_values", "keep_default_na",
+        "skipfooter", "chunksize", "iterator")}
+    try:
+        first = pd.read_csv(path, **{**options, "header": None, "nrows": 1, "dtype": str, "na_filter": False})
+    except Exception:  # noqa: BLE001 - the names pandas gave are judged instead
+        return None
+    return [str(value) for value in first.iloc[0]] if len(first) else None
 
 
 def _read_json(source: Source, root: Path | None) -> pd.DataFrame:

@@ -65,10 +65,9 @@ def read_source(spark: Any, source: Source, root: Path | None, native_delta: boo
 
 def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extra: dict) -> Any:
     nulls = [value for value in (options.get("null_values") or [""]) if value != ""]
-    header, sep, encoding = bool(options.get("header", True)), options.get("delimiter", ","), options.get("encoding", "utf-8")
-    reader = (spark.read.option("header", header)
-              .option("sep", sep)
-              .option("encoding", encoding)
+    reader = (spark.read.option("header", bool(options.get("header", True)))
+              .option("sep", options.get("delimiter", ","))
+              .option("encoding", options.get("encoding", "utf-8"))
               .option("inferSchema", True)
               .option("nullValue", nulls[0] if nulls else "")
               # a ragged row is an error (Spark names the file and the record) rather than a
@@ -76,16 +75,38 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
               .option("mode", "FAILFAST")
               .options(**extra))
     files = source_files(source, root)
-    if header and not {"header", "sep", "delimiter", "encoding", "charset"} & set(extra):
-        case_sensitive = str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
-        for path in files:
-            refuse_renamed_header(source, path, sep, encoding, ignore_case=not case_sensitive)
     frame = reader.csv(files)
+    # Spark's option names ignore case: `spark: {Header: "false"}` reads without a header
+    header = next((value for key, value in extra.items() if key.lower() == "header"), options.get("header", True))
+    if str(header).lower() == "true" and _renamed_by_spark(frame.columns):
+        _refuse_renamed_header(spark, source, reader, files)
     if len(nulls) > 1:  # Spark takes one nullValue; the others become null in text columns
         for name, dtype in frame.dtypes:
             if dtype == "string":
                 frame = frame.withColumn(name, F.when(F.col(name).isin(nulls[1:]), None).otherwise(F.col(name)))
     return frame
+
+
+def _renamed_by_spark(columns: list[str]) -> bool:
+    """Whether Spark may have renamed a header name: ``_c3`` in position 3 (a blank or null name), or
+    two names ``<name><position>`` with one ``<name>`` (a repeated one). A file may use such names
+    itself, so ``_refuse_renamed_header`` reads the header again before refusing."""
+    prefixes = [name[: -len(str(index))].lower() for index, name in enumerate(columns)
+                if name.endswith(str(index)) and len(name) > len(str(index))]
+    return any(name == f"_c{index}" for index, name in enumerate(columns)) or len(prefixes) > len(set(prefixes))
+
+
+def _refuse_renamed_header(spark: Any, source: Source, reader: Any, files: list[str]) -> None:
+    """The header line as Spark read it (a second, header-less read of one row, with the same
+    options), refused when Spark had to rename a name of it."""
+    first = reader.option("header", False).option("inferSchema", False).option("mode", "PERMISSIVE").csv(files).first()
+    if first is None:
+        return
+    case_sensitive = str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+    where = f"source '{source.source_id}': file '{files[0]}'" if len(files) == 1 else \
+        f"source '{source.source_id}': files {files}"
+    # a value equal to the nullValue is null in the header too, which Spark names like a blank one
+    refuse_renamed_header(where, list(first), ignore_case=not case_sensitive)
 
 
 def _read_sql(spark: Any, source: Source, root: Path | None, extra: dict, params: Mapping[str, Any] | None,

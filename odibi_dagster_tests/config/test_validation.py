@@ -389,6 +389,22 @@ def test_a_sql_url_with_a_dialect_sqlalchemy_does_not_know_is_refused_at_load(pr
                              "postgresql+psycopg2://, or install the package that provides it)")
 
 
+def test_a_secret_in_a_urls_scheme_is_not_shown_and_an_unknown_plugin_is_named(project_writer, monkeypatch,
+                                                                                tmp_path):
+    from odibi_dagster.config import Source
+    from odibi_dagster.engines.readers import SourceReadError, read_source
+
+    monkeypatch.setenv("PW", "Sup3rS3cret")  # a ${NAME} in the wrong place of the URL
+    error, _ = errors(project_writer, manifest={"log_sink": {"type": "sql", "url": "${PW}://etl@db/plant"}})
+    assert "Sup3rS3cret" not in str(error) and "no dialect or driver '***'" in only(error).message
+    src = Source(source_id="db", source_name="bronze.db", file_format="sql", source_path_or_query="t",
+                 connection_config={"url": "sqlite:///x.db?plugin=nosuchplugin"})
+    with pytest.raises(SourceReadError) as info:
+        read_source(src, tmp_path)
+    assert str(info.value) == ("source 'db': cannot read 't': SQLAlchemy knows no plugin 'nosuchplugin' (the URL's "
+                               "plugin parameter)")
+
+
 def test_a_sql_source_whose_driver_package_is_missing_says_which(tmp_path):
     """The dialect exists (so the URL passes at load); its DBAPI package is not installed here."""
     import importlib.util

@@ -147,6 +147,7 @@ def test_every_portable_schema_type_has_a_pandas_type():
     ("id,v,id\n1,2,3\n", r"the header names \['id'\] more than once"),
     ("a,,c\n1,2,3\n", "field 2 of the header is blank"),  # pandas would call it 'Unnamed: 1'
     ("a,b,c,\n1,2,3,\n", "field 4 of the header is blank"),
+    ("\n\nid,v,id\n1,2,3\n", r"the header names \['id'\] more than once"),  # after blank lines
 ])
 def test_a_malformed_csv_never_shifts_columns_and_errors_name_source_and_file(tmp_path, text, error):
     path = tmp_path / "a.csv"
@@ -204,3 +205,22 @@ def test_an_undecodable_byte_is_placed_by_line(tmp_path):
     with pytest.raises(SourceReadError, match=r"is not valid utf-8 \(line 501, byte 8 of the line: .*\); set "
                                               r"source_options.encoding"):
         read_source(source("csv", "l.csv"), tmp_path)
+
+
+@pytest.mark.parametrize("raw, options, error", [
+    (b"\xef\xbb\xbfid,v,id\n1,2,3\n", {}, r"the header names \['id'\] more than once"),  # Excel's BOM
+    (b"\xef\xbb\xbf,v\n1,2\n", {}, "field 1 of the header is blank"),
+    (b"# exported\nid;v;id\n1;2;3\n", {"pandas": {"sep": ";", "comment": "#"}}, r"the header names \['id'\] more than once"),
+    (b"junk,,\nid,v,id\n1,2,3\n", {"pandas": {"skiprows": 1}}, r"the header names \['id'\] more than once"),
+    (b"# a,,\na,b\n1,2\n", {"pandas": {"comment": "#"}}, None),  # the comment is not the header
+    (b"id,id.1,Unnamed: 2\n1,2,3\n", {}, None),  # names a file may really have
+])
+def test_the_header_is_judged_as_the_reader_reads_it(tmp_path, raw, options, error):
+    path = tmp_path / "a.csv"
+    path.write_bytes(raw)
+    src = source("csv", "a.csv", source_options=options)
+    if error is None:
+        assert len(read_source(src, tmp_path).columns) in (2, 3)
+        return
+    with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{path}': {error}"):
+        read_source(src, tmp_path)

@@ -92,16 +92,23 @@ def test_a_ragged_csv_row_fails_on_spark_unless_permissive(spark, tmp_path):
     assert [tuple(row) for row in rows] == [(1, 2, 3), (4, 5, 6)]
 
 
-@pytest.mark.parametrize("header, error", [
-    ("id,v,id", r"the header names \['id'\] more than once"),  # Spark: id0, v, id2
-    ("ID,v,id", r"the header names \['ID', 'id'\] more than once \(names differing only in case"),
-    ("a,,c", "field 2 of the header is blank"),  # Spark: _c1
+@pytest.mark.parametrize("text, options, error", [
+    ("id,v,id\n1,2,3\n", {}, r"the header names \['id'\] more than once"),  # Spark: id0, v, id2
+    ("ID,v,id\n1,2,3\n", {}, r"the header names \['ID', 'id'\] more than once \(names differing only in case"),
+    ("a,,c\n1,2,3\n", {}, "field 2 of the header is blank"),  # Spark: _c1
+    ("\ufeffid,v,id\n1,2,3\n", {}, r"the header names \['id'\] more than once"),  # Excel's BOM
+    ("id,NA,c\n1,2,3\n", {"null_values": ["NA"]}, "field 2 of the header is blank"),  # Spark: _c1
+    ("id;v;id\n1;2;3\n", {"spark": {"Sep": ";"}}, r"the header names \['id'\] more than once"),
+    ("# c,,\nid,v,c\n1,2,3\n", {"spark": {"comment": "#"}}, None),  # the comment is not the header
+    ("_c0,id2,x,id3\n1,2,3,4\n", {}, None),  # names a file may really have
+    ("1,,1\n", {"spark": {"Header": "false"}}, None),  # no header: positional names
 ])
-def test_a_header_spark_would_rename_is_refused(spark, tmp_path, header, error):
+def test_a_header_spark_would_rename_is_refused(spark, tmp_path, text, options, error):
     path = tmp_path / "a.csv"
-    path.write_text(f"{header}\n1,2,3\n")
+    path.write_text(text, encoding="utf-8")
+    src = source("csv", "a.csv", source_options=options)
+    if error is None:
+        assert len(read_spark(spark, src, tmp_path, native_delta=False).collect()) == 1
+        return
     with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{path}': {error}"):
-        read_spark(spark, source("csv", "a.csv"), tmp_path, native_delta=False)
-    # without a header the columns keep Spark's positional names, as on pandas
-    plain = read_spark(spark, source("csv", "a.csv", source_options={"header": False}), tmp_path, native_delta=False)
-    assert plain.columns == ["_c0", "_c1", "_c2"]
+        read_spark(spark, src, tmp_path, native_delta=False)
