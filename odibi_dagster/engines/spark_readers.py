@@ -73,6 +73,9 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
               # a ragged row is an error (Spark names the file and the record) rather than a
               # silently dropped field; `spark: {mode: PERMISSIVE}` asks for Spark's permissive mode
               .option("mode", "FAILFAST")
+              # each file's header is checked against the columns: by default Spark ignores the
+              # headers after the first and puts another file's columns in place by position
+              .option("enforceSchema", False)
               .options(**extra))
     files = source_files(source, root)
     frame = reader.csv(files)

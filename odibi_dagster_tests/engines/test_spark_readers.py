@@ -112,3 +112,15 @@ def test_a_header_spark_would_rename_is_refused(spark, tmp_path, text, options, 
         return
     with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{path}': {error}"):
         read_spark(spark, src, tmp_path, native_delta=False)
+
+
+def test_a_file_whose_header_orders_the_columns_otherwise_is_refused_on_spark(spark, tmp_path):
+    """Spark's default (enforceSchema) ignores every header but the first and puts another file's
+    columns in place by position: 'y' under id, 2 under v. pandas matches them by name."""
+    (tmp_path / "a.csv").write_text("id,v\n1,x\n")
+    (tmp_path / "b.csv").write_text("v,id\ny,2\n")
+    src = source("csv", "*.csv")
+    assert read_pandas(src, tmp_path).to_dict("list") == {"id": [1, 2], "v": ["x", "y"]}
+    with pytest.raises(Exception, match=r"(?s)b\.csv.*CSV header does not conform to the schema.*Expected: id but "
+                                        r"found: v"):
+        read_spark(spark, src, tmp_path, native_delta=False).collect()
