@@ -21,6 +21,7 @@ from odibi_dagster.engines.io_manager import store_table
 from odibi_dagster.engines.resource import OdibiEngine
 from odibi_dagster.engines.storage import TableMetadata
 from odibi_dagster.logging.step_log import StepLog
+from odibi_dagster.partitions.window import step_window
 from odibi_dagster.quality.measure import CheckResult, Evaluated
 
 
@@ -84,7 +85,8 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
         for table, outcome in evaluated.items():  # quarantined rows first: a failing write loses none
             if outcome.quarantine is not None:
                 try:
-                    yield from _quarantine(context, resource, tables[table].quarantine, outcome, output_name)
+                    yield from _quarantine(context, resource, backend, tables[table], outcome, output_name,
+                                           where(table))
                 except Exception as exc:  # written here (not by the IO manager, which reports its own)
                     log.fail(f"writing the quarantine table of '{table}' failed: {type(exc).__name__}: {exc}",
                              [tables[t].spec.key for t in frames])
@@ -102,19 +104,35 @@ def write_checked(context: dg.AssetExecutionContext, resource: OdibiEngine, back
             outcome.release()
 
 
-def _quarantine(context: dg.AssetExecutionContext, resource: OdibiEngine, spec: dg.AssetSpec | None,
-                outcome: Evaluated, output_name: Callable[[dg.AssetKey], str]) -> Iterator[dg.Output]:
+def _quarantine(context: dg.AssetExecutionContext, resource: OdibiEngine, backend: Backend, table: CheckedTable,
+                outcome: Evaluated, output_name: Callable[[dg.AssetKey], str], where: str) -> Iterator[dg.Output]:
     """The quarantined rows: an output when the quarantine asset is selected; otherwise (the table
     alone was selected) written all the same and reported as its materialization, never lost."""
+    spec = table.quarantine
     assert spec is not None, "a quarantine check without a quarantine table"
     metadata = {"odibi/rows_quarantined": outcome.rows_quarantined}
     if context.retry_number > 0:  # an earlier attempt of this run may have appended them before failing
         _forget_earlier_attempt(context, resource, spec)
     if spec.key in context.selected_asset_keys:
+        _add_partition_rows(context, backend, table, outcome, where)
         yield dg.Output(outcome.quarantine, output_name=output_name(spec.key), metadata=metadata)
         return
     stored = store_table(resource, spec.metadata, outcome.quarantine, context.log.warning)
     context.log_event(dg.AssetMaterialization(asset_key=spec.key, metadata={**stored, **metadata}))
+
+
+def _add_partition_rows(context: dg.AssetExecutionContext, backend: Backend, table: CheckedTable,
+                        outcome: Evaluated, where: str) -> None:
+    """A range's quarantined rows, counted per partition on each partition's materialization of the
+    quarantine table (which is appended, not partitioned by a column of its own)."""
+    column = table.output.partition_column
+    window = step_window(context) if column else None
+    if column is None or window is None or len(window.keys) < 2:
+        return
+    for key, rows in backend.rows.count_per_partition(outcome.quarantine, column, window, where).items():
+        count = dg.MetadataValue.int(rows)
+        context.add_asset_metadata({"rows_written": count, "odibi/rows_quarantined": count},
+                                   asset_key=table.quarantine.key, partition_key=key)
 
 
 def _forget_earlier_attempt(context: dg.AssetExecutionContext, resource: OdibiEngine, spec: dg.AssetSpec) -> None:

@@ -72,6 +72,11 @@ def inside_mask(data: Any, column: str, window: PartitionWindow, where: str) -> 
     return pc.fill_null(inside, False)
 
 
+def count_per_partition(data: Any, column: str, window: PartitionWindow, where: str) -> dict[str, int]:
+    """How many rows of ``data`` each partition of ``window`` holds."""
+    return {part.key: int(pc.sum(inside_mask(data, column, part, where)).as_py() or 0) for part in window.each()}
+
+
 def keep_window(data: Any, column: str, window: PartitionWindow, where: str) -> Any:
     """The rows of ``window`` (a source read whole); a null ``column`` belongs to no partition and is
     refused rather than left out unseen."""

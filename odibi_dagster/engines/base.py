@@ -50,7 +50,8 @@ class Backend(Protocol):
     @property
     def rows(self) -> Any:
         """The engine's module of partition-window and high-water-mark rules (``keep_window``,
-        ``require_window``, ``keep_after``, ``max_value``): ``arrow_windows`` or ``spark_windows``."""
+        ``require_window``, ``count_per_partition``, ``keep_after``, ``max_value``): ``arrow_windows``
+        or ``spark_windows``."""
 
     def read_source(self, source: Source, root: Path | None, params: Mapping[str, Any] | None = None,
                     since: tuple[str, Any] | None = None) -> Any:

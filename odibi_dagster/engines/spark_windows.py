@@ -39,6 +39,14 @@ def window_condition(frame: Any, column: str, window: PartitionWindow, where: st
     return (F.col(column) >= F.lit(low.as_py())) & (F.col(column) < F.lit(high.as_py()))
 
 
+def count_per_partition(frame: Any, column: str, window: PartitionWindow, where: str) -> dict[str, int]:
+    """How many rows of ``frame`` each partition of ``window`` holds (one pass over the data)."""
+    parts = window.each()
+    counts = frame.agg(*[F.count(F.when(window_condition(frame, column, part, where), True)).alias(f"p{number}")
+                         for number, part in enumerate(parts)]).first()
+    return {part.key: int(counts[number]) for number, part in enumerate(parts)}
+
+
 def keep_window(frame: Any, column: str, window: PartitionWindow, where: str) -> Any:
     condition = window_condition(frame, column, window, where)
     nulls = frame.where(F.col(column).isNull())

@@ -134,6 +134,31 @@ def test_a_range_runs_once_per_asset_and_replaces_the_range_in_one_write(project
         assert partition_rows(again, "silver") == {"2024-01-02": (2, 2, 8)}  # the whole table holds 8
 
 
+def test_a_ranges_quarantined_rows_are_counted_per_partition(project_writer, storage):
+    """The quarantine table is appended (it has no partition column of its own): each partition's
+    materialization of it shows the rows quarantined in that partition, not the range's."""
+    def with_nulls(day: str, nulls: int) -> str:
+        return "plant,reading_time,kwh\n" + "".join(
+            f"P{i},{day} {i:02d}:30:00,{'' if i < nulls else 1.0}\n" for i in range(3))
+
+    root = readings_project(project_writer, data={"data/readings/2024-01-01.csv": with_nulls("2024-01-01", 1),
+                                                  "data/readings/2024-01-02.csv": with_nulls("2024-01-02", 2)})
+    import yaml
+
+    rows = yaml.safe_load((root / "transformations.yaml").read_text())
+    rows[0]["outputs"][0]["checks"] = [{"type": "not_null", "columns": ["kwh"], "on_fail": "quarantine"}]
+    (root / "transformations.yaml").write_text(yaml.safe_dump(rows, sort_keys=False))
+    with dg.instance_for_test() as instance:
+        result = materialize(root, storage, instance, partition_range=("2024-01-01", "2024-01-02"))
+        assert result.success, failures(result)
+    quarantined = {event.materialization.partition: (event.materialization.metadata["rows_written"].value,
+                                                     event.materialization.metadata["odibi/rows_quarantined"].value)
+                   for event in result.get_asset_materialization_events()
+                   if event.materialization.asset_key.path[-1] == "readings_quarantine"}
+    assert quarantined == {"2024-01-01": (1, 1), "2024-01-02": (2, 2)}
+    assert partition_rows(result, "silver") == {"2024-01-01": (2, 2, 3), "2024-01-02": (1, 1, 3)}
+
+
 def test_rows_per_partition_that_cannot_be_counted_leave_the_run_green_with_a_warning(project_writer, storage,
                                                                                       monkeypatch):
     """Counting is metadata only: it must not fail a step whose table is written. (A failing read is

@@ -96,3 +96,18 @@ def test_spark_reads_an_incremental_file_past_its_mark(project_writer, storage, 
     assert materialize(root, storage, instance, selection=events, run_config=SPARK).success
     event = instance.get_latest_materialization_event(dg.AssetKey(["test_project", "bronze", "events"]))
     assert event.asset_materialization.metadata["odibi/load"].value == "nothing new"
+
+
+def test_rows_are_counted_per_partition_on_spark_as_on_pandas(spark):
+    import pandas as pd
+
+    from odibi_dagster.engines import arrow_windows, spark_windows
+    from odibi_dagster.partitions.window import PartitionWindow
+
+    frame = pd.DataFrame({"t": pd.to_datetime(["2024-01-01 05:00", "2024-01-02 01:00", "2024-01-02 23:59", None]),
+                          "v": [1, 2, 3, 4]})
+    window = PartitionWindow.of(dg.DailyPartitionsDefinition(start_date="2024-01-01"),
+                                dg.PartitionKeyRange("2024-01-01", "2024-01-03"))
+    expected = {"2024-01-01": 1, "2024-01-02": 2, "2024-01-03": 0}
+    assert arrow_windows.count_per_partition(frame, "t", window, "here") == expected
+    assert spark_windows.count_per_partition(spark.createDataFrame(frame), "t", window, "here") == expected
