@@ -162,7 +162,8 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
                               f"nothing was read") from None
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{where} has no columns") from None
-    if kwargs.get("header") == 0 and "names" not in kwargs and _renamed_by_pandas(frame.columns):
+    header = kwargs.get("header")  # a row number (0 unless `pandas: {header: N}`), or None: no header
+    if isinstance(header, int) and "names" not in kwargs and _renamed_by_pandas(frame.columns):
         refuse_renamed_header(where, _raw_header(path, kwargs) or [_unmangled(name) for name in frame.columns])
     return frame
 
@@ -259,10 +260,11 @@ def _raw_header(path: str, kwargs: dict[str, Any]) -> list[str] | None:
         "dtype", "usecols", "converters", "parse_dates", "date_format", "index_col", "na_values", "keep_default_na",
         "skipfooter", "chunksize", "iterator")}
     try:
-        first = pd.read_csv(path, **{**options, "header": None, "nrows": 1, "dtype": str, "na_filter": False})
+        row = int(kwargs["header"])
+        first = pd.read_csv(path, **{**options, "header": None, "nrows": row + 1, "dtype": str, "na_filter": False})
     except Exception:  # noqa: BLE001 - the names pandas gave are judged instead
         return None
-    return [str(value) for value in first.iloc[0]] if len(first) else None
+    return [str(value) for value in first.iloc[row]] if len(first) > row else None
 
 
 def _read_json(source: Source, root: Path | None) -> pd.DataFrame:

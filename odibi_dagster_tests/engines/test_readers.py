@@ -213,6 +213,7 @@ def test_an_undecodable_byte_is_placed_by_line(tmp_path):
     (b"# exported\nid;v;id\n1;2;3\n", {"pandas": {"sep": ";", "comment": "#"}}, r"the header names \['id'\] more than once"),
     (b"junk,,\nid,v,id\n1,2,3\n", {"pandas": {"skiprows": 1}}, r"the header names \['id'\] more than once"),
     (b"# a,,\na,b\n1,2\n", {"pandas": {"comment": "#"}}, None),  # the comment is not the header
+    (b"title,,\nid,v,id\n1,2,3\n", {"pandas": {"header": 1}}, r"the header names \['id'\] more than once"),
     (b"id,id.1,Unnamed: 2\n1,2,3\n", {}, None),  # names a file may really have
 ])
 def test_the_header_is_judged_as_the_reader_reads_it(tmp_path, raw, options, error):
