@@ -25,6 +25,7 @@ from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
 from odibi_dagster.engines.metadata import table_metadata
 from odibi_dagster.engines.resource import OdibiEngine
+from odibi_dagster.engines.spark_errors import SparkJobError, spark_error_summary
 from odibi_dagster.engines.storage import (
     ENGINE_TAG,
     FULL_LOAD,
@@ -84,12 +85,14 @@ def _output_name(key: dg.AssetKey) -> str:
 def _guarded(context: dg.AssetExecutionContext, step: Iterator[Any]) -> Iterator[Any]:
     """Run a step's body unless its run was asked to stop; an error whose chain holds a secret read
     from ``${NAME}`` leaves the step redacted and without its chain (Dagster stores errors in the
-    event log and compute logs)."""
+    event log and compute logs); a JVM error leaves it as Spark's messages without the stack trace."""
     stop_if_requested(context)
     try:
         yield from step
     except Exception as exc:
         clean = redacted_error(exc)
+        if (summary := spark_error_summary(clean)) is not None:  # not the 10-20 KB Java stack trace
+            raise SparkJobError(summary) from (exc if clean is exc else None)
         if clean is exc:
             raise
         raise clean from None

@@ -11,9 +11,10 @@ from typing import Any, Literal
 
 from odibi_dagster.config.model import InputSpec, OutputSpec, Source
 from odibi_dagster.engines import spark_readers, spark_tables
-from odibi_dagster.engines.arrow_tables import TableRows
+from odibi_dagster.engines.arrow_tables import TableRows, TableWriteError
 from odibi_dagster.engines.base import WriteResult, WriteSpec
 from odibi_dagster.engines.readers import read_query as read_query_with_pandas
+from odibi_dagster.engines.spark_errors import SparkJobError, spark_error_summary, would_repeat
 from odibi_dagster.engines.spark_session import SparkSettings, get_session, has_native_delta
 from odibi_dagster.engines.storage import TableLocation
 from odibi_dagster.quality.measure import Evaluated
@@ -85,7 +86,15 @@ class SparkBackend:
         return frame
 
     def write_table(self, location: TableLocation, frame: Any, spec: WriteSpec) -> WriteResult:
-        result = spark_tables.write_table(self.spark, location, frame, spec, self.native_delta, self.catalog)
+        try:
+            result = spark_tables.write_table(self.spark, location, frame, spec, self.native_delta, self.catalog)
+        except Exception as exc:
+            summary = spark_error_summary(exc)  # the table's data is computed (its inputs read) as it is written
+            if summary is None:
+                raise
+            if would_repeat(summary):
+                raise TableWriteError(f"{summary}; the stored table is unchanged") from None
+            raise SparkJobError(f"{summary}; the stored table is unchanged") from exc
         if self.catalog:
             result.extra["dagster/table_name"] = location.table
         return result

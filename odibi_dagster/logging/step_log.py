@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 
 from odibi_dagster.config.connections import redact_secrets
+from odibi_dagster.engines.spark_errors import without_stack_frames
 from odibi_dagster.logging.records import SCD2_FIELDS, build_record, record_metadata
 from odibi_dagster.logging.sinks import build_sink, deliver
 
@@ -60,7 +61,7 @@ class StepLog:
     def finish(self, status: str, **fields: Any) -> dict[str, Any]:
         """Make the attempt's record; returns it as ``odibi/log/*`` metadata for the step's events."""
         if fields.get("error_message"):
-            fields["error_message"] = redact_secrets(fields["error_message"])
+            fields["error_message"] = redact_secrets(without_stack_frames(fields["error_message"]))
         self.record = build_record(**{**self._fields, **fields}, end_time=datetime.now(timezone.utc), status=status)
         return record_metadata(self.record)
 

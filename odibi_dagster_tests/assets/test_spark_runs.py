@@ -315,3 +315,26 @@ def test_a_subset_of_a_multi_output_row_on_spark(demo_dir, storage, instance, sp
         "energy_efficiency/gold/efficiency_alerts"]
     after = materialization(instance, "energy_efficiency/gold/plant_daily_efficiency").metadata["delta_version"]
     assert after.value == before.value  # the other output of the row was not rewritten
+
+
+def test_a_bad_file_on_spark_fails_once_with_sparks_message_not_its_stack_trace(project_writer, storage, instance,
+                                                                                 spark):
+    """Two files whose headers order the columns differently: Spark fails the read as it writes the
+    bronze table. The step fails once (a retry would read the same files), and the error, the
+    record and Dagster's failure carry Spark's messages, not 10-20 KB of Java stack frames."""
+    from odibi_dagster.logging import read_transformation_log
+
+    root = project_writer.write(
+        manifest={"retry": {"max_retries": 2, "delay": 0}},
+        sources=[{"source_id": "s1", "source_name": "bronze.orders", "file_format": "csv",
+                  "source_path_or_query": "data/*.csv"}],
+        data={"data/a.csv": "id,v\n1,x\n", "data/b.csv": "v,id\ny,2\n"})
+    defs = build_definitions(load_project_folder(root), storage_root_dir=storage, engine="spark")
+    result = run(defs, instance)
+    assert not result.success
+    assert [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"] == []
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    for text in (failure.step_failure_data.error.message,
+                 read_transformation_log("Test Project", instance)["error_message"].iloc[0]):
+        assert "\tat " not in text and len(text) < 2000, text[:3000]
+        assert "b.csv" in text and "CSV header does not conform to the schema" in text

@@ -124,3 +124,26 @@ def test_a_file_whose_header_orders_the_columns_otherwise_is_refused_on_spark(sp
     with pytest.raises(Exception, match=r"(?s)b\.csv.*CSV header does not conform to the schema.*Expected: id but "
                                         r"found: v"):
         read_spark(spark, src, tmp_path, native_delta=False).collect()
+
+
+def test_a_spark_error_in_the_data_is_summarized_and_not_retried(spark, tmp_path):
+    """The write computes the frame, so a bad file fails there: the message is Spark's, without the
+    Java stack trace, and a TableWriteError (a retry would meet the same file)."""
+    from odibi_dagster.engines.arrow_tables import TableWriteError
+    from odibi_dagster.engines.base import WriteSpec
+    from odibi_dagster.engines.spark_engine import SparkBackend
+    from odibi_dagster.engines.spark_session import SparkSettings
+    from odibi_dagster.engines.storage import TableLocation
+
+    (tmp_path / "a.csv").write_text("id,v\n1,x\n")
+    (tmp_path / "b.csv").write_text("v,id\ny,2\n")
+    frame = read_spark(spark, source("csv", "*.csv"), tmp_path, native_delta=False)
+    backend = SparkBackend(SparkSettings(), delta="auto")  # the suite's shared session
+    location = TableLocation(tmp_path / "out", "qat", "p", "Bronze", "bronze.x")
+    with pytest.raises(TableWriteError) as info:
+        backend.write_table(location, frame, WriteSpec(mode="overwrite", format="delta"))
+    message = str(info.value)
+    assert "\tat " not in message and len(message) < 1000
+    assert f"Encountered error while reading file file://{tmp_path}/b.csv" in message
+    assert "CSV header does not conform to the schema. Header: v, id Schema: id, v Expected: id but found: v" in message
+    assert message.endswith("the stored table is unchanged")
