@@ -56,8 +56,9 @@ def run_project(
     unknown = sorted(set(kwargs) - _EXTRA_KWARGS)
     if unknown:
         raise TypeError(f"run_project() got unexpected keyword argument(s) {unknown}")
-    if kwargs.get("log_level"):
-        logging.getLogger("odibi_dagster").setLevel(str(kwargs["log_level"]).upper())
+    level = _log_level(kwargs.get("log_level"))
+    if level is not None:
+        logging.getLogger("odibi_dagster").setLevel(level)
     started = time.time()
     provided = _use_auth_provider(kwargs.get("auth_provider"), env, kwargs.get("repo_path"), project)
     spark = provided.get("spark")
@@ -86,7 +87,7 @@ def run_project(
                 "resources": {"odibi_engine": {"config": {"engine": engine}}},
                 # Dagster prints every event of the run to stderr at DEBUG; a caller of this API gets
                 # the progress lines, and Dagster's warnings and errors (its run stores every event)
-                "loggers": {"console": {"config": {"log_level": str(kwargs.get("log_level") or "WARNING").upper()}}}},
+                "loggers": {"console": {"config": {"log_level": level or "WARNING"}}}},
             tags={k: v for k, v in tags.items() if v}, hooks=project_hooks, log_sink=log_sink,
             progress=None if quiet else LayerProgress())
     translator, result = live.translator, live.result
@@ -102,6 +103,21 @@ def run_project(
         "failed": list(translator.failed_transformations) if translator else [],
         "error": None if success else (translator.run_error if translator else "the run did not start"),
     }
+
+
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: Any) -> str | None:
+    """The original's ``log_level`` (a name in any case, or a ``logging`` number) as a level name."""
+    if value is None or value == "":
+        return None
+    name = logging.getLevelName(value) if isinstance(value, int) else str(value).upper()
+    name = {"NOTSET": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(name, name)
+    if name not in _LEVELS:
+        raise ValueError(f"log_level {value!r} is not a logging level (one of {', '.join(_LEVELS)}, or a number of "
+                         f"the logging module)")
+    return name
 
 
 @contextmanager

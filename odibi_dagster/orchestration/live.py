@@ -75,6 +75,9 @@ def run_live(
         if live.translator is None:
             live.translator = RunTranslator(steps, run)
         for event, payload in live.translator.translate(entry):
+            if event == "transform_retry":  # Dagster logs a retry at DEBUG: the caller sees it here
+                logger.warning("'%s' failed (attempt %s of %s), retrying: %s", payload.get("transformation_id"),
+                               payload.get("attempt"), (payload.get("max_retries") or 0) + 1, payload.get("error"))
             calls.extend(hooks.calls(event, payload))
         if log_sink is not None and live.translator.finished_records:
             records = live.translator.finished_records
