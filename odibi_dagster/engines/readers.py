@@ -119,6 +119,8 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
     }
     if dtypes:
         kwargs["dtype"] = dtypes
+    if len(str(kwargs["sep"])) > 1:  # pandas' C parser takes one character; it would switch with a warning
+        kwargs["engine"] = "python"
     kwargs.update(extra)
     frames = []
     for path in source_files(source, root):
@@ -144,7 +146,9 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             frame = pd.read_csv(path, **kwargs)
-    except pd.errors.ParserWarning:
+    except pd.errors.ParserWarning as warning:
+        if "Length of header" not in str(warning):
+            raise SourceReadError(f"{where}: {warning}; nothing was read") from None
         raise SourceReadError(f"{where}: the first data row has more fields than the header; nothing was "
                               f"read") from None
     except pd.errors.ParserError as exc:
@@ -216,12 +220,16 @@ def _misfit(path: str, kwargs: dict[str, Any]) -> str | None:
     return None
 
 
-def refuse_renamed_header(where: str, names: Sequence[str | None], ignore_case: bool = False) -> None:
+def refuse_renamed_header(where: str, names: Sequence[str | None], ignore_case: bool = False,
+                          null_value: str | None = None) -> None:
     """Refuse a header both engines would rename: a blank (or null) name (pandas ``Unnamed: 1``,
     Spark ``_c1``) or a repeated one (pandas ``id.1``; Spark ``id0``, ``id2``, also for names
-    differing only in case: ``ignore_case``), a silent change of the file's columns."""
+    differing only in case: ``ignore_case``), a silent change of the file's columns. ``null_value``:
+    the text Spark reads as null, in the header too."""
     if blank := [number for number, name in enumerate(names, start=1) if name is None or name == ""]:
-        raise SourceReadError(f"{where}: field {blank[0]} of the header is blank (the reader would invent a name "
+        what = f"blank or '{null_value}' (which Spark reads as null, here too: source_options.null_values)" \
+            if null_value else "blank"
+        raise SourceReadError(f"{where}: field {blank[0]} of the header is {what} (the reader would invent a name "
                               f"for it); name the column in the file, or read it without a header "
                               f"(source_options.header: false names the columns _c0, _c1, ...); nothing was read")
     folded = [str(name).lower() if ignore_case else str(name) for name in names]
@@ -261,7 +269,11 @@ def _raw_header(path: str, kwargs: dict[str, Any]) -> list[str] | None:
         "skipfooter", "chunksize", "iterator")}
     try:
         row = int(kwargs["header"])
-        first = pd.read_csv(path, **{**options, "header": None, "nrows": row + 1, "dtype": str, "na_filter": False})
+        # the lines above the header need not have its number of fields (a title line): skip them
+        skip = {"skiprows": row} if row and "skiprows" not in options else {}
+        row = 0 if skip else row
+        first = pd.read_csv(path, **{**options, **skip, "header": None, "nrows": row + 1, "dtype": str,
+                                     "na_filter": False})
     except Exception:  # noqa: BLE001 - the names pandas gave are judged instead
         return None
     return [str(value) for value in first.iloc[row]] if len(first) > row else None

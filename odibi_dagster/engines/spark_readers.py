@@ -82,7 +82,7 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
     # Spark's option names ignore case: `spark: {Header: "false"}` reads without a header
     header = next((value for key, value in extra.items() if key.lower() == "header"), options.get("header", True))
     if str(header).lower() == "true" and _renamed_by_spark(frame.columns):
-        _refuse_renamed_header(spark, source, reader, files)
+        _refuse_renamed_header(spark, source, reader, files, nulls[0] if nulls else "")
     if len(nulls) > 1:  # Spark takes one nullValue; the others become null in text columns
         for name, dtype in frame.dtypes:
             if dtype == "string":
@@ -99,7 +99,7 @@ def _renamed_by_spark(columns: list[str]) -> bool:
     return any(name == f"_c{index}" for index, name in enumerate(columns)) or len(prefixes) > len(set(prefixes))
 
 
-def _refuse_renamed_header(spark: Any, source: Source, reader: Any, files: list[str]) -> None:
+def _refuse_renamed_header(spark: Any, source: Source, reader: Any, files: list[str], null_value: str) -> None:
     """The header line as Spark read it (a second, header-less read of one row, with the same
     options), refused when Spark had to rename a name of it."""
     first = reader.option("header", False).option("inferSchema", False).option("mode", "PERMISSIVE").csv(files).first()
@@ -109,7 +109,7 @@ def _refuse_renamed_header(spark: Any, source: Source, reader: Any, files: list[
     where = f"source '{source.source_id}': file '{files[0]}'" if len(files) == 1 else \
         f"source '{source.source_id}': files {files}"
     # a value equal to the nullValue is null in the header too, which Spark names like a blank one
-    refuse_renamed_header(where, list(first), ignore_case=not case_sensitive)
+    refuse_renamed_header(where, list(first), ignore_case=not case_sensitive, null_value=null_value or None)
 
 
 def _read_sql(spark: Any, source: Source, root: Path | None, extra: dict, params: Mapping[str, Any] | None,
