@@ -101,8 +101,6 @@ def project_instance(args: argparse.Namespace) -> Iterator[dg.DagsterInstance | 
 
 def cmd_log(args: argparse.Namespace) -> int:
     """The transformation log of the DAGSTER_HOME instance, as a table."""
-    import pandas as pd
-
     from odibi_dagster.logging import read_transformation_log
 
     with project_instance(args) as instance:
@@ -117,9 +115,22 @@ def cmd_log(args: argparse.Namespace) -> int:
                "rows_dropped", "rows_quarantined", "checks_failed", "attempt", "error_message"]
     if log["partition_key"].notna().any():
         columns.insert(2, "partition_key")
-    with pd.option_context("display.max_colwidth", 80, "display.width", 200):
-        print(log[columns].to_string(index=False) if not log.empty else "no transformation runs logged")
+    if log.empty:
+        print("no transformation runs logged")
+        return 0
+    # one line per run, every column left-aligned, a message's first 80 characters (`failed` shows it whole)
+    shown = log[columns].astype(object).where(log[columns].notna(), "").map(_one_line)
+    shown["error_message"] = shown["error_message"].map(lambda text: text if len(text) <= 80 else text[:79] + "…")
+    shown["start_time"] = log["start_time"].map(lambda moment: moment.isoformat(sep=" ", timespec="seconds"))
+    widths = {column: max(len(column), *(len(value) for value in shown[column])) for column in columns}
+    print("  ".join(f"{column:<{widths[column]}}" for column in columns).rstrip())
+    for row in shown.itertuples(index=False):
+        print("  ".join(f"{value:<{widths[column]}}" for column, value in zip(columns, row)).rstrip())
     return 0
+
+
+def _one_line(value: Any) -> str:
+    return " ".join(str(value).split())
 
 
 def cmd_status(args: argparse.Namespace) -> int:

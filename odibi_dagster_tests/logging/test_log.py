@@ -71,6 +71,10 @@ def test_a_failed_run_keeps_its_record(project_writer, storage, home_instance, c
     assert main(["log", "--project", "Test Project", "--status", "failed"]) == 0
     out = capsys.readouterr().out
     assert "t-flaky" in out and "FAILED" in out and "t-ok" not in out
+    header, row = out.splitlines()  # one line a run, each column left-aligned under its name
+    assert row.index("t-flaky") == header.index("transformation_id")
+    assert row.index("FAILED") == header.index("status")
+    assert row[header.index("error_message"):] == "transformation 't-flaky' failed: ValueError: sensor feed corrupt"
 
 
 def test_status_and_failed_commands(project_writer, storage, home_instance, capsys):
