@@ -122,11 +122,18 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
     if len(str(kwargs["sep"])) > 1:  # pandas' C parser takes one character; it would switch with a warning
         kwargs["engine"] = "python"
     kwargs.update(extra)
-    frames = []
-    for path in source_files(source, root):
+    frames, paths = [], source_files(source, root)
+    for path in paths:
         frame = _read_csv_file(source, path, kwargs)
         if not header:
             frame.columns = [f"_c{i}" for i in range(len(frame.columns))]  # Spark's names
+        if frames and set(frame.columns) != set(frames[0].columns):
+            # concatenated, the rows of each would get nulls for the other's columns (Spark refuses too)
+            extra = sorted(set(frame.columns) - set(frames[0].columns))
+            lacking = sorted(set(frames[0].columns) - set(frame.columns))
+            raise SourceReadError(f"source '{source.source_id}': file '{path}' has other columns than '{paths[0]}' "
+                                  f"(more: {extra}, fewer: {lacking}); the files of one source need the same columns, "
+                                  f"in any order; nothing was read")
         frames.append(frame)
     return _concat(frames)
 

@@ -78,10 +78,16 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
               .option("enforceSchema", False)
               .options(**extra))
     files = source_files(source, root)
-    frame = reader.csv(files)
     # Spark's option names ignore case: `spark: {Header: "false"}` reads without a header
-    header = next((value for key, value in extra.items() if key.lower() == "header"), options.get("header", True))
-    if str(header).lower() == "true" and _renamed_by_spark(frame.columns):
+    header = str(next((value for key, value in extra.items() if key.lower() == "header"),
+                      options.get("header", True))).lower() == "true"
+    try:
+        frame = reader.csv(files)
+    except Exception:  # a renamed header name that is another column's name already (`a,a,a1`: a1 twice)
+        if header:
+            _refuse_renamed_header(spark, source, reader, files, nulls[0] if nulls else "")
+        raise
+    if header and _renamed_by_spark(frame.columns):
         _refuse_renamed_header(spark, source, reader, files, nulls[0] if nulls else "")
     if len(nulls) > 1:  # Spark takes one nullValue; the others become null in text columns
         for name, dtype in frame.dtypes:

@@ -227,3 +227,13 @@ def test_the_header_is_judged_as_the_reader_reads_it(tmp_path, raw, options, err
         return
     with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{path}': {error}"):
         read_source(src, tmp_path)
+
+
+def test_files_of_one_source_need_the_same_columns_in_any_order(tmp_path):
+    (tmp_path / "a.csv").write_text("id,v\n1,x\n")
+    (tmp_path / "b.csv").write_text("v,id\ny,2\n")
+    assert read_source(source("csv", "*.csv"), tmp_path).to_dict("list") == {"id": [1, 2], "v": ["x", "y"]}
+    (tmp_path / "c.csv").write_text("id,v,w\n3,z,9\n")  # concatenated, a and b's rows would get w = null
+    with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{tmp_path}/c.csv' has other columns than "
+                                              rf"'{tmp_path}/a.csv' \(more: \['w'\], fewer: \[\]\)"):
+        read_source(source("csv", "*.csv"), tmp_path)

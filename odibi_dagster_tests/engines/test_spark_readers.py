@@ -97,6 +97,7 @@ def test_a_ragged_csv_row_fails_on_spark_unless_permissive(spark, tmp_path):
     ("ID,v,id\n1,2,3\n", {}, r"the header names \['ID', 'id'\] more than once \(names differing only in case"),
     ("a,,c\n1,2,3\n", {}, "field 2 of the header is blank"),  # Spark: _c1
     ("\ufeffid,v,id\n1,2,3\n", {}, r"the header names \['id'\] more than once"),  # Excel's BOM
+    ("a1,a,a\n1,2,3\n", {}, r"the header names \['a'\] more than once"),  # Spark: a1 twice, which it refuses
     ("id,NA,c\n1,2,3\n", {"null_values": ["NA"]}, r"field 2 of the header is blank or 'NA' \(which Spark reads"),
     ("id;v;id\n1;2;3\n", {"spark": {"Sep": ";"}}, r"the header names \['id'\] more than once"),
     ("# c,,\nid,v,c\n1,2,3\n", {"spark": {"comment": "#"}}, None),  # the comment is not the header
