@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,11 +64,29 @@ def read_source(spark: Any, source: Source, root: Path | None, native_delta: boo
     return _apply_schema(frame, source)
 
 
+# Python's names of encodings (as `source_options.encoding` takes them for both engines) -> Spark's
+_SPARK_CHARSETS = {"iso8859-1": "iso-8859-1", "ascii": "us-ascii", "utf-8-sig": "utf-8", "utf-16-be": "utf-16be",
+                   "utf-16-le": "utf-16le", "utf-32-be": "utf-32be", "utf-32-le": "utf-32le"}
+
+
+def _spark_encoding(encoding: str) -> str:
+    """``encoding`` as Spark names it (``latin-1`` is ``iso-8859-1`` to Spark, which refuses the former)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return encoding  # Spark says which it knows
+    return _SPARK_CHARSETS.get(name, name)
+
+
 def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extra: dict) -> Any:
     nulls = [value for value in (options.get("null_values") or [""]) if value != ""]
+    encoding = _spark_encoding(options.get("encoding", "utf-8"))
     reader = (spark.read.option("header", bool(options.get("header", True)))
               .option("sep", options.get("delimiter", ","))
-              .option("encoding", options.get("encoding", "utf-8"))
+              .option("encoding", encoding)
+              # Spark splits lines as bytes unless it reads each file whole (`multiline: true`, needed
+              # for quoted fields that span lines): UTF-16 and UTF-32 text would come out garbled
+              .option("multiLine", bool(options.get("multiline")) or encoding.startswith(("utf-16", "utf-32")))
               .option("inferSchema", True)
               .option("nullValue", nulls[0] if nulls else "")
               # a ragged row is an error (Spark names the file and the record) rather than a

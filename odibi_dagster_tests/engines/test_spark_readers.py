@@ -148,3 +148,16 @@ def test_a_spark_error_in_the_data_is_summarized_and_not_retried(spark, tmp_path
     assert f"Encountered error while reading file file://{tmp_path}/b.csv" in message
     assert "CSV header does not conform to the schema. Header: v, id Schema: id, v Expected: id but found: v" in message
     assert message.endswith("the stored table is unchanged")
+
+
+@pytest.mark.parametrize("name, data, options", [
+    ("latin1.csv", "a,b\nété,1\n".encode("latin-1"), {"encoding": "latin-1"}),  # Spark calls it iso-8859-1
+    ("utf16.csv", "a,b\nété,1\n".encode("utf-16"), {"encoding": "utf-16"}),  # garbled, plus a row, line by line
+    ("quoted.csv", b'a,b\n"x\ny",1\n', {"multiline": True}),  # a quoted field over two lines
+])
+def test_encodings_and_multiline_csv_read_on_spark_as_on_pandas(spark, tmp_path, name, data, options):
+    (tmp_path / name).write_bytes(data)
+    src = source("csv", name, source_options=options)
+    rows = [tuple(row) for row in read_spark(spark, src, tmp_path, native_delta=False).collect()]
+    assert rows == [tuple(record) for record in read_pandas(src, tmp_path).itertuples(index=False)]
+    assert len(rows) == 1 and rows[0][1] == 1
