@@ -262,9 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         from dagster._core.errors import DagsterHomeNotSetError  # dagster only where a command used it
 
-        if not isinstance(exc, DagsterHomeNotSetError):
+        home = os.environ.get("DAGSTER_HOME")
+        if not isinstance(exc, DagsterHomeNotSetError) and not (home and not os.path.isdir(home)):
             raise
-        print(f"{args.command}: DAGSTER_HOME is not set; set it to the instance folder your runs used "
+        what = f"is {home}, which is not a folder" if home else "is not set"
+        print(f"{args.command}: DAGSTER_HOME {what}; set it to the instance folder your runs used "
               f"(scripts/demo.sh uses .dagster_home)", file=sys.stderr)
         return 2
 

@@ -122,6 +122,8 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
     if len(str(kwargs["sep"])) > 1:  # pandas' C parser takes one character; it would switch with a warning
         kwargs["engine"] = "python"
     kwargs.update(extra)
+    if kwargs.get("engine") == "pyarrow":  # it never takes a data column as the index, and refuses the option
+        kwargs.pop("index_col")
     frames, paths = [], source_files(source, root)
     for path in paths:
         frame = _read_csv_file(source, path, kwargs)

@@ -48,7 +48,7 @@ def read_source(spark: Any, source: Source, root: Path | None, native_delta: boo
         files = source_files(source, root)
         reader = spark.read.options(**extra).option("multiLine", json_is_multiline(options, files[0]))
         if "encoding" in options:
-            reader = reader.option("encoding", options["encoding"])
+            reader = reader.option("encoding", _spark_encoding(options["encoding"]))
         frame = reader.json(files)
     elif fmt == "parquet":
         frame = spark.read.options(**extra).parquet(*source_files(source, root))

@@ -100,8 +100,13 @@ def test_summary_takes_the_short_run_id_it_prints_and_fails_on_an_unknown_one(de
 
 @pytest.mark.parametrize("command", [["summary"], ["log", "--project", "x"], ["status", "--project", "x"],
                                      ["failed", "--project", "x"]])
-def test_a_log_command_without_dagster_home_says_what_to_set(command, monkeypatch, capsys):
+def test_a_log_command_without_dagster_home_says_what_to_set(command, monkeypatch, capsys, tmp_path):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     assert main(command) == 2
     assert capsys.readouterr().err == f"{command[0]}: DAGSTER_HOME is not set; set it to the instance folder your " \
                                       f"runs used (scripts/demo.sh uses .dagster_home)\n"
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "typo"))  # Dagster's own error is a traceback
+    assert main(command) == 2
+    assert capsys.readouterr().err == f"{command[0]}: DAGSTER_HOME is {tmp_path / 'typo'}, which is not a folder; " \
+                                      f"set it to the instance folder your runs used (scripts/demo.sh uses " \
+                                      f".dagster_home)\n"

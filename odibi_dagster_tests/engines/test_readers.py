@@ -216,6 +216,7 @@ def test_an_undecodable_byte_is_placed_by_line(tmp_path):
     (b"title,,\nid,v,id\n1,2,3\n", {"pandas": {"header": 1}}, r"the header names \['id'\] more than once"),
     (b"Exported 2026-01-01\nid,id.1\n1,2\n", {"pandas": {"header": 1}}, None),  # a title line of one field
     (b"id::v\n1::2\n", {"delimiter": "::"}, None),  # a separator of two characters
+    (b"id,v\n1,2\n", {"pandas": {"engine": "pyarrow"}}, None),
     (b"id,id.1,Unnamed: 2\n1,2,3\n", {}, None),  # names a file may really have
 ])
 def test_the_header_is_judged_as_the_reader_reads_it(tmp_path, raw, options, error):
