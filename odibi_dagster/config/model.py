@@ -7,6 +7,7 @@ Each model checks one row on its own; rules that span rows live in ``validation.
 
 from __future__ import annotations
 
+import codecs
 import json
 import keyword
 import re
@@ -600,8 +601,10 @@ class Source(_Checked):
         examples=["data/weather.csv"])
     source_options: dict[str, Any] = Field(json_schema_extra=_json_text_too, 
         default_factory=dict, examples=[{"header": True, "null_values": ["NA", ""], "pandas": {"dtype": "str"}}],
-        description="Reader options both engines honour (`header`, `delimiter`, `encoding`, `null_values`, "
-                    "`schema`, `multiline`); engine-specific ones under `pandas:` or `spark:`.")
+        description="Reader options both engines honour: `header` (true/false, default true), `delimiter` "
+                    "(default `,`), `encoding` (Python's names, default utf-8), `null_values` (a list, default "
+                    "`['']`), `schema` (column: type), `multiline` (true/false: JSON records, or CSV fields that "
+                    "span lines on Spark); engine-specific ones under `pandas:` or `spark:`.")
     connection_config: dict[str, Any] = Field(json_schema_extra=_json_text_too, 
         default_factory=dict, examples=[{"url": "postgresql+psycopg2://etl:${PG_PASSWORD}@db/plant"}],
         description="`sql` sources: `url` (SQLAlchemy), `jdbc_url` (Spark), `engine_options`; `${NAME}` reads "
@@ -644,6 +647,20 @@ class Source(_Checked):
             if key not in PORTABLE_SOURCE_OPTIONS:
                 raise ValueError(f"unknown option '{key}'{did_you_mean(key, PORTABLE_SOURCE_OPTIONS)}; engine-specific "
                                  f"options go under 'pandas:' or 'spark:'")
+        for key in ("header", "multiline"):  # "false" as text would be true, and a data row read as the header
+            if key in value and not isinstance(value[key], bool):
+                raise ValueError(f"option '{key}' must be true or false, not {value[key]!r}")
+        if "delimiter" in value and not (isinstance(value["delimiter"], str) and value["delimiter"]):
+            raise ValueError(f"option 'delimiter' must be a non-empty text, not {value['delimiter']!r}")
+        if "encoding" in value:
+            try:
+                codecs.lookup(str(value["encoding"]))
+            except LookupError:
+                raise ValueError(f"option 'encoding': unknown encoding {value['encoding']!r} (Python's names, e.g. "
+                                 f"utf-8, latin-1, utf-16, cp1252)") from None
+        nulls = value.get("null_values")
+        if nulls is not None and not (isinstance(nulls, list) and all(isinstance(item, str) for item in nulls)):
+            raise ValueError(f"option 'null_values' must be a list of texts, e.g. ['NA', ''], not {nulls!r}")
         for column, type_name in (value.get("schema") or {}).items():
             if str(type_name).lower() not in SCHEMA_TYPES:
                 raise ValueError(f"schema type '{type_name}' of column '{column}' is not one of "

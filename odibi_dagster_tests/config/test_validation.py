@@ -217,6 +217,19 @@ def test_unknown_source_option_and_schema_type(project_writer):
     assert "schema type 'decimal' of column 'a' is not one of" in by_row["s2"].message
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"header": "false"}, "option 'header' must be true or false, not 'false'"),  # text: true, a row lost
+    ({"multiline": 1}, "option 'multiline' must be true or false, not 1"),
+    ({"delimiter": ""}, "option 'delimiter' must be a non-empty text, not ''"),
+    ({"encoding": "latin-9x"}, "option 'encoding': unknown encoding 'latin-9x'"),
+    ({"null_values": "NA"}, "option 'null_values' must be a list of texts, e.g. ['NA', ''], not 'NA'"),
+])
+def test_a_portable_source_option_of_the_wrong_kind_is_refused_at_load(project_writer, options, message):
+    error, _ = errors(project_writer, transformations=[row("t1")], sources=[{**SOURCE, "source_options": options}])
+    issue = next(issue for issue in error.issues if issue.row == "s1")  # (t1's input is then missing too)
+    assert issue.field == "source_options" and message in issue.message
+
+
 def test_two_rows_with_one_dagster_step_name_are_refused_naming_both(project_writer):
     error, _ = errors(project_writer, transformations=[row("t-3", outputs=[{"table": "silver.c"}]),
                                                        row("t_3", outputs=[{"table": "silver.d"}])])
