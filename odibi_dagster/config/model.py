@@ -588,6 +588,14 @@ class OutputSpec(_Checked):
         return self
 
 
+def _text_encoding(name: Any) -> bool:
+    """Whether ``name`` is a text encoding Python knows (``rot13`` and ``base64`` are codecs, not encodings)."""
+    try:
+        return bool(getattr(codecs.lookup(str(name)), "_is_text_encoding", True))
+    except LookupError:
+        return False
+
+
 class Source(_Checked):
     """One bronze source (``sources.yaml`` / ``IngestionSourceConfig``): one asset in the first layer."""
 
@@ -650,14 +658,16 @@ class Source(_Checked):
         for key in ("header", "multiline"):  # "false" as text would be true, and a data row read as the header
             if key in value and not isinstance(value[key], bool):
                 raise ValueError(f"option '{key}' must be true or false, not {value[key]!r}")
-        if "delimiter" in value and not (isinstance(value["delimiter"], str) and value["delimiter"]):
-            raise ValueError(f"option 'delimiter' must be a non-empty text, not {value['delimiter']!r}")
-        if "encoding" in value:
-            try:
-                codecs.lookup(str(value["encoding"]))
-            except LookupError:
-                raise ValueError(f"option 'encoding': unknown encoding {value['encoding']!r} (Python's names, e.g. "
-                                 f"utf-8, latin-1, utf-16, cp1252)") from None
+        delimiter = value.get("delimiter", ",")
+        if not (isinstance(delimiter, str) and delimiter and not set(delimiter) & {"\n", "\r", '"'}):
+            raise ValueError(f"option 'delimiter' must be a non-empty text without line breaks or quotes, not "
+                             f"{delimiter!r}")
+        if "encoding" in value and not _text_encoding(value["encoding"]):
+            raise ValueError(f"option 'encoding': {value['encoding']!r} is not a text encoding Python knows (e.g. "
+                             f"utf-8, latin-1, utf-16)")
+        for key in ("schema", "pandas", "spark"):
+            if key in value and not isinstance(value[key], dict):
+                raise ValueError(f"option '{key}' must be a mapping, not {value[key]!r}")
         nulls = value.get("null_values")
         if nulls is not None and not (isinstance(nulls, list) and all(isinstance(item, str) for item in nulls)):
             raise ValueError(f"option 'null_values' must be a list of texts, e.g. ['NA', ''], not {nulls!r}")

@@ -119,9 +119,11 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
     }
     if dtypes:
         kwargs["dtype"] = dtypes
-    if len(str(kwargs["sep"])) > 1:  # pandas' C parser takes one character; it would switch with a warning
-        kwargs["engine"] = "python"
     kwargs.update(extra)
+    if "sep" not in extra and len(str(kwargs["sep"])) > 1:
+        raise SourceReadError(f"source '{source.source_id}': delimiter {kwargs['sep']!r} has several characters, "
+                              f"which pandas reads as a regular expression and without quoting (values would "
+                              f"change); use one character, or read the source on Spark")
     if kwargs.get("engine") == "pyarrow":  # it never takes a data column as the index, and refuses the option
         kwargs.pop("index_col")
     frames, paths = [], source_files(source, root)
@@ -176,8 +178,10 @@ def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.Data
     except pd.errors.EmptyDataError:
         raise SourceReadError(f"{where} has no columns") from None
     header = kwargs.get("header")  # a row number (0 unless `pandas: {header: N}`), or None: no header
-    if isinstance(header, int) and "names" not in kwargs and _renamed_by_pandas(frame.columns):
-        refuse_renamed_header(where, _raw_header(path, kwargs) or [_unmangled(name) for name in frame.columns])
+    if isinstance(header, int) and "names" not in kwargs:
+        if _renamed_by_pandas(frame.columns):
+            refuse_renamed_header(where, _raw_header(path, kwargs) or [_unmangled(name) for name in frame.columns])
+        refuse_renamed_header(where, [str(name) for name in frame.columns])  # an engine that renames nothing
     return frame
 
 

@@ -1,16 +1,17 @@
 """Spark's errors, as a data engineer needs to read them: a JVM error reaches Python as the whole
-Java stack trace (10-20 KB), where the lines that say what went wrong are a few among hundreds."""
+Java stack trace (10-30 KB), where the lines that say what went wrong are a few among hundreds."""
 
 from __future__ import annotations
 
 import re
 
-_FRAME = re.compile(r"\s+at |\s*\.\.\. \d+ more|\s*Suppressed: |An error occurred while calling ")
-_JAVA_CLASS = re.compile(r"^(Caused by: )?:?\s*(?:[a-z]\w*\.)+[A-Z]\w*(?:\$\w+)*: ")
+_FRAME = re.compile(r"\s+at |\s*\.\.\. \d+ more|\s*Suppressed: ")
+_NOISE = re.compile(r"(Py4JJavaError: )?An error occurred while calling [\w.$]+\.?|Exception thrown in awaitResult:?")
+_JAVA_CLASS = re.compile(r"(^|(?<=: ))(Caused by: )?:?\s*(?:[a-z]\w*\.)+[A-Z]\w*(?:\$\w+)*: ")
+_SQLSTATE = re.compile(r"\s*SQLSTATE: \w+")
 # causes that a retry would only meet again: the files themselves are wrong
 _REPEATS = re.compile(r"CSV header does not conform|MALFORMED_|Malformed (CSV )?record")
 _MAX_CHARS = 1500
-_SQLSTATE = re.compile(r"\s*SQLSTATE: \w+")
 
 
 def spark_error_summary(exc: BaseException) -> str | None:
@@ -18,24 +19,30 @@ def spark_error_summary(exc: BaseException) -> str | None:
     (None for an error raised in Python)."""
     if type(exc).__name__ != "Py4JJavaError" and not type(exc).__module__.startswith("pyspark.errors"):
         return None
-    messages: list[str] = []  # one per error in the chain, each once
-    for line in str(exc).splitlines():
-        if not line.strip() or _FRAME.match(line):
+    return summarized(str(exc))
+
+
+def summarized(text: str) -> str:
+    """A message quoting a JVM error, as its messages only: one per error of the chain, joined by
+    ``; caused by:``, at most 1,500 characters."""
+    messages: list[str] = []
+    for line in text.splitlines():
+        if _FRAME.match(line):
             continue
-        text = _SQLSTATE.sub("", _JAVA_CLASS.sub("", line)).strip()
+        part = _SQLSTATE.sub("", _JAVA_CLASS.sub(r"\1", _NOISE.sub("", line))).strip()
+        if not part or part == ":":
+            continue
         if line.startswith("Caused by:") or not messages:
-            messages.append(text)
+            messages.append(part)
         else:
-            messages[-1] = f"{messages[-1]} {text}"
-    summary = "; caused by: ".join(message for message in dict.fromkeys(messages) if message)
+            messages[-1] = f"{messages[-1]} {part}"
+    summary = "; caused by: ".join(dict.fromkeys(message.rstrip(" :") for message in messages))  # each once
     return summary if len(summary) <= _MAX_CHARS else summary[:_MAX_CHARS] + "…"
 
 
 def without_stack_frames(text: str) -> str:
-    """``text`` without the lines of Java stack frames (an error message that quotes a JVM error)."""
-    if "\tat " not in text:
-        return text
-    return "\n".join(line for line in text.splitlines() if not _FRAME.match(line))
+    """``text`` summarized where it quotes a JVM error with its stack trace; as it is otherwise."""
+    return summarized(text) if "\tat " in text else text
 
 
 def would_repeat(summary: str) -> bool:
@@ -44,4 +51,4 @@ def would_repeat(summary: str) -> bool:
 
 
 class SparkJobError(RuntimeError):
-    """A Spark job failed; the message is Spark's own, summarized (the Java error is its cause)."""
+    """A Spark job failed; the message is Spark's own, summarized."""

@@ -84,9 +84,10 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
     reader = (spark.read.option("header", bool(options.get("header", True)))
               .option("sep", options.get("delimiter", ","))
               .option("encoding", encoding)
-              # Spark splits lines as bytes unless it reads each file whole (`multiline: true`, needed
-              # for quoted fields that span lines): UTF-16 and UTF-32 text would come out garbled
-              .option("multiLine", bool(options.get("multiline")) or encoding.startswith(("utf-16", "utf-32")))
+              # each file read whole, as pandas reads it: line by line, Spark splits a quoted field that
+              # spans lines into rows of its own, and garbles UTF-16 and UTF-32 text; `multiline: false`
+              # splits large files across tasks where no quoted field spans lines
+              .option("multiLine", options.get("multiline", True) or encoding.startswith(("utf-16", "utf-32")))
               .option("inferSchema", True)
               .option("nullValue", nulls[0] if nulls else "")
               # a ragged row is an error (Spark names the file and the record) rather than a

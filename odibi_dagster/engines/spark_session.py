@@ -28,6 +28,9 @@ LOCAL_DEFAULTS = {
     # 2M-row demo table (benchmarks/RESULTS.md). Override with spark_conf on smaller machines.
     "spark.driver.memory": "4g",
     "spark.driver.maxResultSize": "2g",
+    # readers take the JDK's encodings (cp1252, ...), as pandas takes Python's; Spark 4 allows only
+    # seven unless this is set
+    "spark.sql.legacy.javaCharsets": "true",
 }
 
 _sessions: dict[SparkSettings, Any] = {}

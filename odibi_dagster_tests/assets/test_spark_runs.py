@@ -334,7 +334,30 @@ def test_a_bad_file_on_spark_fails_once_with_sparks_message_not_its_stack_trace(
     assert not result.success
     assert [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"] == []
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "\tat " not in failure.step_failure_data.error.to_string()  # nor is the Java error kept as a cause
     for text in (failure.step_failure_data.error.message,
                  read_transformation_log("Test Project", instance)["error_message"].iloc[0]):
         assert "\tat " not in text and len(text) < 2000, text[:3000]
         assert "b.csv" in text and "CSV header does not conform to the schema" in text
+
+
+def test_a_spark_error_in_a_function_is_retried_and_summarized(project_writer, storage, instance, spark):
+    from odibi_dagster.logging import read_transformation_log
+
+    root = project_writer.write(
+        manifest={"retry": {"max_retries": 1, "delay": 0}},
+        sources=[{"source_id": "s1", "source_name": "bronze.a", "file_format": "csv", "source_path_or_query": "a.csv"}],
+        data={"a.csv": "id\n1\n"},
+        functions="def broken(inputs, spark):\n    return spark.sql('SELECT no_such_column FROM range(1)')\n",
+        transformations=[{"transformation_id": "t1", "layer": "Silver", "function": "broken", "inputs": ["bronze.a"],
+                          "outputs": [{"table": "silver.t1"}]}])
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage, engine="spark"), instance)
+    assert not result.success
+    errors = [e.event_specific_data.error for e in result.all_events
+              if e.event_type_value in ("STEP_UP_FOR_RETRY", "STEP_FAILURE") and e.step_key.endswith("t1")]
+    assert len(errors) == 2  # a query that fails may succeed the next time (a table being replaced): retried
+    for error in errors:
+        assert "\tat " not in error.to_string() and "no_such_column" in error.to_string()
+    log = read_transformation_log("Test Project", instance)
+    message = log.loc[log["transformation_id"] == "t1", "error_message"].iloc[0]
+    assert "no_such_column" in message and "\tat " not in message and len(message) < 2000

@@ -220,8 +220,12 @@ def test_unknown_source_option_and_schema_type(project_writer):
 @pytest.mark.parametrize("options, message", [
     ({"header": "false"}, "option 'header' must be true or false, not 'false'"),  # text: true, a row lost
     ({"multiline": 1}, "option 'multiline' must be true or false, not 1"),
-    ({"delimiter": ""}, "option 'delimiter' must be a non-empty text, not ''"),
-    ({"encoding": "latin-9x"}, "option 'encoding': unknown encoding 'latin-9x'"),
+    ({"delimiter": ""}, "option 'delimiter' must be a non-empty text without line breaks or quotes, not ''"),
+    ({"delimiter": "\n"}, "option 'delimiter' must be a non-empty text without line breaks or quotes"),
+    ({"encoding": "latin-9x"}, "option 'encoding': 'latin-9x' is not a text encoding Python knows"),
+    ({"encoding": "rot13"}, "option 'encoding': 'rot13' is not a text encoding Python knows"),
+    ({"schema": "id:long"}, "option 'schema' must be a mapping, not 'id:long'"),  # crashed the loader
+    ({"pandas": "x"}, "option 'pandas' must be a mapping, not 'x'"),
     ({"null_values": "NA"}, "option 'null_values' must be a list of texts, e.g. ['NA', ''], not 'NA'"),
 ])
 def test_a_portable_source_option_of_the_wrong_kind_is_refused_at_load(project_writer, options, message):

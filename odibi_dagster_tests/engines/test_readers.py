@@ -215,7 +215,8 @@ def test_an_undecodable_byte_is_placed_by_line(tmp_path):
     (b"# a,,\na,b\n1,2\n", {"pandas": {"comment": "#"}}, None),  # the comment is not the header
     (b"title,,\nid,v,id\n1,2,3\n", {"pandas": {"header": 1}}, r"the header names \['id'\] more than once"),
     (b"Exported 2026-01-01\nid,id.1\n1,2\n", {"pandas": {"header": 1}}, None),  # a title line of one field
-    (b"id::v\n1::2\n", {"delimiter": "::"}, None),  # a separator of two characters
+    (b"id,\n1,2\n", {"pandas": {"engine": "pyarrow"}}, "field 2 of the header is blank"),  # it renames nothing
+    (b"id,id\n1,2\n", {"pandas": {"engine": "pyarrow"}}, r"the header names \['id'\] more than once"),
     (b"id,v\n1,2\n", {"pandas": {"engine": "pyarrow"}}, None),
     (b"id,id.1,Unnamed: 2\n1,2,3\n", {}, None),  # names a file may really have
 ])
@@ -238,3 +239,11 @@ def test_files_of_one_source_need_the_same_columns_in_any_order(tmp_path):
     with pytest.raises(SourceReadError, match=rf"source 'src-x': file '{tmp_path}/c.csv' has other columns than "
                                               rf"'{tmp_path}/a.csv' \(more: \['w'\], fewer: \[\]\)"):
         read_source(source("csv", "*.csv"), tmp_path)
+
+
+def test_a_delimiter_of_several_characters_is_refused_on_pandas(tmp_path):
+    """pandas would read '.;' as a regular expression ('2a;y' splits at 'a;') and keep quote marks."""
+    (tmp_path / "a.csv").write_text('id.;name\n1.;"x"\n2a;y\n')
+    with pytest.raises(SourceReadError, match=r"source 'src-x': delimiter '\.;' has several characters, which pandas "
+                                              r"reads as a regular expression and without quoting"):
+        read_source(source("csv", "a.csv", source_options={"delimiter": ".;"}), tmp_path)

@@ -152,8 +152,9 @@ def test_a_spark_error_in_the_data_is_summarized_and_not_retried(spark, tmp_path
 
 @pytest.mark.parametrize("name, data, options", [
     ("latin1.csv", "a,b\nété,1\n".encode("latin-1"), {"encoding": "latin-1"}),  # Spark calls it iso-8859-1
+    ("cp1252.csv", "a,b\n€ été,1\n".encode("cp1252"), {"encoding": "cp1252"}),  # one of the JDK's
     ("utf16.csv", "a,b\nété,1\n".encode("utf-16"), {"encoding": "utf-16"}),  # garbled, plus a row, line by line
-    ("quoted.csv", b'a,b\n"x\ny",1\n', {"multiline": True}),  # a quoted field over two lines
+    ("quoted.csv", b'a,b\n"x\ny",1\n', {}),  # a quoted field over two lines: two rows, read line by line
 ])
 def test_encodings_and_multiline_csv_read_on_spark_as_on_pandas(spark, tmp_path, name, data, options):
     (tmp_path / name).write_bytes(data)
