@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from odibi_dagster.config.connections import redact, remember_secret
+from odibi_dagster.functions.modules import ship_project_modules
 
 # Settings measured to matter on small machines: no UI, few shuffle partitions.
 LOCAL_DEFAULTS = {
@@ -71,6 +72,7 @@ def get_session(settings: SparkSettings) -> Any:
                 session = _connect(settings)
         elif session is None:
             session = _start_local(settings)
+        ship_project_modules()
         _sessions[settings] = session
         return session
 

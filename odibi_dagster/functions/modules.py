@@ -46,5 +46,19 @@ def lives_in(module: str, root: Path | None) -> bool:
 def import_project_module(module: str, root: Path | None) -> ModuleType:
     """Import ``module``: from the project folder under the project's package, else by its name."""
     if root is not None and lives_in(module, root):
-        return importlib.import_module(f"{project_package(root)}.{module}")
+        imported = importlib.import_module(f"{project_package(root)}.{module}")
+        if "pyspark" in sys.modules:  # Spark is in use: (else ship_project_modules does it when it starts)
+            ship_project_modules()
+        return imported
     return importlib.import_module(module)
+
+
+def ship_project_modules() -> None:
+    """Let Spark's Python workers run the project modules' functions (a UDF defined at a module's
+    top level): the workers cannot import a project's package, which exists in this process only,
+    so its modules' functions are pickled whole rather than by name. Called when Spark starts."""
+    from pyspark import cloudpickle
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("odibi_project_") and "." in name and module is not None:
+            cloudpickle.register_pickle_by_value(module)

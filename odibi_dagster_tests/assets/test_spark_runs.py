@@ -361,3 +361,34 @@ def test_a_spark_error_in_a_function_is_retried_and_summarized(project_writer, s
     log = read_transformation_log("Test Project", instance)
     message = log.loc[log["transformation_id"] == "t1", "error_message"].iloc[0]
     assert "no_such_column" in message and "\tat " not in message and len(message) < 2000
+
+
+UDF_FUNCTIONS = """
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType
+
+
+def _doubled(value):  # a UDF at the module's top level: Spark's workers must be able to run it
+    return value * 2
+
+
+doubled = F.udf(_doubled, LongType())
+
+
+def double_ids(inputs, spark):
+    frame = inputs["bronze.a"]
+    return frame.withColumn("twice", doubled(frame["id"]))
+"""
+
+
+def test_a_udf_defined_at_a_project_modules_top_level_runs_on_spark(project_writer, storage, instance, spark):
+    """The project's modules live in a package of this process only; the workers get them by value."""
+    root = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.a", "file_format": "csv", "source_path_or_query": "a.csv"}],
+        data={"a.csv": "id\n1\n2\n"}, functions=UDF_FUNCTIONS,
+        transformations=[{"transformation_id": "t1", "layer": "Silver", "function": "double_ids",
+                          "inputs": ["bronze.a"], "outputs": [{"table": "silver.t1"}]}])
+    result = run(build_definitions(load_project_folder(root), storage_root_dir=storage, engine="spark"), instance)
+    assert result.success, failures(result)
+    stored = read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.t1"))
+    assert sorted(stored["twice"]) == [2, 4]
