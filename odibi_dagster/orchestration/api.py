@@ -112,7 +112,9 @@ def _log_level(value: Any) -> str | None:
     """The original's ``log_level`` (a name in any case, or a ``logging`` number) as a level name."""
     if value is None or value == "":
         return None
-    name = logging.getLevelName(value) if isinstance(value, int) else str(value).upper()
+    if isinstance(value, int) and not isinstance(value, bool):  # 25: what is at least 25 is shown, WARNING up
+        return next((name for name in _LEVELS if logging.getLevelName(name) >= value), "CRITICAL")
+    name = str(value).upper()
     name = {"NOTSET": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(name, name)
     if name not in _LEVELS:
         raise ValueError(f"log_level {value!r} is not a logging level (one of {', '.join(_LEVELS)}, or a number of "

@@ -201,6 +201,10 @@ def test_dagsters_console_shows_warnings_and_errors_unless_log_level_asks_for_mo
         assert " - DEBUG - " in capfd.readouterr().err
     with pytest.raises(ValueError, match="log_level 'loud' is not a logging level"):
         run_project("Test Project", project_dir=project_dir, log_level="loud")
+    from odibi_dagster.orchestration.api import _log_level
+
+    assert [_log_level(level) for level in (0, 15, 25, 50, 99, "warn")] == [
+        "DEBUG", "INFO", "WARNING", "CRITICAL", "CRITICAL", "WARNING"]
 
 
 def test_runs_are_stored_on_the_dagster_home_instance(demo_cwd, tmp_path, monkeypatch):
