@@ -408,18 +408,11 @@ def test_a_sql_url_with_a_dialect_sqlalchemy_does_not_know_is_refused_at_load(pr
 
 def test_a_secret_in_a_urls_scheme_is_not_shown_and_an_unknown_plugin_is_named(project_writer, monkeypatch,
                                                                                 tmp_path):
-    from odibi_dagster.config import Source
-    from odibi_dagster.engines.readers import SourceReadError, read_source
-
     monkeypatch.setenv("PW", "Sup3rS3cret")  # a ${NAME} in the wrong place of the URL
     error, _ = errors(project_writer, manifest={"log_sink": {"type": "sql", "url": "${PW}://etl@db/plant"}})
     assert "Sup3rS3cret" not in str(error) and "no dialect or driver '***'" in only(error).message
-    src = Source(source_id="db", source_name="bronze.db", file_format="sql", source_path_or_query="t",
-                 connection_config={"url": "sqlite:///x.db?plugin=nosuchplugin"})
-    with pytest.raises(SourceReadError) as info:
-        read_source(src, tmp_path)
-    assert str(info.value) == ("source 'db': cannot read 't': SQLAlchemy knows no plugin 'nosuchplugin' (the URL's "
-                               "plugin parameter)")
+    assert sql_read_error("sqlite:///x.db?plugin=nosuchplugin", tmp_path) == (
+        "source 'db': cannot read 't': SQLAlchemy knows no plugin 'nosuchplugin' (the URL's plugin parameter)")
 
 
 def test_a_sql_source_whose_driver_package_is_missing_says_which(tmp_path):
@@ -428,15 +421,20 @@ def test_a_sql_source_whose_driver_package_is_missing_says_which(tmp_path):
 
     if importlib.util.find_spec("pyodbc"):
         pytest.skip("pyodbc is installed here: no missing driver to report")
+    assert sql_read_error("mssql+pyodbc://etl:s3cret@db/plant", tmp_path) == (
+        "source 'db': cannot read 't': the URL's driver needs the Python package 'pyodbc', which is not installed here")
+
+
+def sql_read_error(url: str, root) -> str:
+    """The error of reading table 't' through ``url`` as a SQL source."""
     from odibi_dagster.config import Source
     from odibi_dagster.engines.readers import SourceReadError, read_source
 
     src = Source(source_id="db", source_name="bronze.db", file_format="sql", source_path_or_query="t",
-                 connection_config={"url": "mssql+pyodbc://etl:s3cret@db/plant"})
+                 connection_config={"url": url})
     with pytest.raises(SourceReadError) as info:
-        read_source(src, tmp_path)
-    assert str(info.value) == ("source 'db': cannot read 't': the URL's driver needs the Python package 'pyodbc', "
-                               "which is not installed here")
+        read_source(src, root)
+    return str(info.value)
 
 
 def test_a_row_of_another_project_is_refused(project_writer):
