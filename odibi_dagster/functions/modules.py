@@ -47,7 +47,7 @@ def import_project_module(module: str, root: Path | None) -> ModuleType:
     """Import ``module``: from the project folder under the project's package, else by its name."""
     if root is not None and lives_in(module, root):
         imported = importlib.import_module(f"{project_package(root)}.{module}")
-        if "pyspark" in sys.modules:  # Spark is in use: (else ship_project_modules does it when it starts)
+        if "pyspark" in sys.modules:  # Spark is in use; else the Spark session does this when it starts
             ship_project_modules()
         return imported
     return importlib.import_module(module)

@@ -162,3 +162,22 @@ def test_encodings_and_multiline_csv_read_on_spark_as_on_pandas(spark, tmp_path,
     rows = [tuple(row) for row in read_spark(spark, src, tmp_path, native_delta=False).collect()]
     assert rows == [tuple(record) for record in read_pandas(src, tmp_path).itertuples(index=False)]
     assert len(rows) == 1 and rows[0][1] == 1
+
+
+def test_a_secret_in_a_summarized_spark_error_is_masked(spark, tmp_path):
+    """Spark's message names the file; here the file's name is a value read from ${NAME}."""
+    from odibi_dagster.config.connections import remember_secret
+    from odibi_dagster.engines.arrow_tables import TableWriteError
+    from odibi_dagster.engines.base import WriteSpec
+    from odibi_dagster.engines.spark_engine import SparkBackend
+    from odibi_dagster.engines.spark_session import SparkSettings
+    from odibi_dagster.engines.storage import TableLocation
+
+    remember_secret("Topsecret9x")
+    (tmp_path / "Topsecret9x.csv").write_text("a,b\n1,2\n3,4,5\n")  # a ragged row: Spark fails the read
+    frame = read_spark(spark, source("csv", "Topsecret9x.csv"), tmp_path, native_delta=False)
+    location = TableLocation(tmp_path / "out", "qat", "p", "Bronze", "bronze.x")
+    with pytest.raises(TableWriteError) as info:
+        SparkBackend(SparkSettings(), delta="auto").write_table(location, frame, WriteSpec(format="delta"))
+    assert "Topsecret9x" not in str(info.value) and "***.csv" in str(info.value)
+    assert "Malformed CSV record" in str(info.value)
