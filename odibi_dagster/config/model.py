@@ -669,8 +669,9 @@ class Source(_Checked):
             if key in value and not isinstance(value[key], dict):
                 raise ValueError(f"option '{key}' must be a mapping, not {value[key]!r}")
         nulls = value.get("null_values")
-        if nulls is not None and not (isinstance(nulls, list) and all(isinstance(item, str) for item in nulls)):
-            raise ValueError(f"option 'null_values' must be a list of texts, e.g. ['NA', ''], not {nulls!r}")
+        if nulls is not None and not (isinstance(nulls, list) and all(
+                isinstance(item, (str, int, float)) and not isinstance(item, bool) for item in nulls)):
+            raise ValueError(f"option 'null_values' must be a list of texts, e.g. ['NA', '', '-999'], not {nulls!r}")
         for column, type_name in (value.get("schema") or {}).items():
             if str(type_name).lower() not in SCHEMA_TYPES:
                 raise ValueError(f"schema type '{type_name}' of column '{column}' is not one of "

@@ -79,7 +79,7 @@ def _spark_encoding(encoding: str) -> str:
 
 
 def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extra: dict) -> Any:
-    nulls = [value for value in (options.get("null_values") or [""]) if value != ""]
+    nulls = [str(value) for value in (options.get("null_values") or [""]) if str(value) != ""]
     encoding = _spark_encoding(options.get("encoding", "utf-8"))
     reader = (spark.read.option("header", bool(options.get("header", True)))
               .option("sep", options.get("delimiter", ","))

@@ -226,7 +226,8 @@ def test_unknown_source_option_and_schema_type(project_writer):
     ({"encoding": "rot13"}, "option 'encoding': 'rot13' is not a text encoding Python knows"),
     ({"schema": "id:long"}, "option 'schema' must be a mapping, not 'id:long'"),  # crashed the loader
     ({"pandas": "x"}, "option 'pandas' must be a mapping, not 'x'"),
-    ({"null_values": "NA"}, "option 'null_values' must be a list of texts, e.g. ['NA', ''], not 'NA'"),
+    ({"null_values": "NA"}, "option 'null_values' must be a list of texts, e.g. ['NA', '', '-999'], not 'NA'"),
+    ({"null_values": [True]}, "option 'null_values' must be a list of texts"),
 ])
 def test_a_portable_source_option_of_the_wrong_kind_is_refused_at_load(project_writer, options, message):
     error, _ = errors(project_writer, transformations=[row("t1")], sources=[{**SOURCE, "source_options": options}])
