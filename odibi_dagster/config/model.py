@@ -662,11 +662,14 @@ class Source(_Checked):
         if not (isinstance(delimiter, str) and delimiter and not set(delimiter) & {"\n", "\r", '"'}):
             raise ValueError(f"option 'delimiter' must be a non-empty text without line breaks or quotes, not "
                              f"{delimiter!r}")
+        if delimiter.startswith("\\"):  # '\t' in single quotes (YAML) is two characters: Spark reads a tab
+            raise ValueError(f"option 'delimiter' is {delimiter!r}, a backslash and a letter; for a tab write \"\\t\" "
+                             f"(in double quotes in YAML) or the tab itself")
         if "encoding" in value and not _text_encoding(value["encoding"]):
             raise ValueError(f"option 'encoding': {value['encoding']!r} is not a text encoding Python knows (e.g. "
                              f"utf-8, latin-1, utf-16)")
-        for key in ("schema", "pandas", "spark"):
-            if key in value and not isinstance(value[key], dict):
+        for key in ("schema", "pandas", "spark"):  # left empty (`schema:` in YAML) they mean none
+            if value.get(key) is not None and not isinstance(value[key], dict):
                 raise ValueError(f"option '{key}' must be a mapping, not {value[key]!r}")
         nulls = value.get("null_values")
         if nulls is not None and not (isinstance(nulls, list) and all(

@@ -144,7 +144,8 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
 
 def _read_csv_file(source: Source, path: str, kwargs: dict[str, Any]) -> pd.DataFrame:
     where = f"source '{source.source_id}': file '{path}'"
-    if "://" not in path:
+    # pandas unpacks a compressed file by its extension, as Spark does; the bytes on disk are not text
+    if "://" not in path and not path.lower().endswith((".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")):
         with open(path, "rb") as handle:
             start = handle.read(8192)
         if not start.strip():

@@ -37,7 +37,8 @@ def summarized(text: str) -> str:
         else:
             messages[-1] = f"{messages[-1]} {part}"
     summary = "; caused by: ".join(dict.fromkeys(message.rstrip(" :") for message in messages))  # each once
-    return summary if len(summary) <= _MAX_CHARS else summary[:_MAX_CHARS] + "…"
+    # a Python worker's traceback ends with its cause: keep the end of a long one
+    return summary if len(summary) <= _MAX_CHARS else f"{summary[:400]} … {summary[-(_MAX_CHARS - 400):]}"
 
 
 def without_stack_frames(text: str) -> str:

@@ -90,6 +90,7 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
               .option("multiLine", options.get("multiline", True) or encoding.startswith(("utf-16", "utf-32")))
               .option("inferSchema", True)
               .option("nullValue", nulls[0] if nulls else "")
+              .option("escape", '"')  # a quote inside a quoted field is doubled (RFC 4180), as pandas reads it
               # a ragged row is an error (Spark names the file and the record) rather than a
               # silently dropped field; `spark: {mode: PERMISSIVE}` asks for Spark's permissive mode
               .option("mode", "FAILFAST")

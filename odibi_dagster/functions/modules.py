@@ -59,6 +59,6 @@ def ship_project_modules() -> None:
     so its modules' functions are pickled whole rather than by name. Called when Spark starts."""
     from pyspark import cloudpickle
 
-    for name, module in list(sys.modules.items()):
-        if name.startswith("odibi_project_") and "." in name and module is not None:
+    for name, module in list(sys.modules.items()):  # a package covers the modules it imports later too
+        if name.startswith("odibi_project_") and module is not None:
             cloudpickle.register_pickle_by_value(module)

@@ -376,8 +376,11 @@ doubled = F.udf(_doubled, LongType())
 
 
 def double_ids(inputs, spark):
+    from . import late  # a sibling imported once Spark runs: the workers cannot import it by name either
+
     frame = inputs["bronze.a"]
-    return frame.withColumn("twice", doubled(frame["id"]))
+    thrice = F.udf(lambda value: late.triple(value), LongType())
+    return frame.withColumn("twice", doubled(frame["id"])).withColumn("thrice", thrice(frame["id"]))
 """
 
 
@@ -385,10 +388,11 @@ def test_a_udf_defined_at_a_project_modules_top_level_runs_on_spark(project_writ
     """The project's modules live in a package of this process only; the workers get them by value."""
     root = project_writer.write(
         sources=[{"source_id": "s1", "source_name": "bronze.a", "file_format": "csv", "source_path_or_query": "a.csv"}],
-        data={"a.csv": "id\n1\n2\n"}, functions=UDF_FUNCTIONS,
+        data={"a.csv": "id\n1\n2\n", "late.py": "def triple(value):\n    return value * 3\n"},
+        functions=UDF_FUNCTIONS,
         transformations=[{"transformation_id": "t1", "layer": "Silver", "function": "double_ids",
                           "inputs": ["bronze.a"], "outputs": [{"table": "silver.t1"}]}])
     result = run(build_definitions(load_project_folder(root), storage_root_dir=storage, engine="spark"), instance)
     assert result.success, failures(result)
     stored = read_frame(TableLocation(storage, "qat", "test_project", "Silver", "silver.t1"))
-    assert sorted(stored["twice"]) == [2, 4]
+    assert sorted(stored["twice"]) == [2, 4] and sorted(stored["thrice"]) == [3, 6]

@@ -247,3 +247,10 @@ def test_a_delimiter_of_several_characters_is_refused_on_pandas(tmp_path):
     with pytest.raises(SourceReadError, match=r"source 'src-x': delimiter '\.;' has several characters, which pandas "
                                               r"reads as a regular expression and without quoting"):
         read_source(source("csv", "a.csv", source_options={"delimiter": ".;"}), tmp_path)
+
+
+def test_a_compressed_csv_reads_on_pandas(tmp_path):
+    import gzip
+
+    (tmp_path / "a.csv.gz").write_bytes(gzip.compress(b"id,v\n1,x\n"))  # refused before as "not text"
+    assert read_source(source("csv", "a.csv.gz"), tmp_path).to_dict("list") == {"id": [1], "v": ["x"]}

@@ -155,6 +155,7 @@ def test_a_spark_error_in_the_data_is_summarized_and_not_retried(spark, tmp_path
     ("cp1252.csv", "a,b\n€ été,1\n".encode("cp1252"), {"encoding": "cp1252"}),  # one of the JDK's
     ("utf16.csv", "a,b\nété,1\n".encode("utf-16"), {"encoding": "utf-16"}),  # garbled, plus a row, line by line
     ("quoted.csv", b'a,b\n"x\ny",1\n', {}),  # a quoted field over two lines: two rows, read line by line
+    ("doubled.csv", b'a,b\n"say ""hi""",1\n', {}),  # RFC 4180: Spark kept the outer and doubled quotes
 ])
 def test_encodings_and_multiline_csv_read_on_spark_as_on_pandas(spark, tmp_path, name, data, options):
     (tmp_path / name).write_bytes(data)
@@ -181,3 +182,12 @@ def test_a_secret_in_a_summarized_spark_error_is_masked(spark, tmp_path):
         SparkBackend(SparkSettings(), delta="auto").write_table(location, frame, WriteSpec(format="delta"))
     assert "Topsecret9x" not in str(info.value) and "***.csv" in str(info.value)
     assert "Malformed CSV record" in str(info.value)
+
+
+def test_a_long_spark_error_keeps_its_end_where_a_python_worker_names_the_cause():
+    from odibi_dagster.engines.spark_errors import summarized
+
+    text = "[PYTHON_EXCEPTION] Traceback (most recent call last): " + "x " * 2000 + "ModuleNotFoundError: No module 'y'"
+    summary = summarized(text)
+    assert len(summary) < 1600 and summary.startswith("[PYTHON_EXCEPTION]")
+    assert summary.endswith("ModuleNotFoundError: No module 'y'")
