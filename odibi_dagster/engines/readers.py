@@ -133,10 +133,10 @@ def _read_csv(source: Source, root: Path | None) -> pd.DataFrame:
             frame.columns = [f"_c{i}" for i in range(len(frame.columns))]  # Spark's names
         if frames and set(frame.columns) != set(frames[0].columns):
             # concatenated, the rows of each would get nulls for the other's columns (Spark refuses too)
-            extra = sorted(set(frame.columns) - set(frames[0].columns))
-            lacking = sorted(set(frames[0].columns) - set(frame.columns))
+            more = sorted(set(frame.columns) - set(frames[0].columns))
+            fewer = sorted(set(frames[0].columns) - set(frame.columns))
             raise SourceReadError(f"source '{source.source_id}': file '{path}' has other columns than '{paths[0]}' "
-                                  f"(more: {extra}, fewer: {lacking}); the files of one source need the same columns, "
+                                  f"(more: {more}, fewer: {fewer}); the files of one source need the same columns, "
                                   f"in any order; nothing was read")
         frames.append(frame)
     return _concat(frames)

@@ -80,6 +80,7 @@ def _spark_encoding(encoding: str) -> str:
 
 def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extra: dict) -> Any:
     nulls = [str(value) for value in (options.get("null_values") or [""]) if str(value) != ""]
+    null_value = nulls[0] if nulls else ""  # Spark takes one; the others are applied below
     encoding = _spark_encoding(options.get("encoding", "utf-8"))
     reader = (spark.read.option("header", bool(options.get("header", True)))
               .option("sep", options.get("delimiter", ","))
@@ -89,7 +90,7 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
               # splits large files across tasks where no quoted field spans lines
               .option("multiLine", options.get("multiline", True) or encoding.startswith(("utf-16", "utf-32")))
               .option("inferSchema", True)
-              .option("nullValue", nulls[0] if nulls else "")
+              .option("nullValue", null_value)
               .option("escape", '"')  # a quote inside a quoted field is doubled (RFC 4180), as pandas reads it
               # a ragged row is an error (Spark names the file and the record) rather than a
               # silently dropped field; `spark: {mode: PERMISSIVE}` asks for Spark's permissive mode
@@ -106,10 +107,10 @@ def _read_csv(spark: Any, source: Source, root: Path | None, options: dict, extr
         frame = reader.csv(files)
     except Exception:  # a renamed header name that is another column's name already (`a,a,a1`: a1 twice)
         if header:
-            _refuse_renamed_header(spark, source, reader, files, nulls[0] if nulls else "")
+            _refuse_renamed_header(spark, source, reader, files, null_value)
         raise
     if header and _renamed_by_spark(frame.columns):
-        _refuse_renamed_header(spark, source, reader, files, nulls[0] if nulls else "")
+        _refuse_renamed_header(spark, source, reader, files, null_value)
     if len(nulls) > 1:  # Spark takes one nullValue; the others become null in text columns
         for name, dtype in frame.dtypes:
             if dtype == "string":
