@@ -12,13 +12,18 @@ cleaned into 2 silver and aggregated into 4 gold tables, all as parquet. The six
   DAGSTER_HOME with only telemetry turned off (Dagster's default instance);
 - ``ours_ci``: the same with the instance settings README recommends for CLI and CI runs
   (``docs/dagster_ci.yaml``: one SQLite event log, no compute-log capture);
+- ``dagster_bare``: the same command on a hand-written Dagster project without odibi_dagster
+  (``nyc_flights/dagster_bare.py``: eleven ``@asset`` functions, an IO manager that writes parquet
+  and hands each frame on in memory), on a fresh DAGSTER_HOME like ``ours``: what any Dagster
+  code location pays for this work through this command;
 - ``odibi``: Odibi 3.15.1's ``odibi run`` with its pandas engine, installed from PyPI into a
   virtualenv of its own (``benchmarks/.cache/odibi-venv``, made on first use).
 
 One untimed warm-up of each side, then ``--rounds`` rounds in rotating order; medians of wall
 time. Every side's 11 tables are checked to hold the same rows as the plain script's. The last
-line printed is JSON: ``cli_vs_plain`` (ours / plain), ``cli_vs_odibi`` (ours / odibi) and the
-same for ``ours_ci``, with the seconds behind them.
+line printed is JSON: ``cli_vs_plain`` (ours / plain), ``cli_vs_odibi`` (ours / odibi), the same
+for ``ours_ci``, ``cli_vs_bare_dagster`` (ours / dagster_bare) and ``bare_dagster_vs_plain``, with
+the seconds behind them.
 """
 
 from __future__ import annotations
@@ -103,10 +108,15 @@ def sides(work: Path, data: Path, folders: dict[str, Path], with_odibi: bool) ->
     """side -> (command, environment); each run writes into ``work/runs/<side>`` (wiped before)."""
     runs = work / "runs"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("ODIBI_", "DAGSTER_"))}
+    telemetry_off = "telemetry:\n  enabled: false\n"
     out = {
         "plain": ([PYTHON, str(WORKLOAD / "plain.py"), str(data), str(runs / "plain")], base),
+        "dagster_bare": ([str(BIN / "dagster"), "asset", "materialize", "-f", str(WORKLOAD / "dagster_bare.py"),
+                          "--select", "*"], {**base, "DAGSTER_HOME": str(runs / "dagster_bare" / "dagster_home"),
+                                             "_DAGSTER_YAML": telemetry_off, "NYC_DATA": str(data),
+                                             "NYC_OUT": str(runs / "dagster_bare")}),
     }
-    for side, config in (("ours", "telemetry:\n  enabled: false\n"),
+    for side, config in (("ours", telemetry_off),
                          ("ours_ci", (HERE.parent / "docs" / "dagster_ci.yaml").read_text())):
         home = runs / side / "dagster_home"
         out[side] = ([str(BIN / "dagster"), "asset", "materialize", "-m", "odibi_dagster.definitions", "--select",
@@ -181,6 +191,8 @@ def measure(rounds: int, with_odibi: bool) -> dict[str, float]:
     results = {f"{name}_s": seconds for name, seconds in medians.items()}
     results["cli_vs_plain"] = medians["ours"] / medians["plain"]
     results["cli_ci_vs_plain"] = medians["ours_ci"] / medians["plain"]
+    results["cli_vs_bare_dagster"] = medians["ours"] / medians["dagster_bare"]
+    results["bare_dagster_vs_plain"] = medians["dagster_bare"] / medians["plain"]
     if with_odibi:
         results["cli_vs_odibi"] = medians["ours"] / medians["odibi"]
         results["cli_ci_vs_odibi"] = medians["ours_ci"] / medians["odibi"]

@@ -12,6 +12,7 @@ from odibi_dagster_tests.conftest import REPO
 KEYS = {"pandas_overhead_ratio", "spark_overhead_ratio", "per_asset_overhead_ms", "parquet_io_ratio",
         "delta_io_vs_dagster_deltalake", "defs_load_s_1000", "defs_load_growth_5000_over_1000", "peak_rss_ratio",
         "hook_overhead_ratio", "per_asset_vs_bare_dagster", "defs_load_s_10000", "cli_vs_plain", "cli_ci_vs_plain",
+        "cli_vs_bare_dagster", "bare_dagster_vs_plain", "bare_writing_vs_bare_dagster",
         "dq_overhead_ratio", "dq_overhead_ratio_spark", "partition_rerun_ratio", "partition_rerun_ratio_spark",
         "incremental_ratio", "scd2_ratio", "scd2_ratio_spark"}
 # measured by full runs only: they install Odibi from PyPI into a virtualenv of its own
