@@ -4,9 +4,6 @@ the Component builds one per project, with names scoped by the project's slug.""
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +13,7 @@ from odibi_dagster.assets.naming import ResourceKeys
 from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.config.model import Project
 from odibi_dagster.config.settings import resolve_engine
+from odibi_dagster.gc_pause import collection_paused
 from odibi_dagster.hooks.sensors import build_hook_sensors
 
 
@@ -31,21 +29,3 @@ def build_code_location(project: Project, *, engine: str | None = None, storage_
                                                       resource_keys=keys)),
         )
 
-
-@contextmanager
-def collection_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a project is loaded and its definitions built.
-
-    Building allocates many long-lived objects and almost no cyclic garbage (a few hundred objects
-    for 1,000 transformations), but each allocation burst triggers collections that scan all of
-    them again: 25-35% of the build at 1,000 and 10,000 transformations (benchmarks/RESULTS.md).
-    The collector runs again as soon as the block ends.
-    """
-    if not gc.isenabled():  # nested, or the application turned it off itself
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()

@@ -1,4 +1,4 @@
-"""The code location's build: the garbage collector is paused while a project loads, and always
+"""The garbage collector is paused while a code location loads and builds, and always
 running again afterwards (also when the config is refused)."""
 
 import gc
@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from odibi_dagster.location import collection_paused
+from odibi_dagster.gc_pause import collection_paused
 
 
 def test_the_collector_is_paused_inside_the_block_and_running_after_it():
