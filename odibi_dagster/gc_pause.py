@@ -1,7 +1,7 @@
 """Pausing Python's cyclic garbage collector while a code location is loaded and built.
 
-Kept apart from ``location.py`` so that ``definitions.py`` can pause it before importing the
-loaders and the asset factory (their imports allocate as a build does)."""
+Used by ``definitions.py`` (around its imports of the loaders and the asset factory, which
+allocate as a build does), ``location.build_code_location`` and ``run_project``."""
 
 from __future__ import annotations
 

@@ -53,3 +53,20 @@ def test_the_code_location_module_leaves_the_collector_running(project_writer, v
     done = subprocess.run([sys.executable, "-c", LOAD], capture_output=True, text=True, cwd=tmp_path, check=True,
                           env={"PATH": "/usr/bin:/bin", "ODIBI_PROJECT_DIR": str(root), "HOME": str(tmp_path)})
     assert done.stdout.split() == (["loaded", "2", "True"] if valid else ["refused", "ConfigError", "True"])
+
+
+def test_run_project_leaves_the_collector_running(project_writer, tmp_path, monkeypatch):
+    from odibi_dagster.config.errors import ConfigError
+    from odibi_dagster.orchestration import run_project
+
+    monkeypatch.setenv("ODIBI_STORAGE_ROOT", str(tmp_path / "storage"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    good = project_writer.write(
+        sources=[{"source_id": "s1", "source_name": "bronze.a", "file_format": "csv", "source_path_or_query": "a.csv"}],
+        transformations=[], functions="", data={"a.csv": "x\n1\n"})
+    assert run_project("Test Project", engine="pandas", project_dir=good, quiet=True)["status"] == "success"
+    assert gc.isenabled()
+    (good / "sources.yaml").write_text("- {source_id: s1, source_name: bronze.a, file_format: csv, bogus: 1}\n")
+    with pytest.raises(ConfigError):
+        run_project("Test Project", engine="pandas", project_dir=good, quiet=True)
+    assert gc.isenabled()

@@ -16,6 +16,7 @@ import dagster as dg
 from odibi_dagster.assets import asset_key, build_definitions
 from odibi_dagster.config import Project
 from odibi_dagster.config.settings import resolve_engine, storage_root
+from odibi_dagster.gc_pause import collection_paused
 from odibi_dagster.hooks.loading import load_project_hooks, merged
 from odibi_dagster.hooks.manager import HookManager
 from odibi_dagster.hooks.translator import PROJECT_TAG, TARGET_LAYERS_TAG, ProjectSteps
@@ -62,24 +63,25 @@ def run_project(
     started = time.time()
     provided = _use_auth_provider(kwargs.get("auth_provider"), env, kwargs.get("repo_path"), project)
     spark = provided.get("spark")
-    loaded = find_project(project, env, project_dir=project_dir, manifest_path=manifest_path,
-                          sql_provider=provided.get("sql_provider"), spark=spark)
-    engine = resolve_engine(loaded, run=engine, caller="run_project")
-    loaded = _with_overrides(loaded, cache_plan, max_workers, kwargs.get("layer_order"))
-    selection = _selection(loaded, target_layers)
-    if spark is not None and engine == "spark":
-        from odibi_dagster.engines.spark_session import adopt_session
+    with collection_paused():  # loading and building allocate much and leave little garbage
+        loaded = find_project(project, env, project_dir=project_dir, manifest_path=manifest_path,
+                              sql_provider=provided.get("sql_provider"), spark=spark)
+        engine = resolve_engine(loaded, run=engine, caller="run_project")
+        loaded = _with_overrides(loaded, cache_plan, max_workers, kwargs.get("layer_order"))
+        selection = _selection(loaded, target_layers)
+        if spark is not None and engine == "spark":
+            from odibi_dagster.engines.spark_session import adopt_session
 
-        adopt_session(spark)
+            adopt_session(spark)
 
-    defs = build_definitions(loaded, engine=engine, storage_root_dir=storage_root())
-    project_hooks = merged(load_project_hooks(loaded), hooks or HookManager())
-    # the manifest's log_sink gets its records from the steps; log_sink here is this call's own sink
-    if log_sink is None and kwargs.get("save_logs"):
-        log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
-    tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else "",
-            **partition_tags(loaded, partition_key, partition_range)}
-    job = defs.resolve_implicit_global_asset_job_def()
+        defs = build_definitions(loaded, engine=engine, storage_root_dir=storage_root())
+        project_hooks = merged(load_project_hooks(loaded), hooks or HookManager())
+        # the manifest's log_sink gets its records from the steps; log_sink here is this call's own sink
+        if log_sink is None and kwargs.get("save_logs"):
+            log_sink = FileLogSink(storage_root() / "_logs" / f"{loaded.slug}_{loaded.env}_transformation_log.csv")
+        tags = {PROJECT_TAG: loaded.slug, TARGET_LAYERS_TAG: json.dumps(target_layers) if target_layers else "",
+                **partition_tags(loaded, partition_key, partition_range)}
+        job = defs.resolve_implicit_global_asset_job_def()
     with _instance() as instance:
         live = run_live(
             job, instance, ProjectSteps.from_project(loaded, engine),
