@@ -17,13 +17,14 @@ def collection_paused() -> Iterator[None]:
     Building allocates many long-lived objects and almost no cyclic garbage (a few hundred objects
     for 1,000 transformations), but each allocation burst triggers collections that scan all of
     them again: 25-35% of the build at 1,000 and 10,000 transformations (benchmarks/RESULTS.md).
-    The collector runs again as soon as the block ends.
+    The collector runs again as soon as the block ends; the switch is the process's, so a
+    ``gc.disable()`` another thread makes meanwhile is undone then.
     """
     if not gc.isenabled():  # nested, or the application turned it off itself
         yield
         return
-    gc.disable()
     try:
+        gc.disable()
         yield
     finally:
         gc.enable()
