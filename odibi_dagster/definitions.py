@@ -15,7 +15,7 @@ from odibi_dagster.gc_pause import collection_paused
 # Everything imported so far (Dagster, and in a CLI run its instance) lives as long as the process:
 # move it out of the garbage collector's sight, load and build the code location with no collection
 # running (building allocates many long-lived objects and little garbage; collections scanning them
-# took 25-35% of the load), collect once what the load left (a functions module may leave much),
+# took 15-30% of the load), collect once what the load left (a functions module may leave much),
 # then move what was built out of sight too. Later collections skip all of it, and a CLI run no
 # longer spends most of a second in the interpreter's final collection at exit (measured: 0.6-1.0 s
 # of a 5 s `dagster asset materialize`).

@@ -16,7 +16,7 @@ def collection_paused() -> Iterator[None]:
 
     Building allocates many long-lived objects and almost no cyclic garbage (a few hundred objects
     for 1,000 transformations), but each allocation burst triggers collections that scan all of
-    them again: 25-35% of the build at 1,000 and 10,000 transformations (benchmarks/RESULTS.md).
+    them again: 15% of the load at 1,000 transformations, 29% at 10,000 (benchmarks/RESULTS.md).
     The collector runs again as soon as the block ends; the switch is the process's, so a
     ``gc.disable()`` another thread makes meanwhile is undone then.
     """
