@@ -19,7 +19,7 @@ from odibi_dagster.assets.quality import CheckedTable, check_stored, write_check
 from odibi_dagster.assets.source_rows import previous_mark, read_source_rows
 from odibi_dagster.assets.specs import OdibiTranslator
 from odibi_dagster.assets.stopping import stop_if_requested
-from odibi_dagster.config.connections import redact_secrets, redacted_error
+from odibi_dagster.config.connections import redacted_error
 from odibi_dagster.config.model import Project, Source, Transformation
 from odibi_dagster.config.settings import resolve_engine
 from odibi_dagster.engines.base import Backend
@@ -91,7 +91,7 @@ def _guarded(context: dg.AssetExecutionContext, step: Iterator[Any]) -> Iterator
         yield from step
     except Exception as exc:
         if (summary := spark_error_summary(exc)) is not None:  # not the 10-30 KB Java stack trace, nor as cause
-            raise SparkJobError(redact_secrets(summary)) from None
+            raise SparkJobError(summary) from None
         clean = redacted_error(exc)
         if clean is exc:
             raise

@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from odibi_dagster.config.connections import redact_secrets
 from odibi_dagster.config.model import InputSpec, OutputSpec, Source
 from odibi_dagster.engines import spark_readers, spark_tables
 from odibi_dagster.engines.arrow_tables import TableRows, TableWriteError
@@ -93,7 +92,7 @@ class SparkBackend:
             summary = spark_error_summary(exc)  # the table's data is computed (its inputs read) as it is written
             if summary is None:
                 raise
-            summary = redact_secrets(summary)  # the Java error is left out: 10-30 KB in each of Dagster's events
+            # the Java error is left out (`from None`): 10-30 KB in each of Dagster's events
             if would_repeat(summary):
                 raise TableWriteError(f"{summary}; the stored table is unchanged") from None
             raise SparkJobError(f"{summary}; the stored table is unchanged") from None

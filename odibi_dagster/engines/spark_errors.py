@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from odibi_dagster.config.connections import redact_secrets
+
 _FRAME = re.compile(r"\s+at |\s*\.\.\. \d+ more|\s*Suppressed: ")
 _NOISE = re.compile(r"(Py4JJavaError: )?An error occurred while calling [\w.$]+\.?|Exception thrown in awaitResult:?")
 _JAVA_CLASS = re.compile(r"(^|(?<=: ))(Caused by: )?:?\s*(?:[a-z]\w*\.)+[A-Z]\w*(?:\$\w+)*: ")
@@ -15,11 +17,11 @@ _MAX_CHARS = 1500
 
 
 def spark_error_summary(exc: BaseException) -> str | None:
-    """The messages of a JVM error and its causes, without stack frames or Java class names
-    (None for an error raised in Python)."""
+    """The messages of a JVM error and its causes, without stack frames or Java class names, and
+    without the secrets read from ``${NAME}`` (None for an error raised in Python)."""
     if type(exc).__name__ != "Py4JJavaError" and not type(exc).__module__.startswith("pyspark.errors"):
         return None
-    return summarized(str(exc))
+    return redact_secrets(summarized(str(exc)))
 
 
 def summarized(text: str) -> str:
